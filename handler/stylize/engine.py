@@ -1,0 +1,198 @@
+"""The optimisation loop: one iterator of snapshot records, consumed by the CLI, the TorchServe
+handler and the benchmarks alike."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+from torch import Tensor
+
+from . import images
+from .losses import Objective
+from .params import StyleParams
+from .vgg import FeatureNet, build_convs
+from .weights import WeightsInfo
+
+BASE_SIZE = 128  # multiscale starts here, like crowsonkb's min_scale
+STAGE_GROWTH = math.sqrt(2)
+COMPLETED, TIME_BUDGET, CANCELLED = "completed", "time_budget", "cancelled"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One point of the optimisation, small enough to stream."""
+
+    iteration: int  # global, 1..iterations, counted over all stages
+    iterations: int
+    stage: int  # 1-based multiscale stage
+    stages: int
+    size: tuple[int, int]  # (width, height) of this stage's image
+    losses: dict[str, float]  # content, style, tv, total (weighted total)
+    elapsed_s: float
+    image: Tensor  # 3 x H x W, float in [0, 1], CPU
+    weights: str  # provenance: imagenet1k_v1 | random-init
+    final: bool = False
+    stopped: str | None = None  # on the final record: completed | time_budget | cancelled
+
+
+def pick_device(gpu_id: int | None = None) -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda", gpu_id or 0)
+    return torch.device("cpu")
+
+
+def stage_sizes(size: int, multiscale: bool) -> list[int]:
+    """Longest side per stage: ~128 px growing by about sqrt(2) up to ``size``."""
+    if not multiscale or size <= BASE_SIZE * STAGE_GROWTH:
+        return [size]
+    sizes, s = [], float(BASE_SIZE)
+    while s * 1.15 < size:  # skip a stage that would be almost the final size
+        sizes.append(round(s))
+        s *= STAGE_GROWTH
+    return [*sizes, size]
+
+
+def split_iterations(total: int, stages: int) -> list[int]:
+    """Equal share per stage, remainder to the earliest (cheapest) stages; no empty stage."""
+    stages = min(stages, total)
+    base, extra = divmod(total, stages)
+    return [base + (1 if i < extra else 0) for i in range(stages)]
+
+
+class _Tracker:
+    """The optimiser's closure; remembers the best evaluated image and the latest losses.
+
+    The best image is kept with torch.where so that no host sync happens per iteration.
+    """
+
+    def __init__(self, objective: Objective, optimizer: torch.optim.Optimizer, image: Tensor) -> None:
+        self.objective, self.optimizer, self.image = objective, optimizer, image
+        self.best = image.detach().clone()
+        self.best_loss = torch.tensor(math.inf, device=image.device)
+        self.losses: dict[str, Tensor] = {}
+
+    def closure(self) -> Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, parts = self.objective(self.image)
+        loss.backward()
+        detached = loss.detach()
+        better = detached < self.best_loss
+        self.best = torch.where(better, self.image.detach(), self.best)
+        self.best_loss = torch.where(better, detached, self.best_loss)
+        self.losses = parts
+        return loss
+
+
+class Engine:
+    """Holds the VGG19 conv weights on a device; :meth:`run` performs one style-transfer job."""
+
+    def __init__(self, state: dict[str, Tensor], info: WeightsInfo, device: torch.device | str | None = None) -> None:
+        self.device = torch.device(device) if device is not None else pick_device()
+        self.info = info
+        self.cuda = self.device.type == "cuda"
+        self.convs = build_convs(state).to(self.device)
+        if self.cuda:
+            torch.backends.cudnn.benchmark = True
+            self.convs = self.convs.to(memory_format=torch.channels_last)
+
+    def run(self, content: Image.Image | Tensor, styles: list[Image.Image | Tensor], params: StyleParams,
+            should_cancel: Callable[[], bool] | None = None) -> Iterator[Snapshot]:
+        """Optimise; yield a snapshot every ``snapshot_every`` iterations and a final one."""
+        params = params.validated(n_styles=len(styles))
+        start = time.monotonic()
+        content_t = self._tensor(content)
+        style_ts = [self._tensor(s) for s in styles]
+        blend = params.normalised_blend(len(styles))
+        layer_w = list(params.style_layer_weights or (1.0,) * len(params.style_layers))
+        layer_w = [w / sum(layer_w) for w in layer_w]
+        net = FeatureNet(self.convs, params.content_layers + params.style_layers, params.pooling).to(self.device)
+        final_wh = images.fit_size(content_t.shape[-1], content_t.shape[-2], params.size)
+        sizes = stage_sizes(params.size, params.multiscale)
+        budget = split_iterations(params.iterations, len(sizes))
+        sizes = sizes[len(sizes) - len(budget):]
+        generator = torch.Generator(device="cpu").manual_seed(params.seed)
+        image: Tensor | None = None
+        done, stopped = 0, COMPLETED
+        last_losses: dict[str, Tensor] = {}
+
+        for stage, (longest, stage_iters) in enumerate(zip(sizes, budget, strict=True), start=1):
+            wh = images.fit_size(content_t.shape[-1], content_t.shape[-2], longest)
+            objective = self._objective(net, content_t, style_ts, blend, layer_w, params, wh)
+            image = self._init(image, params, content_t, style_ts, wh, generator)
+            image.requires_grad_(True)
+            optimizer = (torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=100,
+                                           tolerance_grad=-1.0, tolerance_change=-1.0)
+                         if params.optimizer == "lbfgs" else torch.optim.Adam([image], lr=params.learning_rate))
+            tracker = _Tracker(objective, optimizer, image)
+
+            for _ in range(stage_iters):
+                if should_cancel is not None and should_cancel():
+                    stopped = CANCELLED
+                    break
+                if params.time_budget_s is not None and time.monotonic() - start >= params.time_budget_s:
+                    stopped = TIME_BUDGET
+                    break
+                optimizer.step(tracker.closure)
+                with torch.no_grad():
+                    image.clamp_(0, 1)
+                done += 1
+                if params.snapshot_every and done % params.snapshot_every == 0 and done < params.iterations:
+                    yield self._snapshot(image, done, params, stage, len(sizes), tracker.losses, start, content_t)
+            image = tracker.best  # the next stage starts from this stage's best image
+            last_losses = tracker.losses or last_losses
+            if stopped != COMPLETED:
+                break
+
+        assert image is not None
+        result = images.resize(image.float(), final_wh)
+        yield self._snapshot(result, done, params, stage, len(sizes), last_losses, start, content_t,
+                             final=True, stopped=stopped)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _tensor(self, img: Image.Image | Tensor) -> Tensor:
+        t = images.to_tensor(img) if isinstance(img, Image.Image) else img
+        if t.dim() == 3:
+            t = t.unsqueeze(0)
+        return t.float().to(self.device)
+
+    def _prepare(self, t: Tensor) -> Tensor:
+        return t.contiguous(memory_format=torch.channels_last) if self.cuda else t.contiguous()
+
+    def _objective(self, net: FeatureNet, content: Tensor, styles: list[Tensor], blend: list[float],
+                   layer_w: list[float], params: StyleParams, wh: tuple[int, int]) -> Objective:
+        style_side = max(16, round(max(wh) * params.style_scale))
+        scaled_styles = [self._prepare(images.resize(s, images.fit_size(s.shape[-1], s.shape[-2], style_side)))
+                         for s in styles]
+        return Objective(net, self._prepare(images.resize(content, wh)), scaled_styles, blend,
+                         params.content_layers, params.style_layers, layer_w,
+                         (params.content_weight, params.style_weight, params.tv_weight), autocast=self.cuda)
+
+    def _init(self, previous: Tensor | None, params: StyleParams, content: Tensor, styles: list[Tensor],
+              wh: tuple[int, int], generator: torch.Generator) -> Tensor:
+        if previous is not None:
+            start = images.resize(previous.float(), wh)
+        elif params.init == "content":
+            start = images.resize(content, wh)
+        elif params.init == "style":
+            start = images.resize(styles[0], wh)
+        else:
+            start = torch.rand((1, 3, wh[1], wh[0]), generator=generator).to(self.device)
+        return self._prepare(start.detach().clone())
+
+    def _snapshot(self, image: Tensor, done: int, params: StyleParams, stage: int, stages: int,
+                  losses: dict[str, Tensor], start: float, content: Tensor, final: bool = False,
+                  stopped: str | None = None) -> Snapshot:
+        picture = image.detach().float()
+        if params.preserve_colors:
+            picture = images.keep_colors(picture, content)
+        values = {k: float(v.detach().float().sum()) for k, v in losses.items()}
+        return Snapshot(iteration=done, iterations=params.iterations, stage=stage, stages=stages,
+                        size=(picture.shape[-1], picture.shape[-2]), losses=values,
+                        elapsed_s=round(time.monotonic() - start, 4), image=picture[0].cpu(),
+                        weights=self.info.provenance, final=final, stopped=stopped)

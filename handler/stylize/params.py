@@ -1,0 +1,217 @@
+"""Style-transfer parameters: one dataclass with defaults, ranges and validation.
+
+Every check raises :class:`ParamError` naming the offending field, so the CLI, the HTTP
+handler and the web app can all tell the user exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from .vgg import LAYER_NAMES
+
+POOLING = ("max", "avg")
+INITS = ("content", "noise", "style")
+OPTIMIZERS = ("lbfgs", "adam")
+MAX_STYLES = 8
+
+
+class ParamError(ValueError):
+    """A parameter is invalid; ``field`` names it, ``str(err)`` is ``"<field>: <what is wrong>"``."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+def _num(lo: float, hi: float, help_text: str, **extra: Any) -> dict[str, Any]:
+    return {"min": lo, "max": hi, "help": help_text, **extra}
+
+
+@dataclass(frozen=True)
+class StyleParams:
+    """All knobs of one style-transfer job. Construct, then call :meth:`validated`."""
+
+    size: int = field(default=512, metadata=_num(16, 2048, "Longest side of the output in pixels; the content's aspect ratio is kept."))
+    iterations: int = field(default=300, metadata=_num(1, 10000, "Optimisation iterations, summed over all multiscale stages."))
+    content_weight: float = field(default=1.0, metadata=_num(0.0, 1e6, "Weight of the content loss."))
+    style_weight: float = field(default=100.0, metadata=_num(0.0, 1e9, "Weight of the style loss (losses are scale-normalised, so this is a ratio to content)."))
+    tv_weight: float = field(default=10.0, metadata=_num(0.0, 1e6, "Weight of the total-variation smoothness loss."))
+    style_blend: tuple[float, ...] | None = field(default=None, metadata={"help": "Relative weight per style image (comma list, one per style, normalised to sum 1); default equal."})
+    style_scale: float = field(default=1.0, metadata=_num(0.1, 4.0, "Size of the style images relative to the output size."))
+    preserve_colors: bool = field(default=False, metadata={"help": "Transfer style to luminance only and keep the content's colours."})
+    pooling: str = field(default="max", metadata={"choices": POOLING, "help": "VGG pooling: max or avg."})
+    content_layers: tuple[str, ...] = field(default=("relu4_2",), metadata={"choices": LAYER_NAMES, "help": "VGG layers whose features define content."})
+    style_layers: tuple[str, ...] = field(default=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), metadata={"choices": LAYER_NAMES, "help": "VGG layers whose Gram matrices define style."})
+    style_layer_weights: tuple[float, ...] | None = field(default=None, metadata={"help": "Weight per style layer (comma list, same length as style_layers); default equal."})
+    init: str = field(default="content", metadata={"choices": INITS, "help": "Starting image: content, noise or style."})
+    optimizer: str = field(default="lbfgs", metadata={"choices": OPTIMIZERS, "help": "lbfgs or adam."})
+    learning_rate: float = field(default=0.02, metadata=_num(1e-5, 1.0, "Adam step size (pixel units); ignored by L-BFGS.", exclusive_min=False))
+    seed: int = field(default=0, metadata=_num(0, 2**31 - 1, "Random seed: same seed, inputs and device give the same pixels."))
+    snapshot_every: int = field(default=20, metadata=_num(0, 10000, "Emit a snapshot every N iterations (0: only the final image)."))
+    multiscale: bool = field(default=True, metadata={"help": "Optimise coarse-to-fine from ~128 px, growing about x1.41 per stage."})
+    time_budget_s: float | None = field(default=None, metadata=_num(0.001, 86400.0, "Stop after this many seconds and return the best image so far."))
+
+    def validated(self, n_styles: int | None = None) -> StyleParams:
+        """Return a copy with normalised values; raise ParamError for the first bad field."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            meta = f.metadata
+            if value is None:
+                if f.default is None:
+                    continue
+                raise ParamError(f.name, "must not be empty")
+            kind = _kind(f.name)
+            if kind is bool and not isinstance(value, bool):
+                raise ParamError(f.name, "must be true or false")
+            if kind in (int, float):
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ParamError(f.name, f"must be a number, got {type(value).__name__}")
+                if not math.isfinite(value):
+                    raise ParamError(f.name, "must be finite")
+                if kind is int and not float(value).is_integer():
+                    raise ParamError(f.name, "must be a whole number")
+                if not meta["min"] <= value <= meta["max"]:
+                    raise ParamError(f.name, f"must be between {meta['min']:g} and {meta['max']:g}, got {value:g}")
+            if kind is str and value not in meta["choices"]:
+                raise ParamError(f.name, f"must be one of {', '.join(meta['choices'])}, got {value!r}")
+        self._check_layers("content_layers")
+        self._check_layers("style_layers")
+        blend = _check_weights("style_blend", self.style_blend)
+        layer_weights = _check_weights("style_layer_weights", self.style_layer_weights)
+        if layer_weights is not None and len(layer_weights) != len(self.style_layers):
+            raise ParamError("style_layer_weights", f"needs {len(self.style_layers)} values (one per style layer), got {len(layer_weights)}")
+        if n_styles is not None:
+            if not 1 <= n_styles <= MAX_STYLES:
+                raise ParamError("style", f"between 1 and {MAX_STYLES} style images are needed, got {n_styles}")
+            if blend is not None and len(blend) != n_styles:
+                raise ParamError("style_blend", f"needs {n_styles} values (one per style image), got {len(blend)}")
+        return replace(self, size=int(self.size), iterations=int(self.iterations), seed=int(self.seed),
+                       snapshot_every=int(self.snapshot_every), style_blend=blend, style_layer_weights=layer_weights)
+
+    def _check_layers(self, name: str) -> None:
+        layers = getattr(self, name)
+        if not isinstance(layers, tuple) or not layers:
+            raise ParamError(name, "needs at least one layer")
+        for layer in layers:
+            if layer not in LAYER_NAMES:
+                raise ParamError(name, f"unknown layer {layer!r} (use names like relu4_2)")
+        if len(set(layers)) != len(layers):
+            raise ParamError(name, "lists a layer twice")
+
+    def normalised_blend(self, n_styles: int) -> list[float]:
+        blend = self.style_blend or (1.0,) * n_styles
+        total = sum(blend)
+        return [w / total for w in blend]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values (tuples as lists)."""
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> StyleParams:
+        """Build from loosely typed values (form fields are strings, JSON gives numbers/lists).
+
+        Unknown names are an error: nothing a user sent is silently dropped.
+        """
+        known = {f.name for f in fields(cls)}
+        parsed: dict[str, Any] = {}
+        for name, raw in values.items():
+            if name not in known:
+                raise ParamError(name, "unknown parameter")
+            parsed[name] = _parse(name, raw)
+        return cls(**parsed).validated()
+
+    @classmethod
+    def schema(cls) -> dict[str, dict[str, Any]]:
+        """Defaults, ranges, choices and help per field: for docs, the web app and tests."""
+        out = {}
+        for f in fields(cls):
+            entry = {k: (list(v) if isinstance(v, tuple) else v) for k, v in f.metadata.items()}
+            default = f.default
+            entry["default"] = list(default) if isinstance(default, tuple) else default
+            entry["type"] = _kind(f.name).__name__
+            out[f.name] = entry
+        return out
+
+
+_KINDS: dict[str, type] = {
+    "size": int, "iterations": int, "seed": int, "snapshot_every": int,
+    "content_weight": float, "style_weight": float, "tv_weight": float, "style_scale": float,
+    "learning_rate": float, "time_budget_s": float,
+    "preserve_colors": bool, "multiscale": bool,
+    "pooling": str, "init": str, "optimizer": str,
+    "content_layers": tuple, "style_layers": tuple, "style_blend": tuple, "style_layer_weights": tuple,
+}
+
+
+def _kind(name: str) -> type:
+    return _KINDS[name]
+
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _parse(name: str, raw: Any) -> Any:
+    kind = _kind(name)
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ParamError(name, "is not UTF-8 text") from None
+    if isinstance(raw, str):
+        raw = raw.strip()
+        if raw == "" and name in ("style_blend", "style_layer_weights", "time_budget_s"):
+            return None
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in _TRUE | _FALSE:
+            return raw.lower() in _TRUE
+        raise ParamError(name, "must be true or false")
+    if kind in (int, float):
+        if isinstance(raw, str):
+            try:
+                raw = float(raw) if kind is float or any(c in raw for c in ".eE") or raw.lower() in ("nan", "inf", "-inf", "infinity", "-infinity") else int(raw)
+            except ValueError:
+                raise ParamError(name, f"must be a number, got {raw[:40]!r}") from None
+        if kind is int and isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():
+            raw = int(raw)
+        return raw
+    if kind is str:
+        if not isinstance(raw, str):
+            raise ParamError(name, "must be text")
+        return raw.lower()
+    # tuple kinds: comma-separated text or a JSON list
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, (list, tuple)):
+        raise ParamError(name, "must be a comma-separated list")
+    if name.endswith("layers"):
+        return tuple(str(i).strip() for i in items)
+    out = []
+    for item in items:
+        try:
+            out.append(float(item))
+        except (TypeError, ValueError):
+            raise ParamError(name, f"must be a comma-separated list of numbers, got {str(item)[:40]!r}") from None
+    return tuple(out)
+
+
+def _check_weights(name: str, values: tuple[float, ...] | None) -> tuple[float, ...] | None:
+    if values is None:
+        return None
+    if not isinstance(values, tuple) or not values:
+        raise ParamError(name, "must be a non-empty list of numbers")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ParamError(name, "every value must be a finite number")
+        if v < 0 or v > 1e6:
+            raise ParamError(name, "every value must be between 0 and 1e6")
+    if sum(values) <= 0:
+        raise ParamError(name, "at least one value must be positive")
+    return tuple(float(v) for v in values)
