@@ -42,7 +42,10 @@ def decode(data: bytes, field_name: str = "image", max_pixels: int = DEFAULT_MAX
             img = ImageOps.exif_transpose(img)
     except ImageError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own guard fired while parsing the header (far beyond any sane size).
+        raise ImageError(field_name, f"declares more pixels than the limit of {max_pixels} (decompression bomb refused)") from None
+    except UnidentifiedImageError:
         raise ImageError(field_name, "is not a supported image (PNG, JPEG, WebP, GIF, BMP or TIFF)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # Pillow reports truncated or corrupt data as OSError/SyntaxError; never echo file contents.

@@ -1,0 +1,145 @@
+"""The optimisation loop on tiny images with seeded random-init VGG19 weights (CPU)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from images_util import content_image, style_image
+from stylize import Engine, Snapshot, StyleParams, engine, images, weights
+from stylize.vgg import LAYER_NAMES, FeatureNet, build_convs
+
+FAST = {"size": 48, "iterations": 8, "snapshot_every": 0, "multiscale": False}
+
+
+@pytest.fixture(scope="module")
+def eng() -> Engine:
+    state, info = weights.obtain("random", seed=0)
+    return Engine(state, info, "cpu")
+
+
+def run(eng: Engine, styles: list | None = None, content=None, cancel=None, **overrides: object) -> list[Snapshot]:
+    params = StyleParams(**{**FAST, **overrides})
+    return list(eng.run(content or content_image(64, 48), styles or [style_image(64)], params, should_cancel=cancel))
+
+
+def test_losses_decrease(eng: Engine) -> None:
+    snaps = run(eng, iterations=20, snapshot_every=1)
+    totals = [s.losses["total"] for s in snaps]
+    assert totals[-1] < 0.6 * totals[0]
+    assert snaps[-1].losses["style"] < snaps[0].losses["style"]
+    assert set(snaps[0].losses) == {"content", "style", "tv", "total"}
+
+
+def test_adam_decreases_too(eng: Engine) -> None:
+    snaps = run(eng, optimizer="adam", learning_rate=0.05, iterations=12, snapshot_every=1)
+    assert snaps[-1].losses["total"] < snaps[0].losses["total"]
+
+
+def test_snapshot_cadence_and_final_flag(eng: Engine) -> None:
+    snaps = run(eng, iterations=10, snapshot_every=3)
+    assert [s.iteration for s in snaps] == [3, 6, 9, 10]
+    assert [s.final for s in snaps] == [False, False, False, True]
+    assert snaps[-1].stopped == "completed" and all(s.stopped is None for s in snaps[:-1])
+    assert all(s.iterations == 10 and s.weights == "random-init" for s in snaps)
+    assert [s.elapsed_s for s in snaps] == sorted(s.elapsed_s for s in snaps)
+    only_final = run(eng, iterations=4, snapshot_every=0)
+    assert len(only_final) == 1 and only_final[0].final
+
+
+def test_output_keeps_content_aspect_ratio(eng: Engine) -> None:
+    final = run(eng, content=content_image(80, 40), size=48, iterations=2)[-1]
+    assert final.size == (48, 24)
+    assert tuple(final.image.shape) == (3, 24, 48)
+    assert float(final.image.min()) >= 0.0 and float(final.image.max()) <= 1.0
+
+
+def test_preserve_colors_keeps_content_chroma(eng: Engine) -> None:
+    content = content_image(64, 48)
+    reference = images.rgb_to_ycbcr(images.resize(images.to_tensor(content), (48, 36)))[0, 1:]
+    kept = run(eng, content=content, preserve_colors=True, iterations=10)[-1]
+    free = run(eng, content=content, preserve_colors=False, iterations=10)[-1]
+    kept_err = (images.rgb_to_ycbcr(kept.image)[1:] - reference).abs().mean()
+    free_err = (images.rgb_to_ycbcr(free.image)[1:] - reference).abs().mean()
+    assert kept_err < 0.02 < free_err
+
+
+def test_blend_changes_result_and_is_normalised(eng: Engine) -> None:
+    warm = style_image(64, ((250, 60, 20), (250, 200, 0)))
+    cold = style_image(64, ((20, 60, 250), (0, 220, 200)))
+    a = run(eng, styles=[warm, cold], style_blend=(1.0, 0.0))[-1].image
+    b = run(eng, styles=[warm, cold], style_blend=(0.0, 1.0))[-1].image
+    a_scaled = run(eng, styles=[warm, cold], style_blend=(5.0, 0.0))[-1].image
+    even = run(eng, styles=[warm, cold])[-1].image
+    assert (a - b).abs().mean() > 0.01
+    assert (even - a).abs().mean() > 0.001 and (even - b).abs().mean() > 0.001
+    assert torch.allclose(a, a_scaled, atol=1e-5)
+
+
+def test_same_seed_same_pixels(eng: Engine) -> None:
+    first = run(eng, init="noise", seed=3, iterations=4)[-1].image
+    again = run(eng, init="noise", seed=3, iterations=4)[-1].image
+    other = run(eng, init="noise", seed=4, iterations=4)[-1].image
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+
+
+def test_init_style_and_avg_pooling_run(eng: Engine) -> None:
+    final = run(eng, init="style", pooling="avg", iterations=3, style_layers=("relu1_1", "relu2_1"), content_layers=("conv4_2",))[-1]
+    assert final.final and final.size == (48, 36)
+
+
+def test_truncation_stops_at_the_deepest_needed_layer() -> None:
+    convs = build_convs(weights.random_state(0))
+    net = FeatureNet(convs, ("relu3_1", "relu1_1"), "max")
+    assert net.names[-1] == "relu3_1" and len(net.layers) == LAYER_NAMES.index("relu3_1") + 1
+    out = net(torch.rand(1, 3, 32, 32))
+    assert set(out) == {"relu1_1", "relu3_1"} and out["relu3_1"].shape == (1, 256, 8, 8)
+    assert not any(p.requires_grad for p in net.parameters())
+    deep = FeatureNet(convs, ("conv4_2",), "avg")
+    assert deep.names[-1] == "conv4_2"
+    relu_after_read = deep.layers[LAYER_NAMES.index("relu4_2")] if len(deep.layers) > LAYER_NAMES.index("relu4_2") else None
+    assert relu_after_read is None  # nothing past the read layer is built
+    both = FeatureNet(convs, ("conv4_2", "relu4_2"), "max")
+    assert both.layers[LAYER_NAMES.index("relu4_2")].inplace is False  # would otherwise overwrite conv4_2
+    assert isinstance(deep.layers[LAYER_NAMES.index("pool1")], torch.nn.AvgPool2d)
+
+
+def test_stage_sizes_and_iteration_split() -> None:
+    assert engine.stage_sizes(512, True) == [128, 181, 256, 362, 512]
+    assert engine.stage_sizes(512, False) == [512]
+    assert engine.stage_sizes(160, True) == [160]
+    assert engine.split_iterations(10, 3) == [4, 3, 3]
+    assert engine.split_iterations(2, 5) == [1, 1]
+
+
+def test_multiscale_reaches_the_requested_size(eng: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "BASE_SIZE", 16)
+    snaps = run(eng, multiscale=True, iterations=8, snapshot_every=2)
+    assert snaps[-1].size == (48, 36) and snaps[-1].stages == 4
+    widths = [s.size[0] for s in snaps[:-1]]
+    assert widths == sorted(widths) and widths[0] == 16
+    assert [s.stage for s in snaps] == [1, 2, 3, 4]
+
+
+def test_time_budget_stops_early_with_full_size_result(eng: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "BASE_SIZE", 16)
+    snaps = run(eng, multiscale=True, iterations=10000, time_budget_s=0.5)
+    final = snaps[-1]
+    assert final.final and final.stopped == "time_budget"
+    assert 0 < final.iteration < 10000
+    assert final.size == (48, 36)
+
+
+def test_cancellation_is_checked_every_iteration(eng: Engine) -> None:
+    calls = itertools.count()
+    snaps = run(eng, iterations=50, snapshot_every=1, cancel=lambda: next(calls) >= 3)
+    assert snaps[-1].stopped == "cancelled" and snaps[-1].iteration == 3
+    assert [s.iteration for s in snaps] == [1, 2, 3, 3]
+
+
+def test_wrong_style_count_is_refused(eng: Engine) -> None:
+    from stylize import ParamError
+    with pytest.raises(ParamError, match="^style_blend: needs 2 values"):
+        run(eng, styles=[style_image(), style_image()], style_blend=(1.0, 2.0, 3.0))

@@ -1,0 +1,97 @@
+"""StyleParams: defaults, parsing of loosely typed input, and one validation error per field."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+
+import pytest
+from stylize import MAX_STYLES, ParamError, StyleParams
+
+
+def test_defaults_are_valid_and_documented() -> None:
+    params = StyleParams().validated(n_styles=1)
+    schema = StyleParams.schema()
+    assert set(schema) == {f.name for f in fields(StyleParams)}
+    for name, spec in schema.items():
+        assert spec["help"], name
+        assert spec["default"] == params.as_dict()[name] or spec["default"] is None
+
+
+BAD_VALUES = [
+    ("size", 8), ("size", 4096), ("size", 64.5), ("size", math.nan), ("size", "big"),
+    ("iterations", 0), ("iterations", 10**6), ("iterations", math.inf),
+    ("content_weight", -1.0), ("content_weight", math.nan),
+    ("style_weight", -5.0), ("style_weight", 1e12), ("style_weight", math.inf),
+    ("tv_weight", -0.1), ("tv_weight", -math.inf),
+    ("style_scale", 0.01), ("style_scale", 10.0),
+    ("preserve_colors", "maybe"),
+    ("pooling", "min"),
+    ("content_layers", "relu9_9"), ("content_layers", ""),
+    ("style_layers", "relu1_1,relu1_1"), ("style_layers", "pool7"),
+    ("style_layer_weights", "1,2"), ("style_layer_weights", "1,x,1,1,1"), ("style_layer_weights", "-1,1,1,1,1"),
+    ("init", "zeros"),
+    ("optimizer", "sgd"),
+    ("learning_rate", 0.0), ("learning_rate", 5.0),
+    ("seed", -1), ("seed", 2**40),
+    ("snapshot_every", -1),
+    ("multiscale", "sometimes"),
+    ("time_budget_s", 0.0), ("time_budget_s", -3), ("time_budget_s", math.nan),
+    ("style_blend", "0,0"), ("style_blend", "1,nan"), ("style_blend", "-1,2"), ("style_blend", "a,b"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_VALUES, ids=[f"{n}={v!r}" for n, v in BAD_VALUES])
+def test_each_bad_value_names_its_field(name: str, value: object) -> None:
+    with pytest.raises(ParamError) as err:
+        StyleParams.from_mapping({name: value}).validated(n_styles=2)
+    assert err.value.field == name
+    assert str(err.value).startswith(f"{name}: ")
+
+
+def test_every_field_has_a_validation_case() -> None:
+    covered = {name for name, _ in BAD_VALUES}
+    assert covered == {f.name for f in fields(StyleParams)}
+
+
+def test_wrong_python_types_are_rejected() -> None:
+    with pytest.raises(ParamError, match="^size: must be a number"):
+        StyleParams(size="64").validated()  # type: ignore[arg-type]
+    with pytest.raises(ParamError, match="^preserve_colors: "):
+        StyleParams(preserve_colors=1).validated()  # type: ignore[arg-type]
+    with pytest.raises(ParamError, match="^iterations: must be a number"):
+        StyleParams(iterations=True).validated()
+
+
+def test_unknown_field_is_an_error_not_dropped() -> None:
+    with pytest.raises(ParamError, match="^colour: unknown parameter"):
+        StyleParams.from_mapping({"colour": "red"})
+
+
+def test_form_strings_are_parsed() -> None:
+    params = StyleParams.from_mapping({
+        "size": "64", "iterations": "12", "style_weight": "1e4", "preserve_colors": "true", "multiscale": "off",
+        "style_blend": "3, 1", "style_layers": "relu1_1,relu3_1", "style_layer_weights": "1,2", "pooling": "AVG",
+        "time_budget_s": "2.5", "seed": "7",
+    }).validated(n_styles=2)
+    assert (params.size, params.iterations, params.style_weight, params.seed) == (64, 12, 1e4, 7)
+    assert params.preserve_colors is True and params.multiscale is False
+    assert params.style_layers == ("relu1_1", "relu3_1") and params.style_layer_weights == (1.0, 2.0)
+    assert params.pooling == "avg" and params.time_budget_s == 2.5
+    assert params.normalised_blend(2) == [0.75, 0.25]
+
+
+def test_blend_length_must_match_styles_and_style_count_is_bounded() -> None:
+    with pytest.raises(ParamError, match="^style_blend: needs 3 values"):
+        StyleParams(style_blend=(1.0, 1.0)).validated(n_styles=3)
+    with pytest.raises(ParamError, match="^style: between 1 and"):
+        StyleParams().validated(n_styles=MAX_STYLES + 1)
+    with pytest.raises(ParamError, match="^style: between 1 and"):
+        StyleParams().validated(n_styles=0)
+    assert StyleParams().normalised_blend(4) == [0.25] * 4
+
+
+def test_json_values_are_accepted() -> None:
+    params = StyleParams.from_mapping({"size": 64.0, "style_blend": [1, 3], "preserve_colors": False, "time_budget_s": None})
+    assert params.size == 64 and isinstance(params.size, int)
+    assert params.style_blend == (1.0, 3.0)
