@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/handler
 
-.PHONY: install system-deps test test-py test-js lint bench clean
+.PHONY: install system-deps test test-py test-js lint bench docs clean
 
 install: $(STAMP)
 
@@ -37,6 +37,11 @@ test-js:
 
 bench: install
 	$(PY) -m bench
+
+# Regenerate the README's parameter table from StyleParams.
+docs: install
+	$(PY) -c 'import re, pathlib; from stylize.params import markdown_table as t; p = pathlib.Path("README.md"); \
+	p.write_text(re.sub(r"(<!-- params-table -->\n).*?(<!-- /params-table -->)", lambda m: m[1] + t() + "\n" + m[2], p.read_text(), flags=re.S))'
 
 clean:
 	rm -rf model_store/*.mar .pytest_cache .ruff_cache

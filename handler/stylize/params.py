@@ -215,3 +215,25 @@ def _check_weights(name: str, values: tuple[float, ...] | None) -> tuple[float, 
     if sum(values) <= 0:
         raise ParamError(name, "at least one value must be positive")
     return tuple(float(v) for v in values)
+
+
+def markdown_table() -> str:
+    """The README's parameter table, generated so docs and code cannot drift apart."""
+    rows = ["| parameter | default | range / choices | meaning |", "|---|---|---|---|"]
+    for name, spec in StyleParams.schema().items():
+        default = spec["default"]
+        shown = "equal" if default is None and name in ("style_blend", "style_layer_weights") else (
+            "none" if default is None else ",".join(map(str, default)) if isinstance(default, list) else str(default).lower())
+        if "min" in spec:
+            fmt = "d" if spec["type"] == "int" else "g"
+            allowed = f"{spec['min']:{fmt}} – {spec['max']:{fmt}}"
+        elif name.endswith("layers"):
+            allowed = "VGG19 layer names (conv1_1 … relu5_4)"
+        elif "choices" in spec:
+            allowed = " \\| ".join(spec["choices"])
+        elif spec["type"] == "bool":
+            allowed = "true \\| false"
+        else:
+            allowed = "comma list of numbers ≥ 0"
+        rows.append(f"| `{name}` | {shown} | {allowed} | {spec['help']} |")
+    return "\n".join(rows)
