@@ -97,6 +97,8 @@ def test_truncation_stops_at_the_deepest_needed_layer() -> None:
     out = net(torch.rand(1, 3, 32, 32))
     assert set(out) == {"relu1_1", "relu3_1"} and out["relu3_1"].shape == (1, 256, 8, 8)
     assert not any(p.requires_grad for p in net.parameters())
+    assert net.layers[LAYER_NAMES.index("relu1_1")].inplace is False  # read by a loss
+    assert net.layers[LAYER_NAMES.index("relu1_2")].inplace is True  # not read: in-place saves memory
     deep = FeatureNet(convs, ("conv4_2",), "avg")
     assert deep.names[-1] == "conv4_2"
     relu_after_read = deep.layers[LAYER_NAMES.index("relu4_2")] if len(deep.layers) > LAYER_NAMES.index("relu4_2") else None

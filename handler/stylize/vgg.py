@@ -71,9 +71,10 @@ class FeatureNet(nn.Module):
             if name.startswith("conv"):
                 modules.append(next(conv_iter))
             elif name.startswith("relu"):
-                # In-place is safe unless a loss reads the conv output that this ReLU would overwrite.
-                conv_read = name.replace("relu", "conv") in self.wanted
-                modules.append(nn.ReLU(inplace=not conv_read))
+                # Out-of-place where a loss reads this layer or the conv output it would overwrite;
+                # in-place elsewhere saves one activation-sized allocation per layer.
+                read = name in self.wanted or name.replace("relu", "conv") in self.wanted
+                modules.append(nn.ReLU(inplace=not read))
             else:
                 modules.append(nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2))
         self.layers = nn.ModuleList(modules)
