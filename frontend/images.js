@@ -1,0 +1,41 @@
+// Browser-side image preparation. Photos are decoded upright (EXIF orientation applied) and
+// downscaled to what the server will use anyway, so the preview shows exactly what is sent
+// and uploads stay small. A file the browser cannot decode is sent untouched: the server's
+// own 400 message then tells the user what is wrong with it.
+
+/** Largest size with the same aspect ratio whose longest side is at most maxSide (never upscales). */
+export function fitWithin(width, height, maxSide) {
+  const scale = Math.min(1, maxSide / Math.max(width, height));
+  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+}
+
+/** { file, bitmap } where bitmap is null when the browser cannot decode the file. */
+export async function loadImage(file) {
+  try {
+    return { file, bitmap: await createImageBitmap(file, { imageOrientation: "from-image" }) };
+  } catch {
+    return { file, bitmap: null };
+  }
+}
+
+/** Blob to upload (or preview) for a loaded image, at most maxSide on its longest side. */
+export async function encodeImage(source, maxSide) {
+  if (!source.bitmap) return source.file;
+  const { width, height } = fitWithin(source.bitmap.width, source.bitmap.height, maxSide);
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = canvas.getContext("2d");
+  ctx.imageSmoothingQuality = "high";
+  ctx.drawImage(source.bitmap, 0, 0, width, height);
+  // Photos stay JPEG (PNG of a photo is several times larger); anything else becomes lossless PNG.
+  const jpeg = source.file.type === "image/jpeg";
+  return new Promise((resolve, reject) => {
+    canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("could not encode image"))), jpeg ? "image/jpeg" : "image/png", 0.95);
+  });
+}
+
+export function uploadName(field, blob, source) {
+  if (blob === source.file) return source.file.name || field;
+  return `${field}.${blob.type === "image/jpeg" ? "jpg" : "png"}`;
+}
