@@ -1,0 +1,76 @@
+"""Build ``style_transfer.mar``: weights (safetensors) + handler + engine package + model config.
+
+    python -m tools.archive [--model-store DIR] [--weights-mode auto|strict|random] [--source vgg19.pth]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from stylize import weights
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_NAME = "style_transfer"
+HANDLER = ROOT / "handler" / "style_handler.py"
+ENGINE = ROOT / "handler" / "stylize"
+MODEL_CONFIG = ROOT / "model-config.yaml"
+WEIGHTS_FILE = "vgg19_conv.safetensors"
+
+
+def export_weights(directory: Path, mode: str, source: str | None, seed: int = 0) -> weights.WeightsInfo:
+    return weights.export(directory / WEIGHTS_FILE, mode=mode, source=source, seed=seed)
+
+
+def build(model_store: Path, mode: str = "auto", source: str | None = None, model_config: Path = MODEL_CONFIG,
+          weights_file: Path | None = None) -> tuple[Path, weights.WeightsInfo]:
+    """Write ``model_store/style_transfer.mar``; returns its path and the weights' provenance.
+
+    ``weights_file`` reuses an already exported safetensors file (tests share one)."""
+    model_store.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mar-") as tmp:
+        work = Path(tmp)
+        if weights_file is not None:
+            shutil.copyfile(weights_file, work / WEIGHTS_FILE)
+            _, info = weights.load(work / WEIGHTS_FILE)
+        else:
+            info = export_weights(work, mode, source)
+        # A clean copy of the engine package: no __pycache__ in the archive.
+        shutil.copytree(ENGINE, work / "stylize", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        cmd = [str(Path(sys.executable).parent / "torch-model-archiver"),
+               "--model-name", MODEL_NAME, "--version", "1.0",
+               "--handler", str(HANDLER),
+               "--serialized-file", str(work / WEIGHTS_FILE),
+               "--extra-files", str(work / "stylize"),
+               "--config-file", str(model_config),
+               "--export-path", str(model_store), "--force"]
+        subprocess.run(cmd, check=True)
+    return model_store / f"{MODEL_NAME}.mar", info
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.archive", description=__doc__.splitlines()[0])
+    parser.add_argument("--model-store", type=Path, default=ROOT / "model_store")
+    parser.add_argument("--weights-mode", choices=weights.MODES, default=os.environ.get("WEIGHTS_MODE", "auto"))
+    parser.add_argument("--source", default=os.environ.get("VGG19_WEIGHTS") or None,
+                        help="local vgg19-dcbb9e9d.pth (default: $VGG19_WEIGHTS, else the torch hub cache/download)")
+    parser.add_argument("--model-config", type=Path, default=MODEL_CONFIG)
+    args = parser.parse_args(argv)
+    try:
+        mar, info = build(args.model_store, args.weights_mode, args.source, args.model_config)
+    except weights.WeightsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {mar} ({mar.stat().st_size / 1e6:.1f} MB), weights: {info.provenance} ({info.source})")
+    if info.is_random:
+        print(weights.RANDOM_WARNING, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,187 @@
+"""Start and stop a TorchServe instance from the project's config.properties.
+
+Tests, benchmarks and `make serve` all go through :class:`TorchServe`, so the config that is
+tested is the config that is served; only ports, paths and the CORS origin are replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "config.properties"
+MODEL_NAME = "style_transfer"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def render_config(base: str, overrides: dict[str, str]) -> str:
+    """Replace (or append) ``key=value`` lines of a properties file."""
+    lines, seen = [], set()
+    for line in base.splitlines():
+        key = line.split("=", 1)[0].strip()
+        if not line.lstrip().startswith("#") and "=" in line and key in overrides:
+            lines.append(f"{key}={overrides[key]}")
+            seen.add(key)
+        else:
+            lines.append(line)
+    lines += [f"{k}={v}" for k, v in overrides.items() if k not in seen]
+    return "\n".join(lines) + "\n"
+
+
+class TorchServe:
+    """One TorchServe process tree in its own session (so stop() takes the Java frontend and
+    every Python worker down together) with its own temp dir (TorchServe's pid file lives
+    there, so several instances can run side by side)."""
+
+    def __init__(self, model_store: Path, run_dir: Path, *, inference_port: int | None = None,
+                 management_port: int | None = None, metrics_port: int | None = None,
+                 cors_origin: str = "http://127.0.0.1:8000", extra: dict[str, str] | None = None) -> None:
+        self.model_store = Path(model_store).resolve()
+        self.run_dir = Path(run_dir).resolve()
+        self.inference_port = inference_port or free_port()
+        self.management_port = management_port or free_port()
+        self.metrics_port = metrics_port or free_port()
+        self.cors_origin = cors_origin
+        self.extra = extra or {}
+        self.url = f"http://127.0.0.1:{self.inference_port}"
+        self.management_url = f"http://127.0.0.1:{self.management_port}"
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}"
+        self.model_url = f"{self.url}/predictions/{MODEL_NAME}"
+        self.log_dir = self.run_dir / "logs"
+        self.config_path = self.run_dir / "config.properties"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def write_config(self) -> Path:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        overrides = {
+            "inference_address": self.url,
+            "management_address": self.management_url,
+            "metrics_address": self.metrics_url,
+            "model_store": str(self.model_store),
+            "cors_allowed_origin": self.cors_origin,
+            **self.extra,
+        }
+        self.config_path.write_text(render_config(CONFIG.read_text(), overrides))
+        return self.config_path
+
+    def env(self) -> dict[str, str]:
+        tmp = self.run_dir / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, TMPDIR=str(tmp), TEMP=str(tmp), LOG_LOCATION=str(self.log_dir),
+                   METRICS_LOCATION=str(self.log_dir))
+        env.pop("TS_CONFIG_FILE", None)
+        return env
+
+    def command(self) -> list[str]:
+        exe = shutil.which("torchserve", path=str(Path(sys.executable).parent)) or "torchserve"
+        return [exe, "--start", "--foreground", "--ncs", "--disable-token-auth",
+                "--ts-config", str(self.config_path), "--model-store", str(self.model_store)]
+
+    def start(self, timeout: float = 180.0) -> TorchServe:
+        self.write_config()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        out = open(self.run_dir / "torchserve.out", "wb")  # noqa: SIM115 - lives as long as the process
+        self.process = subprocess.Popen(self.command(), cwd=self.run_dir, env=self.env(), stdout=out,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        """Until /ping is Healthy and the model has a READY worker."""
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"TorchServe exited with {self.process.returncode}; log:\n{self.tail()}")
+            try:
+                ping = httpx.get(f"{self.url}/ping", timeout=2)
+                model = httpx.get(f"{self.management_url}/models/{MODEL_NAME}", timeout=2)
+                if ping.status_code == 200 and model.status_code == 200 and '"READY"' in model.text:
+                    return
+                last = f"ping {ping.status_code}, model {model.status_code}"
+            except httpx.HTTPError as err:
+                last = type(err).__name__
+            time.sleep(0.5)
+        raise TimeoutError(f"TorchServe not ready after {timeout:.0f} s ({last}); log:\n{self.tail()}")
+
+    def worker_pids(self) -> list[int]:
+        """PIDs of the Python model workers (children of the Java frontend)."""
+        if self.process is None:
+            return []
+        import psutil
+
+        try:
+            tree = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+        return [p.pid for p in tree if "model_service_worker" in " ".join(p.cmdline())]
+
+    def tail(self, lines: int = 60) -> str:
+        texts = []
+        for path in [self.run_dir / "torchserve.out", self.log_dir / "model_log.log", self.log_dir / "ts_log.log"]:
+            if path.exists():
+                texts.append(f"--- {path.name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
+        return "\n".join(texts)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """TERM the whole session, then KILL what is left; safe to call twice."""
+        if self.process is None:
+            return
+        pgid = self.process.pid
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.process.wait(timeout=timeout)
+                # The frontend is gone; its workers share the session and may linger briefly.
+                deadline = time.monotonic() + timeout
+                while _group_alive(pgid) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                if not _group_alive(pgid):
+                    break
+            except subprocess.TimeoutExpired:
+                continue
+        self.process = None
+
+    def __enter__(self) -> TorchServe:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def ts_log_errors(log_dir: Path) -> list[str]:
+    """Lines of the worker log that show a Python traceback (tests assert there are none leaked)."""
+    path = Path(log_dir) / "model_log.log"
+    if not path.exists():
+        return []
+    return [line for line in path.read_text(errors="replace").splitlines() if re.search(r"Traceback", line)]
