@@ -4,9 +4,17 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-export PYTHONPATH := $(CURDIR)/handler
+export PYTHONPATH := $(CURDIR):$(CURDIR)/handler
+MODEL_STORE := model_store
+MAR := $(MODEL_STORE)/style_transfer.mar
+# auto: ImageNet weights when obtainable (torch hub cache/download or $$VGG19_WEIGHTS), else random-init.
+WEIGHTS_MODE ?= auto
+VGG19_WEIGHTS ?=
+export VGG19_WEIGHTS
+ARCHIVE_ARGS := --weights-mode $(WEIGHTS_MODE)$(if $(VGG19_WEIGHTS), --source $(VGG19_WEIGHTS))
+ENGINE_SOURCES := $(wildcard handler/stylize/*.py)
 
-.PHONY: install system-deps test test-py test-js lint bench docs clean
+.PHONY: install system-deps archive serve stop test test-py test-js lint bench docs clean FORCE
 
 install: $(STAMP)
 
@@ -24,8 +32,24 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium nginx openjdk-17-jre-headless >/dev/null; \
 	fi
 
+# The .mar is rebuilt when the handler, engine, model config or the weights settings change.
+archive: $(MAR)
+
+$(MAR): $(STAMP) handler/style_handler.py $(ENGINE_SOURCES) model-config.yaml tools/archive.py $(MODEL_STORE)/.archive-args
+	$(PY) -m tools.archive --model-store $(MODEL_STORE) $(ARCHIVE_ARGS)
+
+$(MODEL_STORE)/.archive-args: FORCE
+	@mkdir -p $(MODEL_STORE); echo '$(ARCHIVE_ARGS)' | cmp -s - $@ || echo '$(ARCHIVE_ARGS)' > $@
+
+# TorchServe (config.properties) + the web app, in the background; `make stop` ends both.
+serve: $(MAR) system-deps
+	$(PY) -m tools.serve start
+
+stop:
+	@$(PY) -m tools.serve stop
+
 lint: install
-	$(VENV)/bin/ruff check handler tests bench
+	$(VENV)/bin/ruff check handler tests tools $(wildcard bench deploy)
 
 test: install system-deps lint test-js test-py
 
@@ -44,4 +68,4 @@ docs: install
 	p.write_text(re.sub(r"(<!-- params-table -->\n).*?(<!-- /params-table -->)", lambda m: m[1] + t() + "\n" + m[2], p.read_text(), flags=re.S))'
 
 clean:
-	rm -rf model_store/*.mar .pytest_cache .ruff_cache
+	rm -rf model_store/*.mar model_store/*.txt model_store/.archive-args .pytest_cache .ruff_cache

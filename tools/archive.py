@@ -50,6 +50,8 @@ def build(model_store: Path, mode: str = "auto", source: str | None = None, mode
                "--config-file", str(model_config),
                "--export-path", str(model_store), "--force"]
         subprocess.run(cmd, check=True)
+    # `make serve` reports this without opening the archive.
+    (model_store / f"{MODEL_NAME}.weights.txt").write_text(f"{info.provenance} ({info.source})\n")
     return model_store / f"{MODEL_NAME}.mar", info
 
 
