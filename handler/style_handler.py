@@ -11,12 +11,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import torch
+from stylize import Engine, images, records, request, weights
+from stylize.request import Limits, RequestError
 from ts.handler_utils.utils import send_intermediate_predict_response
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
-
-from stylize import Engine, images, records, request, weights
-from stylize.request import Limits, RequestError
 
 logger = logging.getLogger(__name__)
 

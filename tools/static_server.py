@@ -18,7 +18,7 @@ FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 class _Handler(SimpleHTTPRequestHandler):
     api_base = ""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if self.path.split("?", 1)[0] == "/config.js":
             body = f"window.STYLE_CONFIG = {json.dumps({'apiBase': self.api_base})};\n".encode()
             self.send_response(200)
@@ -34,7 +34,7 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")  # edits show on reload during development
         super().end_headers()
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature from the base class
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

@@ -221,6 +221,10 @@ def _params(values: dict[str, Any], limits: Limits) -> StyleParams:
         params = StyleParams.from_mapping(values)
     except ParamError as err:
         raise RequestError(err.field, err.message) from None
+    if "size" not in values and params.size > limits.max_size:  # the default adapts to a smaller server
+        params = replace(params, size=limits.max_size)
+    if "iterations" not in values and params.iterations > limits.max_iterations:
+        params = replace(params, iterations=limits.max_iterations)
     if params.size > limits.max_size:
         raise RequestError("size", f"must be at most {limits.max_size} on this server, got {params.size}")
     if params.iterations > limits.max_iterations:

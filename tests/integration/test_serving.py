@@ -1,0 +1,128 @@
+"""The real TorchServe over HTTP (Java frontend + Python worker), started by the session fixture."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+
+import httpx
+import pytest
+from images_util import content_image, style_image, to_bytes
+from PIL import Image
+
+from tools.torchserve import TorchServe
+
+pytestmark = pytest.mark.integration
+
+CONTENT = to_bytes(content_image(80, 60))
+STYLE = to_bytes(style_image(48))
+STYLE_B = to_bytes(style_image(40, ((250, 250, 250), (0, 0, 0))))
+
+
+def files(**extra: bytes) -> list[tuple[str, tuple[str, bytes, str]]]:
+    out = [("content", ("content.png", CONTENT, "image/png")), ("style", ("style.png", STYLE, "image/png"))]
+    return out + [(name, (f"{name}.png", data, "image/png")) for name, data in extra.items()]
+
+
+def assert_healthy(ts: TorchServe) -> None:
+    assert httpx.get(f"{ts.url}/ping", timeout=10).json()["status"] == "Healthy"
+
+
+def test_ping(torchserve: TorchServe) -> None:
+    assert_healthy(torchserve)
+
+
+def test_png_by_default_keeps_the_aspect_ratio(torchserve: TorchServe) -> None:
+    r = httpx.post(torchserve.model_url, files=files(), data={"size": "48", "iterations": "4"}, timeout=120)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/png"
+    assert r.headers["x-style-weights"] == "random-init"
+    assert Image.open(io.BytesIO(r.content)).size == (48, 36)
+
+
+def test_stream_arrives_while_the_job_runs(torchserve: TorchServe) -> None:
+    """Each snapshot line must reach the client before later ones are computed."""
+    arrivals: list[tuple[float, dict]] = []
+    data = {"size": "64", "iterations": "24", "snapshot_every": "4", "multiscale": "false", "response": "stream"}
+    start = time.monotonic()
+    with httpx.stream("POST", torchserve.model_url, files=files(), data=data, timeout=120) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("application/x-ndjson")
+        for line in r.iter_lines():
+            if line.strip():
+                arrivals.append((time.monotonic() - start, json.loads(line)))
+    events = [e for _, e in arrivals]
+    assert [e["event"] for e in events] == ["snapshot"] * 5 + ["done"]
+    assert [e["iteration"] for e in events] == [4, 8, 12, 16, 20, 24]
+    # Buffered output would arrive all at once; streamed lines arrive as far apart as they were made.
+    client_gap = arrivals[-1][0] - arrivals[0][0]
+    server_gap = events[-1]["elapsed_s"] - events[0]["elapsed_s"]
+    assert server_gap > 0.2 and client_gap > 0.5 * server_gap, (client_gap, server_gap)
+    snap = events[0]
+    assert snap["size"] == [64, 48] and snap["weights"] == "random-init"
+    assert set(snap["losses"]) == {"content", "style", "tv", "total"}
+    Image.open(io.BytesIO(base64.b64decode(snap["image"]))).verify()
+    final = events[-1]
+    assert Image.open(io.BytesIO(base64.b64decode(final["image"]))).format == "PNG"
+    assert final["params"]["iterations"] == 24 and final["weights"] == "random-init"
+
+
+def test_json_form_and_two_styles_with_blend(torchserve: TorchServe) -> None:
+    data = {"size": "40", "iterations": "6", "snapshot_every": "3", "style_blend": "0.8,0.2", "response": "json"}
+    r = httpx.post(torchserve.model_url, files=files(style_2=STYLE_B), data=data, timeout=120)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["params"]["style_blend"] == [0.8, 0.2]
+    assert [s["iteration"] for s in doc["snapshots"]] == [3]
+    assert Image.open(io.BytesIO(base64.b64decode(doc["image"]))).size == (40, 30)
+
+
+def test_accept_header_selects_json(torchserve: TorchServe) -> None:
+    r = httpx.post(torchserve.model_url, files=files(), data={"size": "32", "iterations": "2"},
+                   headers={"Accept": "application/json"}, timeout=120)
+    assert r.status_code == 200 and r.json()["event"] == "done"
+
+
+def test_json_body_with_base64(torchserve: TorchServe) -> None:
+    body = {"content": base64.b64encode(CONTENT).decode(), "style": [base64.b64encode(STYLE).decode(), base64.b64encode(STYLE_B).decode()],
+            "params": {"size": 32, "iterations": 2}, "response": "json"}
+    r = httpx.post(torchserve.model_url, json=body, timeout=120)
+    assert r.status_code == 200, r.text
+    assert r.json()["size"] == [32, 24]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"files": files(), "data": {"size": "nan"}}, "size: must be finite"),
+    ({"files": files(), "data": {"colour": "red"}}, "colour: unknown parameter"),
+    ({"files": [("content", ("c.png", CONTENT, "image/png"))]}, "style: is missing"),
+    ({"files": [("content", ("c.txt", b"hello", "text/plain")), ("style", ("s.png", STYLE, "image/png"))]}, "content: is not a supported image"),
+    ({"files": [*files(), ("style", ("again.png", STYLE_B, "image/png"))]}, "style: was sent more than once"),
+    ({"content": b"{oops", "headers": {"Content-Type": "application/json"}}, "body: is not valid JSON"),
+])
+def test_bad_input_is_400_and_the_server_stays_up(torchserve: TorchServe, kwargs: dict, message: str) -> None:
+    r = httpx.post(torchserve.model_url, timeout=60, **kwargs)
+    assert r.status_code == 400, r.text
+    doc = r.json()
+    assert doc["code"] == 400 and doc["type"] == "InvalidInput" and doc["message"].startswith(message)
+    assert "Traceback" not in r.text
+    assert_healthy(torchserve)
+
+
+def test_cors_admits_the_web_app_origin(torchserve: TorchServe) -> None:
+    r = httpx.options(torchserve.model_url, headers={"Origin": torchserve.cors_origin, "Access-Control-Request-Method": "POST"}, timeout=10)
+    assert r.headers.get("access-control-allow-origin") == torchserve.cors_origin
+
+
+def test_management_api_cannot_register_models(torchserve: TorchServe) -> None:
+    r = httpx.post(f"{torchserve.management_url}/models", params={"url": "https://example.com/evil.mar"}, timeout=10)
+    assert r.status_code in (400, 403, 405), r.text
+
+
+def test_custom_metrics_in_prometheus_format(torchserve: TorchServe) -> None:
+    httpx.post(torchserve.model_url, files=files(), data={"size": "32", "iterations": "2"}, timeout=120).raise_for_status()
+    text = httpx.get(f"{torchserve.metrics_url}/metrics", timeout=10).text
+    for name in ("StyleJobSeconds", "StyleIterationsPerSecond", "StyleImagePixels", "StyleWeightsRandomInit", "StyleJobs"):
+        assert f"# TYPE {name} " in text, name
+    assert 'StyleWeightsRandomInit{ModelName="style_transfer"' in text

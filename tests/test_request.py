@@ -1,0 +1,163 @@
+"""stylize.request: one request's fields -> a validated job, or a 400/413 naming the field."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from images_util import content_image, style_image, to_bytes
+from stylize.request import Limits, RequestError, parse
+
+CONTENT = to_bytes(content_image(64, 48))
+STYLE = to_bytes(style_image(40))
+
+
+def fields(**extra: object) -> dict[str, object]:
+    return {"content": bytearray(CONTENT), "style": bytearray(STYLE), **extra}
+
+
+def refused(field_name: str, status: int = 400, **kw: object) -> RequestError:
+    with pytest.raises(RequestError) as info:
+        parse(**kw)  # type: ignore[arg-type]
+    assert info.value.field == field_name, str(info.value)
+    assert info.value.status == status
+    assert info.value.body()["message"].startswith(f"{field_name}: ")
+    return info.value
+
+
+def test_multipart_fields_become_params_and_images() -> None:
+    job = parse(fields(size="48", iterations="5", preserve_colors="true", style_blend="1"))
+    assert job.params.size == 48 and job.params.iterations == 5 and job.params.preserve_colors is True
+    assert job.content.size == (64, 48) and len(job.styles) == 1
+    assert job.response == "png"
+
+
+def test_text_fields_may_arrive_as_bytes() -> None:
+    assert parse(fields(size=b"32")).params.size == 32
+
+
+@pytest.mark.parametrize(("accept", "field", "expected"), [
+    (None, None, "png"), ("*/*", None, "png"), ("image/png", None, "png"),
+    ("application/x-ndjson", None, "stream"), ("application/json", None, "json"),
+    ("application/json", "stream", "stream"), (None, "JSON", "json"),
+])
+def test_response_form_from_field_or_accept(accept: str | None, field: str | None, expected: str) -> None:
+    extra = {"response": field} if field else {}
+    assert parse(fields(**extra), accept=accept).response == expected
+
+
+def test_bad_response_form() -> None:
+    refused("response", fields_in=fields(response="gif"))
+
+
+def test_several_styles_in_order_with_blend() -> None:
+    other = to_bytes(style_image(32, ((0, 0, 0), (255, 255, 255))))
+    job = parse(fields(style_2=other, style_blend="3,1"))
+    assert [s.size for s in job.styles] == [(40, 40), (32, 32)]
+    assert job.params.normalised_blend(2) == [0.75, 0.25]
+
+
+def test_blend_length_must_match_styles() -> None:
+    refused("style_blend", fields_in=fields(style_blend="1,1"))
+
+
+def test_style_numbering_gaps_and_overflow() -> None:
+    refused("style_3", fields_in=fields(style_3=STYLE))
+    refused("style_9", fields_in=fields(style_9=STYLE))
+    refused("style_2", fields_in=fields(style_2=STYLE, style_3=STYLE), limits=Limits(max_styles=1))
+
+
+def test_repeated_fields_are_refused_not_dropped() -> None:
+    err = refused("style", fields_in=fields(), repeated=frozenset({"style"}))
+    assert "style_2" in str(err)
+
+
+@pytest.mark.parametrize("missing", ["content", "style"])
+def test_missing_image(missing: str) -> None:
+    data = fields()
+    del data[missing]
+    refused(missing, fields_in=data)
+
+
+def test_unknown_parameter_is_named() -> None:
+    refused("colour", fields_in=fields(colour="red"))
+
+
+@pytest.mark.parametrize(("name", "value"), [("size", "nan"), ("size", "inf"), ("size", "-5"), ("size", "1e9"), ("size", "big"),
+                                             ("iterations", "0"), ("style_weight", "-inf"), ("seed", "1.5")])
+def test_bad_numbers(name: str, value: str) -> None:
+    refused(name, fields_in=fields(**{name: value}))
+
+
+def test_server_limits_on_size_iterations_and_work() -> None:
+    limits = Limits(max_size=256, max_iterations=100, max_work=128 * 128 * 50)
+    refused("size", fields_in=fields(size="300"), limits=limits)
+    refused("iterations", fields_in=fields(iterations="150", size="64"), limits=limits)
+    err = refused("iterations", fields_in=fields(size="256", iterations="60"), limits=limits)
+    assert "at most 12 iterations" in str(err)
+    assert parse(fields(size="128", iterations="50"), limits=limits).params.iterations == 50
+
+
+def test_time_budget_is_capped_by_the_server() -> None:
+    limits = Limits(max_time_s=60)
+    assert parse(fields(), limits=limits).params.time_budget_s == 60
+    assert parse(fields(time_budget_s="10"), limits=limits).params.time_budget_s == 10
+    assert parse(fields(time_budget_s="600"), limits=limits).params.time_budget_s == 60
+
+
+def test_byte_limits_are_413() -> None:
+    refused("content", 413, fields_in=fields(), limits=Limits(max_image_bytes=len(CONTENT) - 1))
+    refused("content", 413, fields_in=fields(), limits=Limits(max_request_bytes=len(CONTENT) + len(STYLE) - 1))
+
+
+def test_pixel_limit_refuses_before_decoding() -> None:
+    from stylize.images import ImageError
+
+    with pytest.raises(ImageError, match="content: .*over the limit"):
+        parse(fields(), limits=Limits(max_pixels=64 * 48 - 1))
+
+
+def test_text_file_as_image() -> None:
+    from stylize.images import ImageError
+
+    with pytest.raises(ImageError, match="^content: is not a supported image"):
+        parse(fields(content="just some text"))
+    refused("content", fields_in=fields(content={"a": 1}))
+
+
+def test_json_body_with_base64_images_and_params() -> None:
+    body = {"content": base64.b64encode(CONTENT).decode(), "style": [base64.b64encode(STYLE).decode()] * 2,
+            "params": {"size": 32, "style_blend": [1, 1]}, "response": "json"}
+    job = parse({"body": body})
+    assert job.params.size == 32 and len(job.styles) == 2 and job.response == "json"
+    raw = parse({"body": json.dumps({**body, "params": None} | {"params": {"size": 40}}).encode()})
+    assert raw.params.size == 40
+
+
+def test_json_body_accepts_data_urls_and_top_level_params() -> None:
+    body = {"content": "data:image/png;base64," + base64.b64encode(CONTENT).decode(), "style": base64.b64encode(STYLE).decode(), "size": 24}
+    assert parse({"body": body}).params.size == 24
+
+
+@pytest.mark.parametrize(("body", "field_name"), [
+    ({"content": "!!!", "style": "x"}, "content"),
+    ({"content": 5, "style": "x"}, "content"),
+    ({"content": base64.b64encode(CONTENT).decode(), "style": base64.b64encode(STYLE).decode(), "params": [1]}, "params"),
+    ({"content": base64.b64encode(CONTENT).decode(), "style": base64.b64encode(STYLE).decode(), "size": 10, "params": {"size": 20}}, "size"),
+    (b"{not json", "body"), (b"", "body"), (b"[1, 2]", "body"), (b"\x00\x01binary", "body"), ("plain text", "body"),
+])
+def test_bad_json_bodies(body: object, field_name: str) -> None:
+    refused(field_name, fields_in={"body": body})
+
+
+def test_query_string_fields_merge_with_a_json_body() -> None:
+    body = {"content": base64.b64encode(CONTENT).decode(), "style": base64.b64encode(STYLE).decode()}
+    assert parse({"body": body, "size": "20"}).params.size == 20
+    refused("size", fields_in={"body": {**body, "size": 30}, "size": "20"})
+
+
+def test_limits_from_model_config() -> None:
+    assert Limits.from_mapping({"max_size": 512, "max_time_s": 30}).max_size == 512
+    with pytest.raises(ValueError, match="max_sise"):
+        Limits.from_mapping({"max_sise": 1})
