@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from stylize import weights
+
 from tools import archive
 from tools.static_server import serve_in_thread
 from tools.torchserve import TorchServe, free_port
