@@ -39,7 +39,7 @@ def start(web_port: int, inference_port: int, management_port: int, metrics_port
     RUN.mkdir(exist_ok=True)
     web = f"http://127.0.0.1:{web_port}"
     server = TorchServe(STORE, RUN / "torchserve", inference_port=inference_port, management_port=management_port,
-                        metrics_port=metrics_port, cors_origin=web)
+                        metrics_port=metrics_port, cors_origin=web, grpc_ports=(7070, 7071))
     print("starting TorchServe (first start loads the weights; about 10 s on CPU) …", flush=True)
     server.start(timeout=300)
     # Detach: the servers outlive this command, `make stop` ends them.

@@ -50,13 +50,14 @@ class TorchServe:
 
     def __init__(self, model_store: Path, run_dir: Path, *, inference_port: int | None = None,
                  management_port: int | None = None, metrics_port: int | None = None,
-                 cors_origin: str = "http://127.0.0.1:8000", extra: dict[str, str] | None = None) -> None:
+                 cors_origin: str = "http://127.0.0.1:8000", grpc_ports: tuple[int, int] | None = None, extra: dict[str, str] | None = None) -> None:
         self.model_store = Path(model_store).resolve()
         self.run_dir = Path(run_dir).resolve()
         self.inference_port = inference_port or free_port()
         self.management_port = management_port or free_port()
         self.metrics_port = metrics_port or free_port()
         self.cors_origin = cors_origin
+        self.grpc_ports = grpc_ports or (free_port(), free_port())
         self.extra = extra or {}
         self.url = f"http://127.0.0.1:{self.inference_port}"
         self.management_url = f"http://127.0.0.1:{self.management_port}"
@@ -74,6 +75,9 @@ class TorchServe:
             "metrics_address": self.metrics_url,
             "model_store": str(self.model_store),
             "cors_allowed_origin": self.cors_origin,
+            # gRPC ports too, or a second instance dies binding 7070 (tests run several at once).
+            "grpc_inference_port": str(self.grpc_ports[0]),
+            "grpc_management_port": str(self.grpc_ports[1]),
             **self.extra,
         }
         self.config_path.write_text(render_config(CONFIG.read_text(), overrides))

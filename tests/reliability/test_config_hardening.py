@@ -24,6 +24,7 @@ def properties(path: Path) -> dict[str, str]:
 def test_torchserve_config_is_hardened(path: Path) -> None:
     props = properties(path)
     assert re.fullmatch(r"https?://127\.0\.0\.1:\d+", props["management_address"])
+    assert props["grpc_management_address"] == "127.0.0.1"  # TorchServe always starts gRPC management too
     assert props["enable_model_api"] == "false"
     assert props.get("install_py_dep_per_model", "false") == "false"
     pattern = props["allowed_urls"].replace("\\\\", "\\")
