@@ -98,20 +98,24 @@ class StyleTransferHandler(BaseHandler):
         return self._whole(idx, job, context, started, parsed_s)
 
     def _whole(self, idx: int, job: request.Job, context: Any, started: float, parsed_s: float) -> Any:
-        kept: list[dict[str, Any]] = []
+        encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-encoder")
+        pending: list[Future[dict[str, Any]]] = []
         try:
             final = None
             for snap in self.engine.run(job.content, job.styles, job.params):
                 if snap.final:
                     final = snap
-                elif job.response == "json":
-                    kept.append(records.snapshot_record(snap))
+                elif job.response == "json":  # encode JPEGs beside the optimisation, not in its way
+                    pending.append(encoder.submit(records.snapshot_record, snap))
             assert final is not None
             png = images.encode(final.image, records.FINAL_FORMAT)
+            kept = [future.result() for future in pending]
         except Exception:
             logger.exception("style transfer failed")
             return self._reply(context, idx, 500, "application/json",
                                json.dumps({"code": 500, "type": "InternalServerError", "message": "style transfer failed; see the server log"}))
+        finally:
+            encoder.shutdown(wait=True)
         timings = self._timings(started, parsed_s, final)
         self._record(context, job, final, timings)
         if job.response == "png":
