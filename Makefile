@@ -25,12 +25,16 @@ $(STAMP): requirements.txt
 	echo "$(CURDIR)/handler" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/stylize-src.pth"
 	touch $@
 
-# Chromium (browser tests) and nginx (proxy tests) from Debian; done once, skipped when present.
+# Java (TorchServe), Chromium (browser tests), nginx (proxy tests) from Debian; skipped when present.
+# kubectl (manifest tests) comes from the Kubernetes/Google Cloud apt repositories where configured.
 system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v nginx >/dev/null || ! command -v java >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium nginx openjdk-17-jre-headless >/dev/null; \
 	fi
+	@command -v kubectl >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq kubectl >/dev/null 2>&1 || \
+	  echo "warning: kubectl not found; the manifest tests need kubectl >= 1.27 (https://kubernetes.io/docs/tasks/tools/)"; }
 
 # The .mar is rebuilt when the handler, engine, model config or the weights settings change.
 archive: $(MAR)

@@ -38,6 +38,12 @@ export async function runJob(url, form, { signal, onEvent }) {
     throw new ApiError("network", `Cannot reach the server at ${url} (${err.message}).`);
   }
   if (!response.ok) throw await httpError(response);
+  const type = response.headers.get("content-type") ?? "";
+  if (/text\/html/i.test(type)) {
+    // e.g. a proxy or static server answering for the API path: the API base URL is wrong.
+    response.body?.cancel().catch(() => {});
+    throw new ApiError("http", `${url} answered with a web page, not the style-transfer API; check the API base URL (config.js or ?api=).`, response.status);
+  }
 
   const reader = response.body.getReader();
   const decoder = new NdjsonDecoder();
@@ -60,12 +66,19 @@ export async function runJob(url, form, { signal, onEvent }) {
         }
       }
     }
-    for (const event of decoder.end()) {
+    let rest;
+    try {
+      rest = decoder.end();
+    } catch {
+      rest = []; // a last line without its end: the stream was cut mid-line
+    }
+    for (const event of rest) {
       const final = handle(event);
       if (final) return final;
     }
   } catch (err) {
     if (signal?.aborted || err instanceof ApiError) throw err;
+    if (err instanceof SyntaxError) throw new ApiError("server", `The server sent an unreadable reply (${err.message}).`);
     throw new ApiError("cut", `The connection broke before the result arrived (${err.message}).`);
   }
   throw new ApiError("cut", "The stream ended before the result arrived (server restarted or connection cut).");
@@ -80,6 +93,10 @@ async function httpError(response) {
     // not JSON: a proxy's HTML error page, for instance
   }
   const fallback = `HTTP ${response.status} ${response.statusText}${text ? `: ${text.slice(0, 200)}` : ""}`;
+  if (response.status === 503) {
+    // TorchServe: queue full or no worker yet. Nothing wrong with the request; try again later.
+    return new ApiError("http", `The server is busy (HTTP 503${message ? `: ${message}` : ""}). Try again in a moment.`, 503);
+  }
   return new ApiError("http", message || fallback, response.status);
 }
 

@@ -16,19 +16,36 @@ const results = new Results();
 const content = new ContentPicker($("content-preview"), document.querySelector('[data-testid="content-drop"] .dropzone-hint'));
 const styles = new StyleList($("style-list"), $("style-count"), () => clearError("style"));
 let controller = null;
+// Picked files are decoded asynchronously; Start waits for them, so a quick click after a drop
+// does not find "no content image" (or a partial style list).
+let loading = Promise.resolve();
+let starting = false;
+const track = (work) => {
+  loading = Promise.allSettled([loading, work]);
+  return work;
+};
 
 buildParamPanel({ basic: $("params-basic"), advanced: $("params-advanced"), presets: $("presets") });
-bindDropzone(document.querySelector('[data-testid="content-drop"]'), $("content-input"), async ([file]) => {
+bindDropzone(document.querySelector('[data-testid="content-drop"]'), $("content-input"), ([file]) => {
   clearError("content");
-  await content.set(file);
+  return track(content.set(file).catch((err) => showError(`content: could not read ${file.name} (${err.message})`)));
 });
-bindDropzone(document.querySelector('[data-testid="style-drop"]'), $("style-input"), async (files) => {
+bindDropzone(document.querySelector('[data-testid="style-drop"]'), $("style-input"), (files) => {
   clearError("style");
-  const refused = await styles.add(files);
-  if (refused) showError(`style: at most 8 style images; ${refused} not added`);
+  return track(styles.add(files).then(
+    (refused) => refused && showError(`style: at most 8 style images; ${refused} not added`),
+    (err) => showError(`style: could not read the image (${err.message})`),
+  ));
 });
-$("job-form").addEventListener("submit", (e) => {
+$("job-form").addEventListener("submit", async (e) => {
   e.preventDefault();
+  if (app.dataset.state === "running" || starting) return;
+  starting = true;
+  try {
+    await loading;
+  } finally {
+    starting = false;
+  }
   if (app.dataset.state !== "running") start();
 });
 $("cancel").addEventListener("click", () => controller?.abort());
@@ -36,8 +53,12 @@ $("cancel").addEventListener("click", () => controller?.abort());
 function setState(state, message) {
   app.dataset.state = state;
   const running = state === "running";
+  const focused = document.activeElement;
   $("start").disabled = running;
   $("cancel").disabled = !running;
+  // A button that becomes disabled drops keyboard focus; hand it to the one that takes over.
+  if (running && focused === $("start")) $("cancel").focus();
+  if (!running && focused === $("cancel")) $("start").focus();
   setDisabled(running);
   styles.setDisabled(running);
   for (const input of [$("content-input"), $("style-input")]) input.disabled = running;
@@ -69,6 +90,12 @@ function showError(message) {
     if (input.closest("details")) input.closest("details").open = true;
   }
   (input ?? el).scrollIntoView?.({ block: "nearest" });
+}
+
+/** Keyboard and screen-reader users land on the first thing to fix. */
+function focusField(field) {
+  const id = { content: "content-input", style: "style-input" }[field] ?? (PARAM_NAMES.has(field) ? `param-${field}` : null);
+  $(id ?? "start")?.focus();
 }
 
 /** Everything the user must fix before a request makes sense; messages in the server's format. */
@@ -105,6 +132,7 @@ async function start() {
   if (problems.length) {
     problems.forEach(showError);
     $("status").textContent = "Please fix the marked fields";
+    focusField(fieldOfMessage(problems[0]));
     return;
   }
   controller = new AbortController();
@@ -115,15 +143,19 @@ async function start() {
   delete app.dataset.snapshotsAtDone;
   $("weights-banner").hidden = true;
   setState("running", "Uploading…");
+  // One-column layout (phones): bring the progress and result into view; Cancel stays reachable
+  // in a bar fixed to the bottom of the screen while the job runs (styles.css).
+  if (window.matchMedia?.("(max-width: 800px)").matches) $("progress").scrollIntoView?.({ block: "start", behavior: "smooth" });
   let outcome = "error";
   try {
     const form = await buildForm(values);
     if (signal.aborted) throw new DOMException("cancelled", "AbortError");
-    setState("running", "Running…");
+    setState("running", "Waiting for the server…");
     await runJob(apiUrl, form, {
       signal,
       onEvent(event, chunk) {
         const received = { ms: performance.now(), chunk };
+        if (results.frames.length === 0) $("status").textContent = "Running…";
         if (event.weights) $("weights-banner").hidden = event.weights !== "random-init";
         if (event.event === "snapshot") {
           results.snapshot(event, received);

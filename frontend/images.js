@@ -9,12 +9,26 @@ export function fitWithin(width, height, maxSide) {
   return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
 }
 
+// Longest side kept after decoding: the largest output size the panel allows. A 24 MP photo
+// would otherwise hold ~96 MB per picked image for as long as it stays picked.
+export const MAX_KEPT_SIDE = 2048;
+
 /** { file, bitmap } where bitmap is null when the browser cannot decode the file. */
 export async function loadImage(file) {
+  let bitmap;
   try {
-    return { file, bitmap: await createImageBitmap(file, { imageOrientation: "from-image" }) };
+    bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
   } catch {
     return { file, bitmap: null };
+  }
+  const kept = fitWithin(bitmap.width, bitmap.height, MAX_KEPT_SIDE);
+  if (kept.width === bitmap.width && kept.height === bitmap.height) return { file, bitmap };
+  try {
+    const smaller = await createImageBitmap(bitmap, { resizeWidth: kept.width, resizeHeight: kept.height, resizeQuality: "high" });
+    bitmap.close();
+    return { file, bitmap: smaller };
+  } catch {
+    return { file, bitmap };
   }
 }
 

@@ -15,7 +15,7 @@ export const LAYER_NAMES = [2, 2, 4, 4, 4].flatMap((convs, b) => [
 export const PARAMS = [
   { name: "size", label: "Size (longest side, px)", kind: "int", min: 16, max: 2048, step: 16, default: 512, group: "basic",
     help: "Longest side of the output; the content's aspect ratio is kept." },
-  { name: "iterations", label: "Iterations", kind: "int", min: 1, max: 10000, step: 10, default: 300, group: "basic",
+  { name: "iterations", label: "Iterations", kind: "int", min: 1, max: 10000, step: 1, default: 300, group: "basic",
     help: "Optimisation iterations, summed over all multiscale stages." },
   { name: "snapshot_every", label: "Snapshot every", kind: "int", min: 0, max: 10000, step: 1, default: 20, group: "basic",
     help: "Send an intermediate image every N iterations (0: only the final image)." },

@@ -20,7 +20,8 @@ export function bindDropzone(zone, input, onFiles) {
   zone.addEventListener("drop", (e) => {
     e.preventDefault();
     zone.classList.remove("dragging");
-    if (e.dataTransfer.files.length) onFiles([...e.dataTransfer.files]);
+    // While a job runs the pickers are disabled; a drop must not change the inputs either.
+    if (!input.disabled && e.dataTransfer.files.length) onFiles([...e.dataTransfer.files]);
   });
 }
 
@@ -37,7 +38,9 @@ export class ContentPicker {
   }
 
   async set(file) {
+    const previous = this.source;
     this.source = await loadImage(file);
+    previous?.bitmap?.close();
     const url = await previewUrl(this.source);
     if (this.img.src) URL.revokeObjectURL(this.img.src);
     this.img.hidden = !url;
@@ -147,6 +150,7 @@ export class StyleList {
   #remove(index) {
     const [item] = this.items.splice(index, 1);
     if (item.url) URL.revokeObjectURL(item.url);
+    item.source.bitmap?.close();
     this.render();
   }
 }

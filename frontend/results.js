@@ -25,6 +25,7 @@ export class Results {
     $("download-current").hidden = true;
     $("download-png").hidden = true;
     $("download-gif").disabled = true;
+    $("download-error").textContent = "";
     this.#progress(0, "0 %");
     $("current-caption").textContent = "Waiting for the first snapshot…";
   }
@@ -119,6 +120,7 @@ export class Results {
     const label = button.textContent;
     button.disabled = true;
     button.textContent = "Encoding GIF…";
+    $("download-error").textContent = "";
     try {
       const last = this.frames.at(-1);
       const [width, height] = last.size ?? [512, 512];
@@ -128,6 +130,8 @@ export class Results {
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+    } catch (err) {
+      $("download-error").textContent = `Could not make the GIF: ${err.message}`;
     } finally {
       button.textContent = label;
       button.disabled = this.frames.length < 2;

@@ -1,0 +1,15 @@
+# syntax=docker/dockerfile:1
+# nginx serving frontend/ and proxying the inference API to the model-server Service.
+# Build from the repository root: docker build -f deploy/docker/front.Dockerfile -t style-transfer/front:1.0 .
+# The unprivileged variant runs as uid 101 and listens on 8080; pin it by digest in production.
+FROM nginxinc/nginx-unprivileged:1.27-alpine
+# The same file the Kubernetes ConfigMap is generated from (and the proxy test runs).
+COPY deploy/k8s/base/front/nginx.conf /etc/nginx/nginx.conf
+COPY frontend/ /usr/share/nginx/html/
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --retries=3 \
+    CMD ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"]
+# Skip the image's entrypoint scripts: they rewrite conf.d/ files this nginx.conf does not include,
+# and cannot on a read-only root filesystem.
+ENTRYPOINT []
+CMD ["nginx", "-g", "daemon off;"]

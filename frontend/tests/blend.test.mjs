@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { blendFieldValue, moveItem, normaliseBlend } from "../blend.js";
+
+const close = (actual, expected) => actual.forEach((a, i) => assert.ok(Math.abs(a - expected[i]) < 1e-12, `${actual} vs ${expected}`));
+
+test("weights are normalised to sum 1", () => {
+  close(normaliseBlend([50, 50]), [0.5, 0.5]);
+  close(normaliseBlend([30, 10]), [0.75, 0.25]);
+  close(normaliseBlend([100]), [1]);
+  close(normaliseBlend([0, 20, 60]), [0, 0.25, 0.75]);
+});
+
+test("no positive weight: nothing to normalise", () => {
+  assert.equal(normaliseBlend([0, 0]), null);
+  assert.equal(normaliseBlend([]), null);
+});
+
+test("negative and non-finite weights count as 0", () => {
+  close(normaliseBlend([-5, 10, Number.NaN, Infinity]), [0, 1, 0, 0]);
+});
+
+test("style_blend field: only sent when it changes something", () => {
+  assert.equal(blendFieldValue([50]), null, "one style");
+  assert.equal(blendFieldValue([40, 40, 40]), null, "all equal: the server's default");
+  assert.equal(blendFieldValue([0, 0]), null);
+  assert.equal(blendFieldValue([70, 30]), "0.7,0.3");
+  assert.equal(blendFieldValue([1, 2]), "0.3333,0.6667");
+  assert.equal(blendFieldValue([0, 100]), "0,1");
+});
+
+test("moveItem reorders without touching the input", () => {
+  const list = ["a", "b", "c"];
+  assert.deepEqual(moveItem(list, 0, 1), ["b", "a", "c"]);
+  assert.deepEqual(moveItem(list, 2, 0), ["c", "a", "b"]);
+  assert.deepEqual(moveItem(list, 0, -1), ["a", "b", "c"], "out of range: unchanged");
+  assert.deepEqual(moveItem(list, 2, 3), ["a", "b", "c"]);
+  assert.deepEqual(list, ["a", "b", "c"]);
+});

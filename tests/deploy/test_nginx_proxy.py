@@ -1,0 +1,105 @@
+"""Through the real nginx with the deployed nginx.conf (fixture in tests/deploy/conftest.py):
+static app, the proxied endpoints only, size limits, and the NDJSON stream arriving live."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from images_util import content_image, style_image, to_bytes
+
+from deploy.nginx_render import Nginx
+from tools.torchserve import TorchServe
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_serves_the_web_app(nginx: Nginx) -> None:
+    r = httpx.get(f"{nginx.url}/", timeout=10)
+    assert r.status_code == 200
+    assert r.text == (ROOT / "frontend" / "index.html").read_text()
+    js = httpx.get(f"{nginx.url}/config.js", timeout=10)
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+    assert "server" not in r.headers or "/" not in r.headers["server"], "server_tokens must be off"
+
+
+def test_ping_is_proxied(nginx: Nginx) -> None:
+    r = httpx.get(f"{nginx.url}/ping", timeout=10)
+    assert r.status_code == 200 and r.json()["status"] == "Healthy"
+
+
+@pytest.mark.parametrize("path", ["/models", "/models/style_transfer", "/predictions/other_model", "/explanations/style_transfer", "/metrics"])
+def test_only_the_inference_endpoint_is_proxied(nginx: Nginx, path: str) -> None:
+    r = httpx.get(f"{nginx.url}{path}", timeout=10)
+    assert r.status_code == 404, (r.status_code, r.text[:200])
+    assert "modelName" not in r.text and "ts_" not in r.text
+
+
+def test_methods_other_than_the_api_are_refused(nginx: Nginx, torchserve: TorchServe) -> None:
+    # OPTIONS / is TorchServe's API description (the direct answer proves the test would see it).
+    assert "openapi" in httpx.options(f"{torchserve.url}/", timeout=10).text
+    assert "openapi" not in httpx.options(f"{nginx.url}/", timeout=10).text
+    assert httpx.get(f"{nginx.url}/predictions/style_transfer", timeout=10).status_code == 403
+    assert httpx.delete(f"{nginx.url}/ping", timeout=10).status_code == 403
+
+
+def test_oversized_body_is_refused_by_nginx_as_json(nginx: Nginx) -> None:
+    limit = 96 * 1024 * 1024
+    r = httpx.post(f"{nginx.url}/predictions/style_transfer", content=b"\0" * (limit + 1),
+                   headers={"Content-Type": "application/octet-stream"}, timeout=60)
+    assert r.status_code == 413
+    assert r.json()["code"] == 413 and r.json()["message"].startswith("body:")
+
+
+def streaming_problem(arrivals: list[tuple[float, dict]]) -> str | None:
+    """Why the (client arrival time, event) pairs do not look streamed; None when they do.
+
+    A buffering proxy delivers every line at once when the job ends; streamed lines arrive about
+    as far apart as the server wrote them (each line carries the server's elapsed_s)."""
+    snapshots = [(t, e) for t, e in arrivals if e["event"] == "snapshot"]
+    if len(snapshots) < 2 or arrivals[-1][1]["event"] != "done":
+        return f"expected >= 2 snapshots then done, got {[e['event'] for _, e in arrivals]}"
+    done = arrivals[-1][0]
+    server_gap = arrivals[-1][1]["elapsed_s"] - snapshots[0][1]["elapsed_s"]
+    client_gap = done - snapshots[0][0]
+    if server_gap <= 0.1:
+        return f"job too fast to tell streaming from buffering: {server_gap:.3f} s"
+    if client_gap < 0.5 * server_gap:
+        return f"first snapshot {client_gap:.2f} s before done at the client, {server_gap:.2f} s at the server"
+    early = [t for t, _ in snapshots if done - t > 0.25 * server_gap]
+    if len(early) < 2:
+        return f"only {len(early)} snapshot(s) arrived well before done"
+    return None
+
+
+def test_streaming_check_rejects_a_buffered_stream() -> None:
+    server = [{"event": "snapshot", "elapsed_s": 1.0}, {"event": "snapshot", "elapsed_s": 2.0}, {"event": "snapshot", "elapsed_s": 3.0},
+              {"event": "done", "elapsed_s": 4.0}]
+    assert streaming_problem([(1.1 + i, e) for i, e in enumerate(server)]) is None
+    assert streaming_problem([(4.1, e) for e in server]) is not None  # all at the end
+    assert streaming_problem([(3.5, e) for e in server[:3]] + [(4.1, server[3])]) is not None  # held until the last moment
+    assert streaming_problem([(4.1, server[3])]) is not None
+
+
+def test_ndjson_snapshots_arrive_through_the_proxy_while_the_job_runs(nginx: Nginx) -> None:
+    files = [("content", ("content.png", to_bytes(content_image(48, 40)), "image/png")),
+             ("style", ("style.png", to_bytes(style_image(40)), "image/png"))]
+    # Long enough (about a second here) that buffering and streaming differ by more than timer noise.
+    data = {"size": "48", "iterations": "30", "snapshot_every": "6", "multiscale": "false", "response": "stream"}
+    arrivals: list[tuple[float, dict]] = []
+    start = time.monotonic()
+    with httpx.stream("POST", f"{nginx.url}/predictions/style_transfer", files=files, data=data, timeout=120) as r:
+        assert r.status_code == 200, r.read()[:300]
+        assert r.headers["content-type"].startswith("application/x-ndjson")
+        assert r.headers.get("x-accel-buffering") == "no"
+        for line in r.iter_lines():
+            if line.strip():
+                arrivals.append((time.monotonic() - start, json.loads(line)))
+    print(f"through nginx: lines at {[round(t, 2) for t, _ in arrivals]} s; server elapsed {[e['elapsed_s'] for _, e in arrivals]}")
+    assert [e["event"] for _, e in arrivals] == ["snapshot"] * 4 + ["done"]
+    assert streaming_problem(arrivals) is None, (streaming_problem(arrivals), nginx.tail())

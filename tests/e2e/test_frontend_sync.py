@@ -1,0 +1,60 @@
+"""The web app's parameter panel (frontend/params.js) matches the server's StyleParams schema.
+
+Runs Node to read the ES module, so names, ranges, defaults and choices cannot drift apart.
+No browser and no server: fast, and not marked e2e.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from stylize.params import MAX_STYLES, StyleParams
+from stylize.vgg import LAYER_NAMES
+
+FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
+NODE = shutil.which("node")
+# Set in the app by other means: style_blend by one slider per style image. Not offered: per-layer weights.
+NOT_IN_PANEL = {"style_blend", "style_layer_weights"}
+KINDS = {"int": "int", "float": "float", "bool": "bool", "choice": "str", "layers": "tuple"}
+
+
+@pytest.fixture(scope="module")
+def app_params() -> dict:
+    if NODE is None:
+        pytest.skip("node is not installed")
+    script = ("const m = await import(process.argv[1]);"
+              "console.log(JSON.stringify({params: m.PARAMS, layers: m.LAYER_NAMES, maxStyles: m.MAX_STYLES, presets: m.PRESETS}));")
+    out = subprocess.run([NODE, "--input-type=module", "-e", script, (FRONTEND / "params.js").as_uri()],
+                         capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(out.stdout)
+
+
+def test_every_panel_field_is_a_server_parameter_with_the_same_range_and_default(app_params: dict) -> None:
+    schema = StyleParams.schema()
+    names = [p["name"] for p in app_params["params"]]
+    assert len(names) == len(set(names))
+    assert set(schema) - set(names) == NOT_IN_PANEL
+    assert set(names) <= set(schema)
+    for spec in app_params["params"]:
+        server = schema[spec["name"]]
+        assert server["type"] == KINDS[spec["kind"]], spec["name"]
+        assert spec["default"] == server["default"], spec["name"]
+        if "min" in server:
+            assert (spec["min"], spec["max"]) == (server["min"], server["max"]), spec["name"]
+        if spec["kind"] == "choice":
+            assert spec["choices"] == server["choices"], spec["name"]
+        assert spec.get("optional", False) == (server["default"] is None), spec["name"]
+
+
+def test_layer_names_and_style_count_match(app_params: dict) -> None:
+    assert app_params["layers"] == list(LAYER_NAMES)
+    assert app_params["maxStyles"] == MAX_STYLES
+
+
+def test_presets_are_valid_server_parameters(app_params: dict) -> None:
+    for preset in app_params["presets"].values():
+        StyleParams.from_mapping(preset["values"])
