@@ -63,8 +63,10 @@ test-py: install
 test-js:
 	node --test frontend/tests/
 
-bench: install
-	$(PY) -m bench
+# Side-by-side benchmark on this machine (CPU: under 10 minutes), served path included;
+# the tables go to stdout and bench/RESULTS.md.
+bench: $(MAR)
+	$(PY) -m bench --serve-store $(MODEL_STORE) --markdown bench/RESULTS.md
 
 # Regenerate the README's parameter table from StyleParams.
 docs: install

@@ -7,7 +7,7 @@ import itertools
 import pytest
 import torch
 from images_util import content_image, style_image
-from stylize import Engine, Snapshot, StyleParams, engine, images, weights
+from stylize import Engine, Snapshot, StyleParams, engine, images, losses, weights
 from stylize.vgg import LAYER_NAMES, FeatureNet, build_convs
 
 FAST = {"size": 48, "iterations": 8, "snapshot_every": 0, "multiscale": False}
@@ -46,6 +46,34 @@ def test_snapshot_cadence_and_final_flag(eng: Engine) -> None:
     assert [s.elapsed_s for s in snaps] == sorted(s.elapsed_s for s in snaps)
     only_final = run(eng, iterations=4, snapshot_every=0)
     assert len(only_final) == 1 and only_final[0].final
+
+
+def test_snapshots_do_not_share_the_live_image(eng: Engine) -> None:
+    """Consumers encode snapshots while the optimiser runs on: each must be frozen at its iteration."""
+    snaps = run(eng, iterations=6, snapshot_every=2, init="noise")
+    assert all(not torch.equal(a.image, b.image) for a, b in itertools.pairwise(snaps[:-1]))
+    pointers = {s.image.untyped_storage().data_ptr() for s in snaps}
+    assert len(pointers) == len(snaps)
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 5, 7), (2, 8, 5, 7)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_gram_matches_plain_matmul_with_gradients(shape: tuple[int, ...], channels_last: bool) -> None:
+    """The hand-written Gram (oneDNN path for batch 1 on CPU, bmm otherwise) against autograd's reference."""
+    torch.manual_seed(0)
+    f = torch.randn(shape)
+    if channels_last:
+        f = f.contiguous(memory_format=torch.channels_last)
+    ours, ref = f.clone().requires_grad_(True), f.double().requires_grad_(True)  # reference in float64
+    weight = torch.randn(shape[0], shape[1], shape[1])
+    g = losses.gram(ours)
+    flat = ref.reshape(shape[0], shape[1], -1)
+    g_ref = flat @ flat.transpose(1, 2) / flat.shape[-1]
+    torch.testing.assert_close(g.double(), g_ref, rtol=1e-5, atol=1e-5)
+    (g * weight).sum().backward()
+    (g_ref * weight.double()).sum().backward()
+    assert ours.grad is not None and ours.grad.shape == f.shape
+    torch.testing.assert_close(ours.grad.double(), ref.grad, rtol=1e-5, atol=1e-5)
 
 
 def test_output_keeps_content_aspect_ratio(eng: Engine) -> None:

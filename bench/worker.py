@@ -1,0 +1,286 @@
+"""Runs benchmark jobs and prints one ``RESULT {json}`` line per job.
+
+The parent (``python -m bench``) starts one fresh process per job, so peak-memory figures are not
+hidden by memory that an earlier job left in the allocator, and timings don't share caches.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import json
+import sys
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import psutil
+import torch
+from stylize import Engine, StyleParams, images, weights
+from stylize.vgg import FeatureNet
+from torch import Tensor
+
+from . import baseline, scenes
+from .metric import Metric
+
+
+class PeakMemory:
+    """Peak extra memory of one job.
+
+    CUDA: torch.cuda.max_memory_allocated minus the allocation before the job (tensor memory).
+    CPU: the process's peak resident set size (VmHWM, reset to the current RSS through
+    /proc/self/clear_refs just before the job) minus the RSS before the job: every page the job
+    touched at its high point, tensors plus allocator and library overhead. Without clear_refs,
+    RSS is sampled by a thread every 2 ms instead (may miss short peaks).
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.method = "cuda.max_memory_allocated" if device.type == "cuda" else "VmHWM"
+        self.base = 0
+        self._sampled = 0
+        self._stop = False
+        self._thread: Any = None
+
+    @staticmethod
+    def _status(key: str) -> int:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+        raise KeyError(key)
+
+    def start(self) -> None:
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.base = torch.cuda.memory_allocated(self.device)
+            return
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            self.base = self._status("VmRSS")
+        except OSError:
+            import threading
+
+            self.method = "RSS sampled every 2 ms"
+            proc = psutil.Process()
+            self.base = self._sampled = proc.memory_info().rss
+
+            def sample() -> None:
+                while not self._stop:
+                    self._sampled = max(self._sampled, proc.memory_info().rss)
+                    time.sleep(0.002)
+
+            self._thread = threading.Thread(target=sample, daemon=True)
+            self._thread.start()
+
+    def peak_mb(self) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            peak = torch.cuda.max_memory_allocated(self.device)
+        elif self._thread is not None:
+            self._stop = True
+            self._thread.join()
+            peak = self._sampled
+        else:
+            peak = self._status("VmHWM")
+        return max(0, peak - self.base) / 2**20
+
+
+def clock(device: torch.device) -> Callable[[], float]:
+    """perf_counter after a device sync, so CUDA timings cover the queued work."""
+    def now() -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return time.perf_counter()
+    return now
+
+
+def set_channels_last(eng: Engine, on: bool) -> None:
+    """Override the conv weights' memory format (an experiment; the engine picks one per device).
+
+    The image stays NCHW: convolutions follow channels_last weights on their own, and
+    torch.optim.LBFGS needs a gradient it can .view(-1), which a channels_last image's is not.
+    """
+    eng.convs = eng.convs.to(memory_format=torch.channels_last if on else torch.contiguous_format)
+    eng._prepare = lambda t: t.contiguous()  # type: ignore[method-assign]
+
+
+def per_iteration(durations: list[float]) -> dict[str, Any]:
+    """Median (robust to other processes on a shared CPU) and mean seconds per iteration."""
+    ordered = sorted(durations)
+    mid = len(ordered) // 2
+    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return {"s_per_it": median, "mean_s_per_it": sum(ordered) / len(ordered), "min_s_per_it": ordered[0],
+            "durations": durations}
+
+
+def run_floor(eng: Engine, job: dict[str, Any]) -> dict[str, Any]:
+    """Bare forward+backward of VGG19 truncated at ``layer`` w.r.t. the image; one warm-up pass.
+
+    layout "engine": the engine's conv modules, memory format and autocast (what its loop pays);
+    layout "plain": the tutorial's nn.Sequential, contiguous fp32 (the baseline's own floor).
+    """
+    device, size, layer, n = eng.device, job["size"], job["layer"], job["iterations"]
+    now = clock(device)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand((1, 3, size, size), generator=gen).to(device)
+    if job.get("layout", "engine") == "engine":
+        net = FeatureNet(eng.convs, [layer]).to(device)
+        x = eng._prepare(x)
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+        def forward(img: Tensor) -> Tensor:
+            with autocast:
+                return net(img)[layer]
+    else:
+        state = {k: v.to(device) for k, v in weights_state().items()}
+        features = baseline.vgg19_features(state).to(device).requires_grad_(False)
+        depth = [i for i, m in enumerate(features) if isinstance(m, torch.nn.Conv2d)][int(layer.removeprefix("conv_")) - 1]
+        norm = baseline.Normalization(torch.tensor(baseline.MEAN, device=device), torch.tensor(baseline.STD, device=device))
+        seq = torch.nn.Sequential(norm, *list(features)[: depth + 1])
+
+        def forward(img: Tensor) -> Tensor:
+            return seq(img)
+    x.requires_grad_(True)
+    mem = PeakMemory(device)
+    mem.start()
+    stamps = [now()]
+    for _ in range(n + 1):
+        x.grad = None
+        forward(x).float().sum().backward()
+        stamps.append(now())
+    steps = [b - a for a, b in itertools.pairwise(stamps[1:])]  # stamps[0] -> [1] is the warm-up
+    return {**per_iteration(steps), "warmup_s": stamps[1] - stamps[0],
+            "seconds": stamps[-1] - stamps[0], "iterations": n, "peak_mb": mem.peak_mb(), "memory": mem.method}
+
+
+def run_engine(eng: Engine, job: dict[str, Any], content: Tensor, style: Tensor) -> dict[str, Any]:
+    """One engine job. Snapshot images are copied (metric evaluated after the run); the time the
+    benchmark spends between snapshots is subtracted from later elapsed figures."""
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in job["params"].items()}  # JSON lists -> tuples
+    params = StyleParams(**{"size": job["size"], "seed": 0, **overrides})
+    quality = job.get("quality", False)
+    now = clock(eng.device)
+    mem = PeakMemory(eng.device)
+    mem.start()
+    overhead = 0.0
+    records: list[tuple[int, float, Tensor | None, tuple[int, int]]] = []
+    t0 = now()
+    last = None
+    for snap in eng.run(content, [style], params):
+        c0 = time.perf_counter()
+        # Snapshot images alias the live optimisation tensor on CPU: copy the ones the trace keeps.
+        keep = quality and (snap.final or snap.iteration <= 20 or snap.iteration % job.get("trace_every", 1) == 0)
+        records.append((snap.iteration, snap.elapsed_s - overhead, snap.image.clone() if keep else None, snap.size))
+        last = snap
+        overhead += time.perf_counter() - c0
+    seconds = now() - t0 - overhead
+    peak = mem.peak_mb()
+    assert last is not None and last.final
+    out: dict[str, Any] = {"seconds": seconds, "iterations": last.iteration, "stopped": last.stopped,
+                           "stages": last.stages, "peak_mb": peak, "memory": mem.method, "weights": last.weights}
+    if params.snapshot_every == 1 and len(records) >= 2:
+        # Iteration 1 is the warm-up: per-iteration costs from the elapsed time between snapshots.
+        elapsed = [e for _, e, *_ in records]
+        out.update(per_iteration([b - a for a, b in itertools.pairwise(elapsed)]))
+    else:
+        out["s_per_it"] = out["mean_s_per_it"] = seconds / max(1, last.iteration)
+    if quality:
+        metric = Metric(eng.convs, content, style, (job["size"], job["size"]))
+        out["copies_mb"] = sum(img.numel() * img.element_size() for _, _, img, _ in records if img is not None) / 2**20
+        out["trace"] = [{"iteration": it, "elapsed_s": el, "size": list(sz), **dict(zip(("style", "content"), metric(img), strict=True))}
+                        for it, el, img, sz in records if img is not None]
+    return out
+
+
+def run_pair(eng: Engine, job: dict[str, Any], content: Tensor, style: Tensor) -> dict[str, Any]:
+    """Engine (single scale, a snapshot per iteration) and floor timed in one process, in the order
+    floor, engine, engine, floor: a shared CPU's speed drifts by 10 % and more within a minute, and
+    this ABBA order cancels a steady drift out of the ratio. Memory: each kind's first block."""
+    n, size = job["iterations"], job["size"]
+    floor_job = {"size": size, "layer": job["layer"], "iterations": n}
+    engine_job = {"size": size, "params": {**job["params"], "iterations": n + 1, "snapshot_every": 1, "multiscale": False}}
+    blocks: dict[str, list[dict[str, Any]]] = {"floor": [], "engine": []}
+    for kind in ("floor", "engine", "engine", "floor"):
+        if kind == "floor":
+            blocks[kind].append(run_floor(eng, floor_job))
+        else:
+            blocks[kind].append(run_engine(eng, engine_job, content, style))
+    out: dict[str, Any] = {}
+    for kind, results in blocks.items():
+        durations = [d for r in results for d in r["durations"]]
+        out[kind] = {**results[0], **per_iteration(durations), "iterations": len(durations),
+                     "seconds": sum(r["seconds"] for r in results)}
+    return out
+
+
+def run_baseline(eng: Engine, job: dict[str, Any], content: Tensor, style: Tensor) -> dict[str, Any]:
+    device = eng.device
+    now = clock(device)
+    cnn = baseline.vgg19_features({k: v.to(device) for k, v in weights_state().items()}).to(device)
+    # The tutorial square-resizes both images to imsize x imsize.
+    size = (job["size"], job["size"])
+    content_img, style_img = images.resize(content, size), images.resize(style, size)
+    input_img = content_img.clone()
+    stamps: list[float] = []
+    mem = PeakMemory(device)
+    mem.start()
+    t0 = now()
+    result = baseline.run_style_transfer(cnn, content_img, style_img, input_img, num_steps=job["steps"], eval_times=stamps)
+    seconds = now() - t0
+    peak = mem.peak_mb()
+    metric = Metric(eng.convs, content, style, size)
+    s, c = metric(result.detach())
+    return {"seconds": seconds, "iterations": len(stamps), "s_per_it": (stamps[-1] - stamps[0]) / max(1, len(stamps) - 1),
+            "peak_mb": peak, "memory": mem.method, "style": s, "content": c,
+            "trace": [{"iteration": len(stamps), "elapsed_s": seconds, "style": s, "content": c}]}
+
+
+_STATE: dict[str, Tensor] = {}
+_INFO: list[weights.WeightsInfo] = []
+
+
+def weights_state() -> dict[str, Tensor]:
+    return _STATE
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    if job.get("threads"):
+        torch.set_num_threads(int(job["threads"]))
+    if not _STATE:
+        state, info = weights.load(job["weights"])
+        _STATE.update(state)
+        _INFO.append(info)
+    eng = Engine(_STATE, _INFO[0], job["device"])
+    if job.get("channels_last") is not None:
+        set_channels_last(eng, bool(job["channels_last"]))
+    content = images.to_tensor(scenes.content_image(job["size"])).to(eng.device).contiguous()
+    style = images.to_tensor(scenes.style_image(job["size"])).to(eng.device).contiguous()
+    kind = job["kind"]
+    if kind == "floor":
+        result = run_floor(eng, job)
+    elif kind == "engine":
+        if job.get("warmup"):  # a served model is warm: pay one-time costs outside the timing
+            run_engine(eng, {**job, "quality": False, "params": {**job["params"], "iterations": 2}}, content, style)
+        result = run_engine(eng, job, content, style)
+    elif kind == "pair":
+        result = run_pair(eng, job, content, style)
+    elif kind == "baseline":
+        result = run_baseline(eng, job, content, style)
+    else:
+        raise ValueError(f"unknown job kind {kind!r}")
+    return {**result, "threads": torch.get_num_threads(), "channels_last": eng.convs[0].weight.is_contiguous(memory_format=torch.channels_last)}
+
+
+def main(argv: list[str]) -> int:
+    for job in json.loads(argv[0]):
+        result = run_job(job)
+        print("RESULT " + json.dumps({"id": job["id"], **result}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,129 @@
+"""The benchmark harness: tutorial baseline, common metric and a --quick smoke run (CPU, tiny sizes)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from stylize import images, weights
+from stylize.vgg import build_convs
+
+from bench import baseline, scenes
+from bench.metric import Metric
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def state() -> dict[str, torch.Tensor]:
+    return weights.obtain("random", seed=0)[0]
+
+
+def square(img: Image.Image, size: int) -> torch.Tensor:
+    # Contiguous like torchvision's ToTensor: L-BFGS views the image's gradient as a flat vector.
+    return images.resize(images.to_tensor(img).contiguous(), (size, size))
+
+
+def test_baseline_reduces_its_loss(state: dict[str, torch.Tensor]) -> None:
+    cnn = baseline.vgg19_features(state)
+    content, style = square(scenes.content_image(32), 32), square(scenes.style_image(32), 32)
+    model, style_losses, content_losses = baseline.style_model_and_losses(cnn, content, style)
+    assert [type(m).__name__ for m in model][-1] == "StyleLoss"  # truncated after the last loss (conv_5)
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in model) == 5
+
+    def loss_of(img: torch.Tensor) -> float:
+        with torch.no_grad():
+            model(img)
+            return float(sum(s.loss for s in style_losses) * 1e6 + sum(c.loss for c in content_losses))
+
+    before = loss_of(content)
+    stamps: list[float] = []
+    result = baseline.run_style_transfer(cnn, content, style, content.clone(), num_steps=5, eval_times=stamps)
+    assert len(stamps) >= 5  # evaluations are counted like the tutorial's run[0]
+    assert float(result.detach().min()) >= 0.0 and float(result.detach().max()) <= 1.0
+    assert loss_of(result.detach()) < 0.5 * before
+
+
+def test_metric_zero_for_identical_positive_otherwise(state: dict[str, torch.Tensor]) -> None:
+    convs = build_convs(state)
+    content = images.to_tensor(scenes.content_image(48)).contiguous()
+    style = images.to_tensor(scenes.style_image(48)).contiguous()
+    metric = Metric(convs, content, style, (48, 48))
+    s_content, c_content = metric(content)
+    assert c_content == 0.0 and s_content > 0.0
+    s_style, c_style = metric(style)
+    assert s_style == pytest.approx(0.0, abs=1e-9) and c_style > 0.0
+    noise_s, noise_c = metric(torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(1)))
+    assert noise_s > 0.0 and noise_c > 0.0
+
+
+def test_quick_run_prints_tables(tmp_path: Path) -> None:
+    out = tmp_path / "results.md"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "handler"), str(ROOT)])}
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--markdown", str(out)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = proc.stdout
+    for column in ("engine s/it", "floor s/it", "ratio", "engine peak MB", "final style / content metric", "time to baseline's losses"):
+        assert column in text, column
+    assert "random-init" in text
+    rows = [line for line in text.splitlines() if line.startswith("| 48x48 ")]
+    assert len(rows) == 1
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert float(cells[2].split()[0]) > 0 and float(cells[3].split()[0]) > 0  # engine and floor s/it (median, maybe "(mean)")
+    assert "tutorial baseline" in text and "engine defaults" in text
+    assert out.read_text().startswith("## Benchmark")
+
+
+def test_quick_run_serves_through_a_real_torchserve(model_store: Path, tmp_path: Path) -> None:
+    """What `make bench` does for the serving row: start TorchServe on the .mar, time it against the engine, stop it."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "handler"), str(ROOT)])}
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--sections", "serving", "--serve-store", str(model_store)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
+            for line in proc.stdout.splitlines() if line.startswith("| ") and "path" not in line}
+    served = rows["TorchServe POST (multipart, response=json)"]
+    assert float(served[1]) > 0 and float(served[2]) > 0  # seconds, ratio to the direct call
+    assert "weights random-init" in served[3]
+    assert "Target TorchServe ≤ 1.05 × direct" in proc.stdout
+
+
+def test_serving_post_sends_the_job_as_multipart() -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from bench import serving
+
+    seen: list[bytes] = []
+
+    class Stub(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.rfile.read(int(self.headers["Content-Length"])))
+            body = json.dumps({"elapsed_s": 0.5, "weights": "random-init"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:  # keep pytest output clean
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        seconds, body = serving.post_job(f"http://127.0.0.1:{server.server_port}/predictions/style_transfer", 32, 3)
+    finally:
+        server.shutdown()
+    assert seconds > 0 and body["weights"] == "random-init"
+    sent = seen[0]
+    for name in (b'name="content"', b'name="style"', b'name="size"', b'name="iterations"', b'name="multiscale"', b'name="seed"', b'name="response"'):
+        assert name in sent
+    assert b"\x89PNG" in sent and b"json" in sent
