@@ -13,16 +13,25 @@ VGG19_WEIGHTS ?=
 export VGG19_WEIGHTS
 ARCHIVE_ARGS := --weights-mode $(WEIGHTS_MODE)$(if $(VGG19_WEIGHTS), --source $(VGG19_WEIGHTS))
 ENGINE_SOURCES := $(wildcard handler/stylize/*.py)
+# The web app's browser libraries, pinned in frontend/package-lock.json, copied where index.html loads them.
+FRONTEND_VENDOR := frontend/vendor/gifenc.esm.js
 
 .PHONY: install system-deps archive serve stop test test-py test-js lint bench docs clean FORCE
 
-install: $(STAMP)
+install: $(STAMP) $(FRONTEND_VENDOR)
 
 # Reinstall only when requirements.txt changes; the .pth makes `python -m stylize` work from anywhere.
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	echo "$(CURDIR)/handler" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/stylize-src.pth"
+	touch $@
+
+$(FRONTEND_VENDOR): frontend/package.json frontend/package-lock.json
+	@command -v npm >/dev/null || { echo "error: Node.js with npm is needed for the web app's libraries (Debian: apt-get install nodejs npm; or https://nodejs.org)"; exit 1; }
+	cd frontend && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	mkdir -p frontend/vendor
+	cp frontend/node_modules/gifenc/dist/gifenc.esm.js frontend/node_modules/gifenc/LICENSE.md frontend/vendor/
 	touch $@
 
 # Java (TorchServe), Chromium (browser tests), nginx (proxy tests) from Debian; skipped when present.
@@ -60,8 +69,8 @@ test: install system-deps lint test-js test-py
 test-py: install
 	$(PY) -m pytest
 
-test-js:
-	node --test frontend/tests/
+test-js: $(FRONTEND_VENDOR)
+	node --test frontend/tests/*.test.mjs
 
 # Side-by-side benchmark on this machine (CPU: under 10 minutes), served path included;
 # the tables go to stdout and bench/RESULTS.md.
@@ -74,4 +83,4 @@ docs: install
 	p.write_text(re.sub(r"(<!-- params-table -->\n).*?(<!-- /params-table -->)", lambda m: m[1] + t() + "\n" + m[2], p.read_text(), flags=re.S))'
 
 clean:
-	rm -rf model_store/*.mar model_store/*.txt model_store/.archive-args .pytest_cache .ruff_cache
+	rm -rf frontend/node_modules frontend/vendor model_store/*.mar model_store/*.txt model_store/.archive-args .pytest_cache .ruff_cache

@@ -46,23 +46,29 @@ def default_iterations(size: int, device: str) -> int:
     """Timed iterations per size (plus one warm-up): ~2 s per forward+backward at 512 px on this CPU."""
     if device.startswith("cuda"):
         return 50
-    return 24 if size <= 128 else 16 if size <= 256 else 6
+    return 24 if size <= 128 else 16 if size <= 256 else 4
 
 
 def auto_size(args: argparse.Namespace, floors: dict[str, Any], elapsed_s: float) -> int:
-    """Size of the comparison, threads and serving sections when not given: 512 on CUDA; on CPU 256
-    if the measured floor says they fit in what is left of --budget-s, else 128 (slower CPUs).
+    """Size of the comparison, threads and serving sections when not given: 512 on CUDA; on CPU the
+    largest of 256, 192, 128, 96 (else 64) px that fits in what is left of --budget-s, so a slower CPU
+    gets smaller images, not a longer run.
 
-    Their cost, measured on two CPUs: the comparison ≈ 3.2 x steps x floor s/it at its size, the
-    threads and serving sections ≈ 150 s + 60 x floor s/it, and each halving of the side quarters it.
+    Their cost, fitted on two CPUs: ≈ 60 s (processes, TorchServe start) + (c x steps + 225) x the
+    floor s/it at their size (c = 3.2 with multiscale stages, 2.8 at one stage), the floor s/it
+    scaled by pixel count from the nearest size the floor section measured.
     """
     if args.device.startswith("cuda"):
         return 512
-    floor_256 = floors.get("floor@256", {}).get("s_per_it")
-    if floor_256 is None:
+    measured = {s: floors[f"floor@{s}"]["s_per_it"] for s in (128, 256) if f"floor@{s}" in floors}
+    if not measured:
         return 256
-    cost_256 = 3.2 * args.steps * floor_256 + 150 + 60 * floor_256
-    return 256 if elapsed_s + cost_256 <= args.budget_s else 128
+
+    def cost(size: int) -> float:
+        ref = 128 if size <= 128 and 128 in measured else max(measured)
+        return 60 + ((3.2 if size > 128 else 2.8) * args.steps + 225) * measured[ref] * (size / ref) ** 2
+
+    return next((size for size in (256, 192, 128, 96) if elapsed_s + cost(size) <= args.budget_s), 64)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -74,7 +80,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=300, help="tutorial steps (closure evaluations) and engine iterations in the comparison")
     p.add_argument("--trace-every", type=int, default=10, help="quality trace: metric on every engine iteration up to 20, then every N")
     p.add_argument("--threads-size", type=int, help="size of the threads/channels_last table (default: see --budget-s)")
-    p.add_argument("--budget-s", type=float, default=540,
+    p.add_argument("--budget-s", type=float, default=480,
                    help="seconds the whole run should take on CPU: sections without an explicit size run at 256 px if the "
                         "floor measured at 256 px says they fit, else at 128 px (512 on CUDA)")
     p.add_argument("--sections", default="floor,compare,threads", help=f"comma list of {', '.join(SECTIONS)}")
@@ -82,7 +88,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--serve-store", metavar="DIR", help="start TorchServe (loopback, free ports) on the style_transfer.mar in DIR "
                                                       "for the serving section, and stop it after (make bench: model_store)")
     p.add_argument("--serving-size", type=int, help="size of the serving comparison (default: see --budget-s)")
-    p.add_argument("--serving-iterations", type=int, default=50)
+    p.add_argument("--serving-iterations", type=int, default=30)
     p.add_argument("--threads", type=int, help="torch threads in every job (default: torch's default, the core count); the threads table sets its own")
     p.add_argument("--quick", action="store_true", help="tiny sizes, 2-6 iterations, 1 thread, one worker process: a smoke test")
     p.add_argument("--no-isolate", action="store_true", help="run all jobs in one worker process (memory figures then undercount)")
@@ -173,14 +179,16 @@ def floor_section(args: argparse.Namespace, runner: Runner) -> tuple[str, dict[s
             jobs.append({"id": f"engine@{size}", "kind": "engine", "size": size, "warmup": True,
                          "params": {"iterations": n, "snapshot_every": 0, "multiscale": False}})
             jobs.append({"id": f"floor@{size}", "kind": "floor", "layer": ENGINE_DEEPEST, "size": size, "iterations": n})
-        else:  # engine and floor interleaved in one process (see worker.run_pair), n/2 iterations per block
-            jobs.append({"id": f"pair@{size}", "kind": "pair", "layer": ENGINE_DEEPEST, "size": size,
-                         "iterations": max(1, n // 2), "params": {}})
+        else:  # iterations interleaved in one process (worker.run_pair); memory alone in fresh processes
+            jobs.append({"id": f"pair@{size}", "kind": "pair", "layer": ENGINE_DEEPEST, "size": size, "iterations": n, "params": {}})
+            jobs += [{"id": f"memory-{of}@{size}", "kind": "memory", "of": of, "layer": ENGINE_DEEPEST, "size": size}
+                     for of in ("floor", "engine")]
     res = runner.run(jobs)
     for size in args.size_list:
         if f"pair@{size}" in res:
             pair = res.pop(f"pair@{size}")
-            res[f"engine@{size}"], res[f"floor@{size}"] = pair["engine"], pair["floor"]
+            res[f"engine@{size}"] = {**pair["engine"], "peak_mb": res.pop(f"memory-engine@{size}")["peak_mb"]}
+            res[f"floor@{size}"] = {**pair["floor"], "peak_mb": res.pop(f"memory-floor@{size}")["peak_mb"]}
     rows = []
     for size in args.size_list:
         e, f = res[f"engine@{size}"], res[f"floor@{size}"]
@@ -189,7 +197,7 @@ def floor_section(args: argparse.Namespace, runner: Runner) -> tuple[str, dict[s
         if size == 256:
             ratio = e["s_per_it"] / f["s_per_it"]
             TARGETS.append(f"engine s/it ≤ 1.10 × floor at 256 px ({args.device}): {ratio:.3f} → {'MET' if ratio <= 1.10 else 'MISSED'}")
-    how = ("floor and engine blocks interleaved floor, engine, engine, floor in one process" if not args.device.startswith("cuda")
+    how = ("engine iterations and floor steps alternating in one process; peak MB from short separate runs" if not args.device.startswith("cuda")
            else "engine timed as a whole warm job, floor per iteration")
     text = (f"### Engine vs floor (single scale, default layers; floor = forward+backward of VGG19 to relu5_1; {how})\n\n"
             + table(["size", "timed iterations", "engine s/it", "floor s/it", "ratio", "engine peak MB", "floor peak MB"], rows))
@@ -210,12 +218,14 @@ def compare_section(args: argparse.Namespace, runner: Runner, floors: dict[str, 
         {"id": "baseline-floor", "kind": "floor", "layout": "plain", "layer": "conv_5", "size": size, "iterations": n_floor},
         {"id": "engine-defaults", "kind": "engine", "size": size, "quality": True, "trace_every": every,
          "params": {"iterations": steps, "snapshot_every": snap}},
-        {"id": "engine-single", "kind": "engine", "size": size, "quality": True, "trace_every": every,
-         "params": {"iterations": steps, "snapshot_every": snap, "multiscale": False}},
         {"id": "engine-tutorial", "kind": "engine", "size": size, "quality": True, "trace_every": every,
          "params": {"iterations": steps, "snapshot_every": snap, "multiscale": False, "tv_weight": 0.0, **TUTORIAL_LAYERS}},
         {"id": "tutorial-layers-floor", "kind": "floor", "layer": TUTORIAL_DEEPEST, "size": size, "iterations": n_floor},
     ]
+    single_stage = len(schedule) == 1  # at <= 128 px multiscale has one stage: "multiscale off" is the same job
+    if not single_stage:
+        jobs.append({"id": "engine-single", "kind": "engine", "size": size, "quality": True, "trace_every": every,
+                     "params": {"iterations": steps, "snapshot_every": snap, "multiscale": False}})
     for stage_size, _ in schedule:
         if f"floor@{stage_size}" not in floors:
             jobs.append({"id": f"floor@{stage_size}", "kind": "floor", "layer": ENGINE_DEEPEST, "size": stage_size,
@@ -240,8 +250,11 @@ def compare_section(args: argparse.Namespace, runner: Runner, floors: dict[str, 
     TARGETS.append("engine (defaults) reaches the tutorial's final losses in ≤ 0.5 × its time: "
                    + (f"{reached['elapsed_s'] / b_time:.2f} × → {'MET' if reached['elapsed_s'] <= 0.5 * b_time else 'MISSED'}"
                       if reached else "not reached → MISSED"))
+    if single_stage:
+        res["engine-single"] = res["engine-defaults"]
     ms, ss = res["engine-defaults"]["trace"][-1], res["engine-single"]["trace"][-1]
-    TARGETS.append(f"multiscale default vs single scale, same {steps} iterations: final style {fmt(ms['style'])} vs {fmt(ss['style'])}, "
+    if not single_stage:
+        TARGETS.append(f"multiscale default vs single scale, same {steps} iterations: final style {fmt(ms['style'])} vs {fmt(ss['style'])}, "
                    f"content {fmt(ms['content'])} vs {fmt(ss['content'])}, {fmt(res['engine-defaults']['seconds'])} s vs "
                    f"{fmt(res['engine-single']['seconds'])} s")
     rows = []
@@ -252,7 +265,8 @@ def compare_section(args: argparse.Namespace, runner: Runner, floors: dict[str, 
     for key, label, floor_s, floor_label in (
         ("engine-defaults", "engine defaults (multiscale " + "→".join(str(s) for s, _ in schedule) + ")", schedule_floor / steps,
          f"{fmt(schedule_floor / steps)} (relu5_1, schedule mean)"),
-        ("engine-single", "engine defaults, multiscale off", floor_main, f"{fmt(floor_main)} (relu5_1)"),
+        ("engine-single", "engine defaults, multiscale off" + (" (= defaults: one stage at this size)" if single_stage else ""),
+         floor_main, f"{fmt(floor_main)} (relu5_1)"),
         ("engine-tutorial", "engine, tutorial settings (single scale, conv2_2 / conv1_1..conv3_1, tv 0)",
          res["tutorial-layers-floor"]["s_per_it"], f"{fmt(res['tutorial-layers-floor']['s_per_it'])} (conv3_1)"),
     ):
@@ -278,24 +292,20 @@ def compare_section(args: argparse.Namespace, runner: Runner, floors: dict[str, 
 
 
 def threads_section(args: argparse.Namespace, runner: Runner) -> str:
+    """Torch threads x memory format, and the glibc setting of stylize.cpu, each an interleaved pair."""
     size = args.threads_size
-    n = args.iterations or max(2, default_iterations(size, args.device) // 2)  # 8 jobs: keep each short
-    combos = [(t, cl) for t in (1, 2) for cl in (False, True)]
-    jobs = []
-    for t, cl in combos:
-        tag = f"t{t}-cl{int(cl)}"
-        jobs.append({"id": f"floor-{tag}", "kind": "floor", "layer": ENGINE_DEEPEST, "size": size, "iterations": n, "threads": t, "channels_last": cl})
-        jobs.append({"id": f"engine-{tag}", "kind": "engine", "size": size, "threads": t, "channels_last": cl,
-                     "params": {"iterations": n + 1, "snapshot_every": 1, "multiscale": False}})
+    n = args.iterations or default_iterations(size, args.device) // 3
+    combos = [(t, cl, True) for t in (1, 2) for cl in (False, True)] + [(2, True, False)]
+    jobs = [{"id": f"pair-t{t}-cl{int(cl)}-k{int(keep)}", "kind": "pair", "layer": ENGINE_DEEPEST, "size": size, "iterations": n,
+             "threads": t, "channels_last": cl, "keep_freed_memory": keep, "params": {}} for t, cl, keep in combos]
     res = runner.run(jobs)
     rows = []
-    for t, cl in combos:
-        tag = f"t{t}-cl{int(cl)}"
-        f, e = res[f"floor-{tag}"], res[f"engine-{tag}"]
-        rows.append([str(t), "on" if cl else "off", per_it(f), per_it(e), fmt(e["s_per_it"] / f["s_per_it"]),
-                     fmt(f["peak_mb"]), fmt(e["peak_mb"])])
-    return (f"### CPU threads and memory format ({size}x{size}, {n} timed iterations, single scale)\n\n"
-            + table(["torch threads", "channels_last", "floor s/it", "engine s/it", "ratio", "floor peak MB", "engine peak MB"], rows))
+    for (t, cl, keep), job in zip(combos, jobs, strict=True):
+        f, e = res[job["id"]]["floor"], res[job["id"]]["engine"]
+        rows.append([str(t), "on" if cl else "off", "on" if keep else "off (glibc default)", per_it(f), per_it(e),
+                     fmt(e["s_per_it"] / f["s_per_it"])])
+    return (f"### CPU threads, memory format, freed-memory reuse ({size}x{size}, {n} interleaved iterations, single scale)\n\n"
+            + table(["torch threads", "channels_last", "keep freed memory (stylize.cpu)", "floor s/it", "engine s/it", "ratio"], rows))
 
 
 def machine() -> str:
@@ -354,11 +364,13 @@ def main(argv: list[str] | None = None) -> int:
             elif section == "threads":
                 text = threads_section(args, runner)
             elif args.serving:
-                text = serving.section(args.serving, runner, args.serving_size, args.serving_iterations)
+                text, target = serving.section(args.serving, runner, args.serving_size, args.serving_iterations)
+                TARGETS.append(target)
             else:
                 # Started only now, so its idle JVM and worker don't share the CPU with the sections before.
                 with TorchServe(Path(args.serve_store), Path(tmp) / "torchserve") as server:
-                    text = serving.section(server.model_url, runner, args.serving_size, args.serving_iterations)
+                    text, target = serving.section(server.model_url, runner, args.serving_size, args.serving_iterations)
+                TARGETS.append(target)
             parts.append(text)
             print("\n" + text + "\n", flush=True)
     if TARGETS:

@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 import torch
-from stylize import Engine, StyleParams, images, weights
+from stylize import Engine, StyleParams, cpu, images, weights
 from stylize.vgg import FeatureNet
 from torch import Tensor
 
@@ -117,17 +117,16 @@ def per_iteration(durations: list[float]) -> dict[str, Any]:
             "durations": durations}
 
 
-def run_floor(eng: Engine, job: dict[str, Any]) -> dict[str, Any]:
-    """Bare forward+backward of VGG19 truncated at ``layer`` w.r.t. the image; one warm-up pass.
+def floor_step(eng: Engine, size: int, layer: str, layout: str = "engine") -> Callable[[], None]:
+    """One bare forward+backward of VGG19 truncated at ``layer`` w.r.t. an image.
 
     layout "engine": the engine's conv modules, memory format and autocast (what its loop pays);
     layout "plain": the tutorial's nn.Sequential, contiguous fp32 (the baseline's own floor).
     """
-    device, size, layer, n = eng.device, job["size"], job["layer"], job["iterations"]
-    now = clock(device)
+    device = eng.device
     gen = torch.Generator().manual_seed(0)
     x = torch.rand((1, 3, size, size), generator=gen).to(device)
-    if job.get("layout", "engine") == "engine":
+    if layout == "engine":
         net = FeatureNet(eng.convs, [layer]).to(device)
         x = eng._prepare(x)
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
@@ -145,12 +144,23 @@ def run_floor(eng: Engine, job: dict[str, Any]) -> dict[str, Any]:
         def forward(img: Tensor) -> Tensor:
             return seq(img)
     x.requires_grad_(True)
-    mem = PeakMemory(device)
+
+    def step() -> None:
+        x.grad = None
+        forward(x).float().sum().backward()
+    return step
+
+
+def run_floor(eng: Engine, job: dict[str, Any]) -> dict[str, Any]:
+    """``iterations`` timed floor steps after one warm-up step."""
+    now = clock(eng.device)
+    step = floor_step(eng, job["size"], job["layer"], job.get("layout", "engine"))
+    n = job["iterations"]
+    mem = PeakMemory(eng.device)
     mem.start()
     stamps = [now()]
     for _ in range(n + 1):
-        x.grad = None
-        forward(x).float().sum().backward()
+        step()
         stamps.append(now())
     steps = [b - a for a, b in itertools.pairwise(stamps[1:])]  # stamps[0] -> [1] is the warm-up
     return {**per_iteration(steps), "warmup_s": stamps[1] - stamps[0],
@@ -197,24 +207,38 @@ def run_engine(eng: Engine, job: dict[str, Any], content: Tensor, style: Tensor)
 
 
 def run_pair(eng: Engine, job: dict[str, Any], content: Tensor, style: Tensor) -> dict[str, Any]:
-    """Engine (single scale, a snapshot per iteration) and floor timed in one process, in the order
-    floor, engine, engine, floor: a shared CPU's speed drifts by 10 % and more within a minute, and
-    this ABBA order cancels a steady drift out of the ratio. Memory: each kind's first block."""
+    """Engine (single scale) and floor iterations alternating in one process: after each engine
+    iteration (a snapshot per iteration) one floor step runs, and its time is taken out of the
+    engine's clock. A shared CPU's speed drifts by 10 % and more within a minute; interleaving puts
+    both sides of the ratio under the same drift. No memory figures here (see the "memory" kind)."""
     n, size = job["iterations"], job["size"]
-    floor_job = {"size": size, "layer": job["layer"], "iterations": n}
-    engine_job = {"size": size, "params": {**job["params"], "iterations": n + 1, "snapshot_every": 1, "multiscale": False}}
-    blocks: dict[str, list[dict[str, Any]]] = {"floor": [], "engine": []}
-    for kind in ("floor", "engine", "engine", "floor"):
-        if kind == "floor":
-            blocks[kind].append(run_floor(eng, floor_job))
-        else:
-            blocks[kind].append(run_engine(eng, engine_job, content, style))
-    out: dict[str, Any] = {}
-    for kind, results in blocks.items():
-        durations = [d for r in results for d in r["durations"]]
-        out[kind] = {**results[0], **per_iteration(durations), "iterations": len(durations),
-                     "seconds": sum(r["seconds"] for r in results)}
-    return out
+    step = floor_step(eng, size, job["layer"])
+    step()  # warm-up
+    params = StyleParams(**{"size": size, "seed": 0, **job["params"], "iterations": n + 1, "snapshot_every": 1, "multiscale": False})
+    engine_times: list[float] = []
+    floor_times: list[float] = []
+    overhead, last = 0.0, None
+    for snap in eng.run(content, [style], params):
+        c0 = time.perf_counter()
+        elapsed = snap.elapsed_s - overhead
+        if last is not None:  # iteration 1 (target setup, first pass) is the engine's warm-up
+            engine_times.append(elapsed - last)
+        last = elapsed
+        if not snap.final:
+            t0 = time.perf_counter()
+            step()
+            floor_times.append(time.perf_counter() - t0)
+        overhead += time.perf_counter() - c0
+    return {"engine": {**per_iteration(engine_times), "iterations": len(engine_times), "seconds": sum(engine_times)},
+            "floor": {**per_iteration(floor_times), "iterations": len(floor_times), "seconds": sum(floor_times)}}
+
+
+def run_memory(eng: Engine, job: dict[str, Any], content: Tensor, style: Tensor) -> dict[str, Any]:
+    """Peak memory of a few floor steps or engine iterations, alone in a fresh process."""
+    if job["of"] == "floor":
+        return run_floor(eng, {"size": job["size"], "layer": job["layer"], "iterations": 1})
+    return run_engine(eng, {"size": job["size"], "params": {"iterations": 2, "snapshot_every": 0, "multiscale": False}},
+                      content, style)
 
 
 def run_baseline(eng: Engine, job: dict[str, Any], content: Tensor, style: Tensor) -> dict[str, Any]:
@@ -250,6 +274,8 @@ def weights_state() -> dict[str, Tensor]:
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     if job.get("threads"):
         torch.set_num_threads(int(job["threads"]))
+    if job.get("keep_freed_memory") is False:
+        cpu._done.append(False)  # before the first Engine: leave glibc's defaults (an experiment)
     if not _STATE:
         state, info = weights.load(job["weights"])
         _STATE.update(state)
@@ -268,6 +294,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         result = run_engine(eng, job, content, style)
     elif kind == "pair":
         result = run_pair(eng, job, content, style)
+    elif kind == "memory":
+        result = run_memory(eng, job, content, style)
     elif kind == "baseline":
         result = run_baseline(eng, job, content, style)
     else:

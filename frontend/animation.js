@@ -1,6 +1,6 @@
-// The whole snapshot sequence as an animated GIF, encoded in the browser with gifenc
-// (vendor/README.md). Snapshots of a multiscale run grow in size per stage, so every frame
-// is drawn at one common size.
+// The whole snapshot sequence as an animated GIF, encoded in the browser with gifenc (npm package,
+// pinned in package-lock.json; `make install` copies it to vendor/). Snapshots of a multiscale run
+// grow in size per stage, so every frame is drawn at one common size.
 import { GIFEncoder, applyPalette, quantize } from "./vendor/gifenc.esm.js";
 import { fitWithin } from "./images.js";
 

@@ -2,10 +2,19 @@
 # nginx serving frontend/ and proxying the inference API to the model-server Service.
 # Build from the repository root: docker build -f deploy/docker/front.Dockerfile -t style-transfer/front:1.0 .
 # The unprivileged variant runs as uid 101 and listens on 8080; pin it by digest in production.
+
+# The app's browser libraries, exactly as pinned in frontend/package-lock.json (what `make install` does).
+FROM node:20-alpine AS vendor
+WORKDIR /src
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+    && mkdir vendor && cp node_modules/gifenc/dist/gifenc.esm.js node_modules/gifenc/LICENSE.md vendor/
+
 FROM nginxinc/nginx-unprivileged:1.27-alpine
 # The same file the Kubernetes ConfigMap is generated from (and the proxy test runs).
 COPY deploy/k8s/base/front/nginx.conf /etc/nginx/nginx.conf
 COPY frontend/ /usr/share/nginx/html/
+COPY --from=vendor /src/vendor/ /usr/share/nginx/html/vendor/
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --retries=3 \
     CMD ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"]

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from . import images
+from . import cpu, images
 from .losses import Objective
 from .params import StyleParams
 from .vgg import FeatureNet, build_convs
@@ -100,6 +100,8 @@ class Engine:
         self.convs = build_convs(state).to(self.device).to(memory_format=torch.channels_last)
         if self.cuda:
             torch.backends.cudnn.benchmark = True
+        else:
+            cpu.keep_freed_memory()
 
     def run(self, content: Image.Image | Tensor, styles: list[Image.Image | Tensor], params: StyleParams,
             should_cancel: Callable[[], bool] | None = None) -> Iterator[Snapshot]:
