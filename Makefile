@@ -55,7 +55,7 @@ $(MODEL_STORE)/.archive-args: FORCE
 	@mkdir -p $(MODEL_STORE); echo '$(ARCHIVE_ARGS)' | cmp -s - $@ || echo '$(ARCHIVE_ARGS)' > $@
 
 # TorchServe (config.properties) + the web app, in the background; `make stop` ends both.
-serve: $(MAR) system-deps
+serve: install $(MAR) system-deps
 	$(PY) -m tools.serve start
 
 stop:

@@ -353,9 +353,12 @@ def main(argv: list[str] | None = None) -> int:
         for section in args.sections:
             if section != "floor" and None in (args.compare_size, args.threads_size, args.serving_size):
                 size = auto_size(args, floors, time.perf_counter() - started)
+                auto = [name for name in ("compare", "threads", "serving") if getattr(args, f"{name}_size") is None and name in args.sections]
                 args.compare_size, args.threads_size, args.serving_size = (
                     args.compare_size or size, args.threads_size or size, args.serving_size or size)
-                parts.append(f"Sections below run at {size} px unless a size is given (`--budget-s {args.budget_s:g}`, see bench/__main__.py auto_size).")
+                if auto:
+                    parts.append(f"Sections {', '.join(auto)} run at {size} px, the size that fits `--budget-s {args.budget_s:g}` "
+                                 "(bench/__main__.py auto_size).")
             print(f"[{section}]", file=sys.stderr, flush=True)
             if section == "floor":
                 text, floors = floor_section(args, runner)
