@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import itertools
 import json
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -110,11 +111,8 @@ def set_channels_last(eng: Engine, on: bool) -> None:
 
 def per_iteration(durations: list[float]) -> dict[str, Any]:
     """Median (robust to other processes on a shared CPU) and mean seconds per iteration."""
-    ordered = sorted(durations)
-    mid = len(ordered) // 2
-    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-    return {"s_per_it": median, "mean_s_per_it": sum(ordered) / len(ordered), "min_s_per_it": ordered[0],
-            "durations": durations}
+    return {"s_per_it": statistics.median(durations), "mean_s_per_it": statistics.fmean(durations),
+            "min_s_per_it": min(durations), "durations": durations}
 
 
 def floor_step(eng: Engine, size: int, layer: str, layout: str = "engine") -> Callable[[], None]:
@@ -168,8 +166,8 @@ def run_floor(eng: Engine, job: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_engine(eng: Engine, job: dict[str, Any], content: Tensor, style: Tensor) -> dict[str, Any]:
-    """One engine job. Snapshot images are copied (metric evaluated after the run); the time the
-    benchmark spends between snapshots is subtracted from later elapsed figures."""
+    """One engine job. Kept snapshot images are scored after the run; the time the benchmark
+    spends between snapshots is subtracted from later elapsed figures."""
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in job["params"].items()}  # JSON lists -> tuples
     params = StyleParams(**{"size": job["size"], "seed": 0, **overrides})
     quality = job.get("quality", False)
@@ -182,9 +180,9 @@ def run_engine(eng: Engine, job: dict[str, Any], content: Tensor, style: Tensor)
     last = None
     for snap in eng.run(content, [style], params):
         c0 = time.perf_counter()
-        # Snapshot images alias the live optimisation tensor on CPU: copy the ones the trace keeps.
+        # Snapshot images are the engine's own copies: keep the ones the trace scores.
         keep = quality and (snap.final or snap.iteration <= 20 or snap.iteration % job.get("trace_every", 1) == 0)
-        records.append((snap.iteration, snap.elapsed_s - overhead, snap.image.clone() if keep else None, snap.size))
+        records.append((snap.iteration, snap.elapsed_s - overhead, snap.image if keep else None, snap.size))
         last = snap
         overhead += time.perf_counter() - c0
     seconds = now() - t0 - overhead
@@ -275,7 +273,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     if job.get("threads"):
         torch.set_num_threads(int(job["threads"]))
     if job.get("keep_freed_memory") is False:
-        cpu._done.append(False)  # before the first Engine: leave glibc's defaults (an experiment)
+        cpu.keep_allocator_defaults()  # before the first Engine (an experiment)
     if not _STATE:
         state, info = weights.load(job["weights"])
         _STATE.update(state)

@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 KEEP_BYTES = 1 << 30
 
-_done: list[bool] = []
+_applied: bool | None = None  # None until the first call decides
 
 
 def keep_freed_memory() -> bool:
@@ -26,15 +26,21 @@ def keep_freed_memory() -> bool:
     stays at the largest job's peak; it does not grow from job to job. Returns whether it applied
     (glibc on Linux only); idempotent.
     """
-    if _done:
-        return _done[0]
-    applied = False
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            applied = bool(libc.mallopt(M_MMAP_THRESHOLD, KEEP_BYTES)) and bool(libc.mallopt(M_TRIM_THRESHOLD, KEEP_BYTES))
-        except (OSError, AttributeError):  # musl or no mallopt: keep the defaults
-            applied = False
-    logger.debug("keep freed memory: %s", applied)
-    _done.append(applied)
-    return applied
+    global _applied
+    if _applied is None:
+        _applied = False
+        if sys.platform.startswith("linux"):
+            try:
+                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+                _applied = bool(libc.mallopt(M_MMAP_THRESHOLD, KEEP_BYTES)) and bool(libc.mallopt(M_TRIM_THRESHOLD, KEEP_BYTES))
+            except (OSError, AttributeError):  # musl or no mallopt: keep the defaults
+                _applied = False
+        logger.debug("keep freed memory: %s", _applied)
+    return _applied
+
+
+def keep_allocator_defaults() -> None:
+    """Make later keep_freed_memory() calls change nothing (benchmarks compare both settings)."""
+    global _applied
+    if _applied is None:
+        _applied = False

@@ -96,7 +96,7 @@ class Engine:
         self.info = info
         self.cuda = self.device.type == "cuda"
         # channels_last weights make every conv run (and output) channels_last: faster with cuDNN and,
-        # by ~7-10% per iteration, with oneDNN on CPU too (bench/RESULTS.md, threads table).
+        # by ~13 % per iteration at 128 px, with oneDNN on CPU too (bench/RESULTS.md, threads table).
         self.convs = build_convs(state).to(self.device).to(memory_format=torch.channels_last)
         if self.cuda:
             torch.backends.cudnn.benchmark = True

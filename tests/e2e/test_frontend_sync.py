@@ -25,7 +25,7 @@ KINDS = {"int": "int", "float": "float", "bool": "bool", "choice": "str", "layer
 @pytest.fixture(scope="module")
 def app_params() -> dict:
     if NODE is None:
-        pytest.skip("node is not installed")
+        pytest.fail("node is not installed (the web app's tests and `make install` need Node.js)")
     script = ("const m = await import(process.argv[1]);"
               "console.log(JSON.stringify({params: m.PARAMS, layers: m.LAYER_NAMES, maxStyles: m.MAX_STYLES, presets: m.PRESETS}));")
     out = subprocess.run([NODE, "--input-type=module", "-e", script, (FRONTEND / "params.js").as_uri()],

@@ -81,7 +81,8 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (make system-deps)")
+        # A failure, not a skip: the browser tests are part of `make test`, which installs chromium.
+        pytest.fail(f"chromium is not installed at {CHROMIUM} (make system-deps)")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
