@@ -7,7 +7,7 @@ import itertools
 import pytest
 import torch
 from images_util import content_image, style_image
-from stylize import Engine, Snapshot, StyleParams, engine, images, losses, weights
+from stylize import Engine, Pause, Snapshot, StyleParams, engine, images, losses, weights
 from stylize.vgg import LAYER_NAMES, FeatureNet, build_convs
 
 FAST = {"size": 48, "iterations": 8, "snapshot_every": 0, "multiscale": False}
@@ -46,6 +46,18 @@ def test_snapshot_cadence_and_final_flag(eng: Engine) -> None:
     assert [s.elapsed_s for s in snaps] == sorted(s.elapsed_s for s in snaps)
     only_final = run(eng, iterations=4, snapshot_every=0)
     assert len(only_final) == 1 and only_final[0].final
+
+
+def test_pauses_bound_each_slice_and_change_nothing(eng: Engine) -> None:
+    """pause_every_s=0 pauses after every iteration that yields no snapshot; the pixels are the same."""
+    params = StyleParams(**{**FAST, "iterations": 6, "snapshot_every": 3})
+    records = list(eng.run(content_image(64, 48), [style_image(64)], params, pause_every_s=0.0))
+    kinds = [(type(r).__name__, r.iteration) for r in records]
+    assert kinds == [("Pause", 1), ("Pause", 2), ("Snapshot", 3), ("Pause", 4), ("Pause", 5), ("Pause", 6), ("Snapshot", 6)]
+    plain = list(eng.run(content_image(64, 48), [style_image(64)], params))
+    assert all(isinstance(r, Snapshot) for r in plain)
+    assert torch.equal(records[-1].image, plain[-1].image)
+    assert isinstance(records[0], Pause) and records[0].iterations == 6
 
 
 def test_snapshots_do_not_share_the_live_image(eng: Engine) -> None:

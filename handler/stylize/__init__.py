@@ -4,7 +4,7 @@ No TorchServe import anywhere in this package: the CLI, the handler and the benc
 consume the same :meth:`Engine.run` iterator of :class:`Snapshot` records.
 """
 
-from .engine import Engine, Snapshot, pick_device
+from .engine import Engine, Pause, Snapshot, pick_device
 from .images import ImageError
 from .params import MAX_STYLES, ParamError, StyleParams
 from .weights import IMAGENET, RANDOM, WeightsError, WeightsInfo
@@ -16,6 +16,7 @@ __all__ = [
            "Engine",
            "ImageError",
            "ParamError",
+           "Pause",
            "Snapshot",
            "StyleParams",
            "WeightsError",

@@ -40,6 +40,18 @@ class Snapshot:
     stopped: str | None = None  # on the final record: completed | time_budget | cancelled
 
 
+@dataclass(frozen=True)
+class Pause:
+    """Yielded by :meth:`Engine.run` when ``pause_every_s`` has passed without a snapshot: a point
+    where a scheduler holding several runs can switch to another one. Carries no image."""
+
+    iteration: int
+    iterations: int
+    stage: int
+    stages: int
+    elapsed_s: float
+
+
 def pick_device(gpu_id: int | None = None) -> torch.device:
     if torch.cuda.is_available():
         return torch.device("cuda", gpu_id or 0)
@@ -104,8 +116,12 @@ class Engine:
             cpu.keep_freed_memory()
 
     def run(self, content: Image.Image | Tensor, styles: list[Image.Image | Tensor], params: StyleParams,
-            should_cancel: Callable[[], bool] | None = None) -> Iterator[Snapshot]:
-        """Optimise; yield a snapshot every ``snapshot_every`` iterations and a final one."""
+            should_cancel: Callable[[], bool] | None = None, pause_every_s: float | None = None) -> Iterator[Snapshot | Pause]:
+        """Optimise; yield a snapshot every ``snapshot_every`` iterations and a final one.
+
+        With ``pause_every_s`` it also yields a :class:`Pause` whenever that many seconds passed
+        since the last thing it yielded, so a server can advance many runs a slice at a time.
+        Without it (CLI, benchmarks) only snapshots are yielded."""
         params = params.validated(n_styles=len(styles))
         start = time.monotonic()
         content_t = self._tensor(content)
@@ -122,6 +138,7 @@ class Engine:
         image: Tensor | None = None
         done, stopped = 0, COMPLETED
         last_losses: dict[str, Tensor] = {}
+        last_yield = time.monotonic()
 
         for stage, (longest, stage_iters) in enumerate(zip(sizes, budget, strict=True), start=1):
             wh = images.fit_size(content_t.shape[-1], content_t.shape[-2], longest)
@@ -146,6 +163,10 @@ class Engine:
                 done += 1
                 if params.snapshot_every and done % params.snapshot_every == 0 and done < params.iterations:
                     yield self._snapshot(image, done, params, stage, len(sizes), tracker.losses, start, content_t)
+                    last_yield = time.monotonic()
+                elif pause_every_s is not None and time.monotonic() - last_yield >= pause_every_s:
+                    yield Pause(done, params.iterations, stage, len(sizes), round(time.monotonic() - start, 4))
+                    last_yield = time.monotonic()
             image = tracker.best  # the next stage starts from this stage's best image
             last_losses = tracker.losses or last_losses
             if stopped != COMPLETED:
