@@ -1,27 +1,36 @@
-"""TorchServe handler: HTTP request <-> style engine. Thin on purpose: parsing and validation live
-in ``stylize.request``, the optimisation in ``stylize.engine``."""
+"""TorchServe handler: HTTP requests <-> style engine, in continuous-batching mode.
+
+TorchServe (``continuousBatching: true`` in model-config.yaml) calls :meth:`handle` again and
+again with the requests it holds for this worker; every call answers each request with one chunk
+(``stylize.jobs.Board``). Whether a chunk is the last of its request travels to TorchServe through
+``context.stopping_criteria``; a request whose first chunk is also its last gets a plain response.
+Parsing and validation live in ``stylize.request``, scheduling in ``stylize.jobs``, the optimisation
+in ``stylize.engine``: none of them imports TorchServe.
+"""
 
 from __future__ import annotations
 
-import json
+import importlib.metadata
 import logging
 import os
+import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import torch
-from stylize import Engine, images, records, request, weights
-from stylize.request import Limits, RequestError
-from ts.handler_utils.utils import send_intermediate_predict_response
+from stylize import Engine, StyleParams, __version__, memory, weights
+from stylize.jobs import Board, Incoming, Run
+from stylize.request import Limits
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
 logger = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "vgg19_conv.safetensors"
-NDJSON = "application/x-ndjson"
 REPEATED_HEADER = "x-style-repeated-fields"
+# Test-only fault injection, honoured only when the worker starts with STYLE_TEST_HOOKS=1.
+FAULT_HEADER = "x-style-test-fault-at"
+BUDGET_SHARE = {"cpu": 0.6, "cuda": 0.85}  # of host RAM / GPU memory, for memory_budget_mb: auto
 
 
 def _note_repeated_fields() -> None:
@@ -50,7 +59,7 @@ def _note_repeated_fields() -> None:
 
 
 class StyleTransferHandler(BaseHandler):
-    """Gatys et al. style transfer; one request = one optimisation, streamed as NDJSON if asked."""
+    """Gatys et al. style transfer; many jobs per worker, each advanced a slice per call."""
 
     def initialize(self, context: Any) -> None:
         props = context.system_properties
@@ -64,140 +73,163 @@ class StyleTransferHandler(BaseHandler):
         state, self.weights_info = weights.load(path)
         self.engine = Engine(state, self.weights_info, self.device)
         self.limits = Limits.from_mapping(config.get("limits"))
-        logger.info("style engine on %s, weights %s (%s), limits %s", self.device, self.weights_info.provenance,
-                    self.weights_info.source, self.limits.as_dict())
+        scheduler = config.get("scheduler") or {}
+        self.slice_s = float(scheduler.get("slice_s", 1.0))
+        self.watchdog_s = float(scheduler.get("watchdog_s", 1.5))
+        self.budget = self._memory_budget(scheduler.get("memory_budget_mb") or {})
+        self.batch_size = int(getattr(context, "model_yaml_config", {}).get("batchSize", 1) or 1)
+        self.test_hooks = os.environ.get("STYLE_TEST_HOOKS") == "1"
+        self.speed = self._measure_speed()
+        self.context = context
+        self.board = Board(self.engine, self.limits, self.budget, slice_s=self.slice_s,
+                           call_budget_s=float(scheduler.get("call_budget_s", 4 * self.slice_s)),
+                           capabilities=self.capabilities, device_free=self._device_free, report=self._report)
+        logger.info("style engine on %s, weights %s (%s), limits %s, memory budget %.0f MiB, %d jobs per worker, "
+                    "slice %.2f s, %.0f pixel-iterations/s", self.device, self.weights_info.provenance,
+                    self.weights_info.source, self.limits.as_dict(), self.budget / memory.MIB, self.batch_size,
+                    self.slice_s, self.speed)
         if self.weights_info.is_random:
             logger.warning(weights.RANDOM_WARNING)
+        if self.test_hooks:
+            logger.warning("STYLE_TEST_HOOKS=1: test-only fault injection is enabled")
         try:
             _note_repeated_fields()
         except Exception:  # an internal TorchServe change must not take the model down
             logger.warning("could not install the repeated-field check", exc_info=True)
-        self.context = context
+        threading.Thread(target=self._watchdog, name="abandoned-jobs-watchdog", daemon=True).start()
         self.initialized = True
 
+    # -- the serving loop ------------------------------------------------------------------------
+
     def handle(self, data: list[dict[str, Any]], context: Any) -> list[Any]:
-        return [self._one(idx, fields, context) for idx, fields in enumerate(data)]
+        self.context = context
+        incoming = [self._incoming(idx, fields, context) for idx, fields in enumerate(data)]
+        chunks = self.board.step(incoming)
+        criteria: list[bool | None] = []
+        for idx, chunk in enumerate(chunks):
+            if chunk.first:  # status and headers go out with a request's first chunk only
+                context.set_response_status(chunk.status, "", idx=idx)
+                context.set_response_content_type(idx, chunk.content_type)
+                context.set_response_header(idx, "X-Style-Weights", self.weights_info.provenance)
+            # None: one plain response; False: more chunks follow; True: this is the last one.
+            criteria.append(None if chunk.first and chunk.last else chunk.last)
+        context.stopping_criteria = [(lambda _out, stop=stop: stop) for stop in criteria]
+        self._gauges()
+        return [chunk.body for chunk in chunks]
 
-    # -- one request ---------------------------------------------------------------------------
-
-    def _one(self, idx: int, fields: dict[str, Any], context: Any) -> Any:
-        started = time.monotonic()
+    def _incoming(self, idx: int, fields: dict[str, Any], context: Any) -> Incoming:
         headers = _headers(context, idx)
-        repeated = frozenset(filter(None, headers.get(REPEATED_HEADER, "").split(",")))
+        fault = headers.get(FAULT_HEADER) if self.test_hooks else None
+        return Incoming(request_id=str(context.request_ids[idx]), fields=fields or {}, accept=headers.get("accept"),
+                        repeated=frozenset(filter(None, headers.get(REPEATED_HEADER, "").split(","))),
+                        fault_at=int(fault) if fault and fault.isdigit() else None)
+
+    def _watchdog(self) -> None:
+        """A lone job whose client left is removed by TorchServe, which then stops calling: free it."""
+        while True:
+            time.sleep(min(0.25, self.watchdog_s / 4))
+            try:
+                if self.board.drop_idle(self.watchdog_s):
+                    self._free_device_cache()
+                    self._gauges()
+            except Exception:
+                logger.warning("watchdog failed", exc_info=True)
+
+    # -- what this server is ---------------------------------------------------------------------
+
+    def capabilities(self) -> dict[str, Any]:
+        return {
+            "service": "style_transfer",
+            "weights": {"provenance": self.weights_info.provenance, "random_init": self.weights_info.is_random,
+                        "source": self.weights_info.source},
+            "device": {"type": self.device.type,
+                       "name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"},
+            "limits": self.limits.as_dict(),
+            "params": StyleParams.schema(),
+            "scheduler": {"batch_size": self.batch_size, "memory_budget_mb": round(self.budget / memory.MIB),
+                          "slice_s": self.slice_s},
+            "speed": {"pixel_iterations_per_s": round(self.speed)},
+            "versions": {"service": __version__, "torch": torch.__version__, "torchserve": _version("torchserve")},
+        }
+
+    def _memory_budget(self, settings: dict[str, Any]) -> int:
+        kind = self.device.type
+        setting = os.environ.get("STYLE_MEMORY_BUDGET_MB") or settings.get(kind, "auto")
+        if kind == "cuda":
+            total, in_use = torch.cuda.get_device_properties(self.device).total_memory, torch.cuda.memory_allocated(self.device)
+        else:
+            import psutil
+
+            total, in_use = memory.host_memory_bytes(), psutil.Process().memory_info().rss
+        return memory.budget_bytes(setting, total, in_use, BUDGET_SHARE[kind])
+
+    def _device_free(self) -> int | None:
+        if self.device.type != "cuda":
+            return None
+        free, _ = torch.cuda.mem_get_info(self.device)
+        return int(free + torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device))
+
+    def _free_device_cache(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _measure_speed(self) -> float:
+        """Pixel-iterations per second of a small single-scale run: for the app's default size and ETA."""
+        from PIL import Image
+
+        picture = Image.new("RGB", (128, 128), (128, 96, 64))
+        params = StyleParams(size=128, iterations=3, snapshot_every=1, multiscale=False)
+        snaps = list(self.engine.run(picture, [picture], params))
+        seconds = snaps[-1].elapsed_s - snaps[0].elapsed_s  # iterations 2 and 3: past the first's warm-up
+        return 128 * 128 * 2 / seconds if seconds > 0 else 0.0
+
+    # -- metrics (Prometheus at :8082/metrics with model_metrics_auto_detect) ----------------------
+
+    def _report(self, outcome: str, run: Run | None, rejected_field: str | None) -> None:
         try:
-            job = request.parse(fields, headers.get("accept"), self.limits, repeated)
-        except (RequestError, images.ImageError) as err:
-            status = getattr(err, "status", 400)
-            body = err.body() if isinstance(err, RequestError) else {"code": 400, "type": "InvalidInput", "message": str(err)}
-            self._count(context, "StyleRejected", field=getattr(err, "field", "?"))
-            return self._reply(context, idx, status, "application/json", json.dumps(body))
-        parsed_s = time.monotonic() - started
-        context.set_response_header(idx, "X-Style-Weights", self.weights_info.provenance)
-        if job.response == "stream":
-            return self._stream(idx, job, context, started, parsed_s)
-        return self._whole(idx, job, context, started, parsed_s)
-
-    def _whole(self, idx: int, job: request.Job, context: Any, started: float, parsed_s: float) -> Any:
-        encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-encoder")
-        pending: list[Future[dict[str, Any]]] = []
-        try:
-            final = None
-            for snap in self.engine.run(job.content, job.styles, job.params):
-                if snap.final:
-                    final = snap
-                elif job.response == "json":  # encode JPEGs beside the optimisation, not in its way
-                    pending.append(encoder.submit(records.snapshot_record, snap))
-            assert final is not None
-            png = images.encode(final.image, records.FINAL_FORMAT)
-            kept = [future.result() for future in pending]
-        except Exception:
-            logger.exception("style transfer failed")
-            return self._reply(context, idx, 500, "application/json",
-                               json.dumps({"code": 500, "type": "InternalServerError", "message": "style transfer failed; see the server log"}))
-        finally:
-            encoder.shutdown(wait=True)
-        timings = self._timings(started, parsed_s, final)
-        self._record(context, job, final, timings)
-        if job.response == "png":
-            return self._reply(context, idx, 200, "image/png", png)
-        done = records.done_record(final, png, job.params, timings)
-        return self._reply(context, idx, 200, "application/json", json.dumps({**done, "snapshots": kept}))
-
-    def _stream(self, idx: int, job: request.Job, context: Any, started: float, parsed_s: float) -> Any:
-        """Send each snapshot as one NDJSON line the moment it exists. Encoding and sending run on
-        a helper thread, in order, so the optimisation never waits for JPEG encoding or the socket."""
-        context.set_response_content_type(idx, NDJSON)
-        req_map = {idx: context.request_ids[idx]}
-        sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-sender")
-        pending: list[Future[None]] = []
-
-        def send(snap: Any) -> None:
-            line = json.dumps(records.snapshot_record(snap)) + "\n"
-            send_intermediate_predict_response({idx: line}, req_map, "Intermediate Prediction success", 200, context)
-
-        try:
-            final = None
-            for snap in self.engine.run(job.content, job.styles, job.params):
-                if snap.final:
-                    final = snap
-                else:
-                    pending.append(sender.submit(send, snap))
-            for future in pending:
-                future.result()
-            assert final is not None
-            png = images.encode(final.image, records.FINAL_FORMAT)
-        except Exception as exc:
-            logger.exception("style transfer failed while streaming")
-            # The 200 status went out with the first line; the error travels in the stream.
-            message = "style transfer failed; see the server log" if not isinstance(exc, OSError) else "connection to the frontend failed"
-            return json.dumps(records.error_record(message)) + "\n"
-        finally:
-            sender.shutdown(wait=True)
-        timings = self._timings(started, parsed_s, final)
-        self._record(context, job, final, timings)
-        return json.dumps(records.done_record(final, png, job.params, timings)) + "\n"
-
-    # -- helpers -------------------------------------------------------------------------------
-
-    @staticmethod
-    def _reply(context: Any, idx: int, status: int, content_type: str, body: Any) -> Any:
-        context.set_response_status(status, "", idx=idx)
-        context.set_response_content_type(idx, content_type)
-        return body
-
-    @staticmethod
-    def _timings(started: float, parsed_s: float, final: Any) -> dict[str, float]:
-        total = time.monotonic() - started
-        return {"decode_s": parsed_s, "optimise_s": final.elapsed_s, "total_s": total,
-                "iterations_per_s": final.iteration / final.elapsed_s if final.elapsed_s > 0 else 0.0}
-
-    def _record(self, context: Any, job: request.Job, final: Any, timings: dict[str, float]) -> None:
-        """Custom metrics (Prometheus at :8082/metrics with model_metrics_auto_detect)."""
-        metrics = getattr(context, "metrics", None)
-        if metrics is None:
-            return
-        try:
-            w, h = final.size
-            metrics.add_metric("StyleJobSeconds", round(timings["total_s"], 4), "Seconds", metric_type=MetricTypes.GAUGE)
-            metrics.add_metric("StyleIterationsPerSecond", round(timings["iterations_per_s"], 4), "Count", metric_type=MetricTypes.GAUGE)
-            metrics.add_metric("StyleImagePixels", w * h, "Count", metric_type=MetricTypes.GAUGE)
-            metrics.add_metric("StyleWeightsRandomInit", 1 if self.weights_info.is_random else 0, "Count", metric_type=MetricTypes.GAUGE)
-            self._count(context, "StyleJobs", outcome=final.stopped or "completed")
+            if outcome == "rejected":
+                self._add("StyleRejected", 1, "Count", MetricTypes.COUNTER, field=rejected_field or "?")
+                return
+            self._add("StyleJobs", 1, "Count", MetricTypes.COUNTER, outcome=outcome)
+            if run is not None and run.started is not None:
+                self._add("StyleQueueSeconds", round(run.started - run.arrived, 4), "Seconds", MetricTypes.GAUGE)
+            if run is not None and outcome in ("completed", "time_budget"):
+                self._add("StyleJobSeconds", round(time.monotonic() - run.arrived, 4), "Seconds", MetricTypes.GAUGE)
+                self._add("StyleImagePixels", _pixels(run), "Count", MetricTypes.GAUGE)
+                running_s = time.monotonic() - (run.started or run.arrived)
+                self._add("StyleIterationsPerSecond", round(run.iteration / running_s, 4) if running_s > 0 else 0.0, "Count", MetricTypes.GAUGE)
         except Exception:  # metrics must never fail a job
             logger.warning("could not record metrics", exc_info=True)
 
-    @staticmethod
-    def _count(context: Any, name: str, **dims: str) -> None:
-        metrics = getattr(context, "metrics", None)
+    def _gauges(self) -> None:
+        try:
+            counts = self.board.counts()
+            self._add("StyleRunningJobs", counts["running"], "Count", MetricTypes.GAUGE)
+            self._add("StyleWaitingJobs", counts["waiting"], "Count", MetricTypes.GAUGE)
+            self._add("StyleReservedMemoryMB", round(counts["reserved_bytes"] / memory.MIB), "Count", MetricTypes.GAUGE)
+            self._add("StyleWeightsRandomInit", 1 if self.weights_info.is_random else 0, "Count", MetricTypes.GAUGE)
+        except Exception:
+            logger.warning("could not record metrics", exc_info=True)
+
+    def _add(self, name: str, value: float, unit: str, kind: MetricTypes, **dims: str) -> None:
+        metrics = getattr(self.context, "metrics", None)
         if metrics is None:
             return
-        try:
-            from ts.metrics.dimension import Dimension
+        from ts.metrics.dimension import Dimension
 
-            metrics.add_metric(name, 1, "Count", dimensions=[Dimension(k, v) for k, v in dims.items()],
-                               metric_type=MetricTypes.COUNTER)
-        except Exception:
-            logger.warning("could not record metric %s", name, exc_info=True)
+        metrics.add_metric(name, value, unit, dimensions=[Dimension(k, v) for k, v in dims.items()], metric_type=kind)
+
+
+def _pixels(run: Run) -> int:
+    w, h = memory.output_size(run.job.content.size, run.job.params.size)
+    return w * h
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _headers(context: Any, idx: int) -> dict[str, str]:

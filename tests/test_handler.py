@@ -1,7 +1,9 @@
-"""The TorchServe handler in-process: requests crafted the way TorchServe delivers them."""
+"""The TorchServe handler in-process, driven the way TorchServe's continuous batching drives it
+(tests/torchserve_sim.py): first call with the fields, one chunk per request per call."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -10,125 +12,185 @@ from typing import Any
 import pytest
 from images_util import content_image, style_image, to_bytes
 from PIL import Image
-from style_handler import REPEATED_HEADER, StyleTransferHandler
-from ts.context import Context, RequestProcessor
+from style_handler import FAULT_HEADER, REPEATED_HEADER, StyleTransferHandler
+from torchserve_sim import Frontend, Reply
+from ts.context import Context
 
 CONTENT = to_bytes(content_image(64, 48))
 STYLE = to_bytes(style_image(40))
 SMALL = {"size": "32", "iterations": "6", "snapshot_every": "2"}
 
 
-class RecordingSocket:
-    """Stands in for the worker's socket: intermediate (streamed) responses land here."""
-
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    def sendall(self, data: bytes) -> None:
-        self.messages.append(bytes(data))
-
-
-@pytest.fixture(scope="module")
-def handler(weights_file: Path, tmp_path_factory: pytest.TempPathFactory) -> StyleTransferHandler:
-    model_dir = tmp_path_factory.mktemp("model_dir")
+def make_handler(weights_file: Path, model_dir: Path, scheduler: dict[str, Any] | None = None,
+                 monkeypatch: pytest.MonkeyPatch | None = None) -> StyleTransferHandler:
     shutil.copy(weights_file, model_dir / "vgg19_conv.safetensors")
-    config = {"handler": {"limits": {"max_size": 256, "max_time_s": 120}}}
-    context = Context("style_transfer", str(model_dir), {}, 1, None, "0.12.0", model_yaml_config=config)
+    config = {"batchSize": 8, "handler": {"limits": {"max_size": 256, "max_time_s": 900},
+                                          "scheduler": {"slice_s": 0.05, "watchdog_s": 0.5, **(scheduler or {})}}}
+    context = Context("style_transfer", str(model_dir), {}, 8, None, "0.12.0", model_yaml_config=config)
     h = StyleTransferHandler()
     h.initialize(context)
     return h
 
 
-def call(handler: StyleTransferHandler, fields: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[Any, Context, RecordingSocket]:
-    context = handler.context
-    context.request_ids = {0: "req-1"}
-    context.request_processor = [RequestProcessor({**(headers or {})})]
-    context.metrics = None
-    sock = RecordingSocket()
-    context.cl_socket = sock
-    out = handler.handle([fields], context)
-    assert len(out) == 1
-    return out[0], context, sock
+@pytest.fixture(scope="module")
+def handler(weights_file: Path, tmp_path_factory: pytest.TempPathFactory) -> StyleTransferHandler:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STYLE_TEST_HOOKS", "1")
+        return make_handler(weights_file, tmp_path_factory.mktemp("model_dir"))
+
+
+def one(handler: StyleTransferHandler, fields: dict[str, Any], headers: dict[str, str] | None = None) -> Reply:
+    front = Frontend(handler)
+    reply = front.submit(fields, headers)
+    front.run()
+    return reply
+
+
+def lines(reply: Reply) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in reply.body.decode().splitlines() if line.strip()]
 
 
 def test_initialize_loads_random_weights_on_cpu(handler: StyleTransferHandler) -> None:
     assert handler.weights_info.provenance == "random-init"
     assert handler.device.type == "cpu"
-    assert handler.limits.max_size == 256 and handler.limits.max_time_s == 120
+    assert handler.limits.max_size == 256 and handler.limits.max_time_s == 900
+    assert handler.speed > 0 and handler.budget > 0
 
 
-def test_png_response(handler: StyleTransferHandler) -> None:
-    body, context, sock = call(handler, {"content": CONTENT, "style": STYLE, **SMALL})
-    assert context.get_response_status(0)[0] == 200
-    assert context.get_response_content_type(0) == "image/png"
-    assert context.get_response_headers(0)["X-Style-Weights"] == "random-init"
-    img = Image.open(__import__("io").BytesIO(body))
-    assert img.size == (32, 24)  # content's 4:3 kept
-    assert sock.messages == []
+def test_png_response_arrives_whole_in_its_last_chunk(handler: StyleTransferHandler) -> None:
+    reply = one(handler, {"content": CONTENT, "style": STYLE, **SMALL, "iterations": "40"})
+    assert reply.status == 200 and reply.content_type == "image/png"
+    assert reply.headers["X-Style-Weights"] == "random-init"
+    assert reply.calls > 1 and reply.streamed  # 40 iterations in 0.05 s slices
+    assert all(chunk == b"" for chunk in reply.chunks[:-1])
+    assert Image.open(io.BytesIO(reply.body)).size == (32, 24)  # content's 4:3 kept
 
 
 def test_json_response_holds_snapshots_and_result(handler: StyleTransferHandler) -> None:
-    body, context, _ = call(handler, {"content": CONTENT, "style": STYLE, **SMALL, "response": "json"})
-    doc = json.loads(body)
-    assert context.get_response_content_type(0) == "application/json"
+    reply = one(handler, {"content": CONTENT, "style": STYLE, **SMALL, "response": "json"})
+    doc = json.loads(reply.body)
+    assert reply.content_type == "application/json"
     assert [s["iteration"] for s in doc["snapshots"]] == [2, 4]
     assert doc["event"] == "done" and doc["iteration"] == 6 and doc["weights"] == "random-init"
-    assert doc["params"]["size"] == 32 and doc["params"]["time_budget_s"] == 120
-    assert set(doc["timings"]) >= {"decode_s", "optimise_s", "total_s", "iterations_per_s"}
+    assert doc["params"]["size"] == 32 and doc["params"]["time_budget_s"] == 900
+    assert set(doc["timings"]) >= {"decode_s", "queued_s", "optimise_s", "total_s", "iterations_per_s"}
 
 
-def test_stream_sends_each_snapshot_before_returning_done(handler: StyleTransferHandler) -> None:
-    body, context, sock = call(handler, {"content": CONTENT, "style": STYLE, **SMALL}, {"Accept": "application/x-ndjson"})
-    assert context.get_response_content_type(0) == "application/x-ndjson"
-    assert len(sock.messages) == 2 and all(b'"event": "snapshot"' in m for m in sock.messages)
-    done = json.loads(body)
-    assert body.endswith("\n") and done["event"] == "done" and done["stopped"] == "completed"
+def test_stream_sends_snapshots_in_earlier_chunks_than_done(handler: StyleTransferHandler) -> None:
+    reply = one(handler, {"content": CONTENT, "style": STYLE, **SMALL}, {"Accept": "application/x-ndjson"})
+    assert reply.content_type == "application/x-ndjson" and reply.streamed
+    events = lines(reply)
+    assert [e["event"] for e in events] == ["snapshot", "snapshot", "done"]
+    first_snapshot = next(i for i, c in enumerate(reply.chunks) if b'"snapshot"' in c)
+    assert b'"done"' not in reply.chunks[first_snapshot] or first_snapshot == len(reply.chunks) - 1
+    assert b'"done"' in reply.chunks[-1] and events[-1]["stopped"] == "completed"
 
 
-def test_bad_input_is_400_json_naming_the_field(handler: StyleTransferHandler) -> None:
-    body, context, _ = call(handler, {"content": b"not an image", "style": STYLE})
-    assert context.get_response_status(0)[0] == 400
-    doc = json.loads(body)
-    assert doc == {"code": 400, "type": "InvalidInput", "message": "content: is not a supported image (PNG, JPEG, WebP, GIF, BMP or TIFF)"}
+def test_bad_input_is_a_plain_400_naming_the_field(handler: StyleTransferHandler) -> None:
+    reply = one(handler, {"content": b"not an image", "style": STYLE})
+    assert reply.status == 400 and reply.streamed is False and reply.calls == 1
+    assert reply.headers["X-Style-Weights"] == "random-init"
+    assert json.loads(reply.body) == {"code": 400, "type": "InvalidInput",
+                                      "message": "content: is not a supported image (PNG, JPEG, WebP, GIF, BMP or TIFF)"}
+
+
+def test_capabilities_describe_this_server(handler: StyleTransferHandler) -> None:
+    reply = one(handler, {"response": b"capabilities", "body": b""})
+    assert reply.status == 200 and reply.streamed is False and reply.headers["X-Style-Weights"] == "random-init"
+    doc = json.loads(reply.body)
+    assert doc["weights"]["random_init"] is True and doc["device"]["type"] == "cpu"
+    assert doc["limits"]["max_size"] == 256 and doc["params"]["size"]["default"] == 512
+    assert doc["scheduler"]["batch_size"] == 8 and doc["speed"]["pixel_iterations_per_s"] > 0
 
 
 def test_server_limit_from_model_config(handler: StyleTransferHandler) -> None:
-    assert handler.limits.max_size < 512  # so the default size must adapt
-    body, context, _ = call(handler, {"content": CONTENT, "style": STYLE, "iterations": "1", "response": "json"})
-    assert context.get_response_status(0)[0] == 200 and json.loads(body)["params"]["size"] == 256
-    body, context, _ = call(handler, {"content": CONTENT, "style": STYLE, "size": "300"})
-    assert context.get_response_status(0)[0] == 400
-    assert json.loads(body)["message"] == "size: must be at most 256 on this server, got 300"
+    reply = one(handler, {"content": CONTENT, "style": STYLE, "iterations": "1", "response": "json"})
+    assert reply.status == 200 and json.loads(reply.body)["params"]["size"] == 256
+    reply = one(handler, {"content": CONTENT, "style": STYLE, "size": "300"})
+    assert reply.status == 400 and json.loads(reply.body)["message"] == "size: must be at most 256 on this server, got 300"
 
 
 def test_repeated_field_marker_is_refused(handler: StyleTransferHandler) -> None:
-    body, context, _ = call(handler, {"content": CONTENT, "style": STYLE}, {REPEATED_HEADER: "style"})
-    assert context.get_response_status(0)[0] == 400
-    assert json.loads(body)["message"].startswith("style: was sent more than once")
+    reply = one(handler, {"content": CONTENT, "style": STYLE}, {REPEATED_HEADER: "style"})
+    assert reply.status == 400 and json.loads(reply.body)["message"].startswith("style: was sent more than once")
 
 
-def test_engine_failure_mid_stream_ends_with_an_error_line(handler: StyleTransferHandler, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_run = handler.engine.run
-
-    def failing(*args: Any, **kwargs: Any) -> Any:
-        for i, snap in enumerate(real_run(*args, **kwargs)):
-            if i == 1:
-                raise RuntimeError("simulated device failure with secret /path")
-            yield snap
-
-    monkeypatch.setattr(handler.engine, "run", failing)
-    body, _, sock = call(handler, {"content": CONTENT, "style": STYLE, **SMALL, "response": "stream"})
-    assert len(sock.messages) == 1
-    line = json.loads(body)
-    assert line["event"] == "error" and "secret" not in line["message"]
+def test_small_job_overtakes_a_big_one(handler: StyleTransferHandler) -> None:
+    front = Frontend(handler)
+    big = front.submit({"content": CONTENT, "style": STYLE, "size": "64", "iterations": "200", "snapshot_every": "0"})
+    front.call()
+    small = front.submit({"content": CONTENT, "style": STYLE, "size": "32", "iterations": "3", "snapshot_every": "0"})
+    while not small.finished:
+        front.call()
+    assert not big.finished, "the small job waited for the big one"
+    front.run()
+    assert big.status == small.status == 200
 
 
-def test_engine_failure_without_stream_is_500_without_details(handler: StyleTransferHandler, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("boom at /secret/path")
-        yield  # pragma: no cover
+def test_a_client_that_leaves_frees_its_job(handler: StyleTransferHandler) -> None:
+    front = Frontend(handler)
+    leaving = front.submit({"content": CONTENT, "style": STYLE, "size": "64", "iterations": "500", "response": "stream"})
+    staying = front.submit({"content": CONTENT, "style": STYLE, **SMALL, "response": "stream"})
+    front.call()
+    assert handler.board.counts()["running"] == 2
+    front.leave(leaving)
+    front.call()  # its last chunk goes out; the next call lacks it
+    front.call()
+    assert leaving.request_id not in handler.board.runs
+    front.run()
+    assert lines(staying)[-1]["event"] == "done"
 
-    monkeypatch.setattr(handler.engine, "run", broken)
-    body, context, _ = call(handler, {"content": CONTENT, "style": STYLE, **SMALL, "response": "json"})
-    assert context.get_response_status(0)[0] == 500
-    assert "secret" not in body and json.loads(body)["type"] == "InternalServerError"
+
+def test_fault_in_one_job_leaves_the_others_running(handler: StyleTransferHandler) -> None:
+    front = Frontend(handler)
+    faulty = front.submit({"content": CONTENT, "style": STYLE, **SMALL, "response": "stream"}, {FAULT_HEADER: "3"})
+    healthy = front.submit({"content": CONTENT, "style": STYLE, **SMALL, "response": "stream"})
+    front.run()
+    assert lines(faulty)[-1]["event"] == "error" and "injected" not in lines(faulty)[-1]["message"]
+    assert lines(healthy)[-1]["event"] == "done"
+
+
+def test_fault_before_the_first_chunk_is_a_500_without_details(handler: StyleTransferHandler) -> None:
+    reply = one(handler, {"content": CONTENT, "style": STYLE, **SMALL, "response": "json"}, {FAULT_HEADER: "1"})
+    assert reply.status == 500 and reply.streamed is False
+    assert json.loads(reply.body) == {"code": 500, "type": "InternalServerError", "message": "style transfer failed; see the server log"}
+
+
+def test_fault_after_the_first_chunk_ends_png_empty(handler: StyleTransferHandler) -> None:
+    reply = one(handler, {"content": CONTENT, "style": STYLE, "size": "32", "iterations": "30", "snapshot_every": "0"}, {FAULT_HEADER: "20"})
+    assert reply.status == 200 and reply.streamed and reply.body == b""
+
+
+def test_jobs_wait_for_memory_with_queued_events(weights_file: Path, tmp_path: Path) -> None:
+    h = make_handler(weights_file, tmp_path, {"memory_budget_mb": {"cpu": 100}})
+    front = Frontend(h)
+    first = front.submit({"content": CONTENT, "style": STYLE, "size": "64", "iterations": "30", "snapshot_every": "10", "response": "stream"})
+    second = front.submit({"content": CONTENT, "style": STYLE, "size": "64", "iterations": "4", "snapshot_every": "2", "response": "stream"})
+    front.call()
+    assert h.board.counts() == {"running": 1, "waiting": 1, "reserved_bytes": h.board.runs[first.request_id].need_bytes}
+    front.run()
+    events = lines(second)
+    assert events[0] == {"event": "queued", "position": 1}
+    assert [e["event"] for e in events[1:]] == ["snapshot", "done"]
+    assert lines(first)[-1]["event"] == "done"
+
+
+def test_a_job_that_can_never_fit_is_refused_naming_size(weights_file: Path, tmp_path: Path) -> None:
+    h = make_handler(weights_file, tmp_path, {"memory_budget_mb": {"cpu": 100}})
+    reply = one(h, {"content": CONTENT, "style": STYLE, "size": "256", "iterations": "2"})
+    message = json.loads(reply.body)["message"]
+    assert reply.status == 400 and message.startswith("size: a 256 px job needs about") and "at most" in message
+
+
+def test_watchdog_frees_a_lone_abandoned_job(handler: StyleTransferHandler) -> None:
+    import time
+
+    front = Frontend(handler)
+    reply = front.submit({"content": CONTENT, "style": STYLE, "size": "64", "iterations": "500", "response": "stream"})
+    front.call()
+    assert reply.request_id in handler.board.runs
+    time.sleep(handler.watchdog_s + 1.0)  # TorchServe removed the job and stopped calling
+    assert reply.request_id not in handler.board.runs
+    # Were TorchServe to call again after all, the job ends with an error line, not a hang.
+    front.call()
+    assert reply.finished and lines(reply)[-1]["event"] == "error"

@@ -4,6 +4,8 @@ No TorchServe import anywhere in this package: the CLI, the handler and the benc
 consume the same :meth:`Engine.run` iterator of :class:`Snapshot` records.
 """
 
+__version__ = "1.1.0"  # the service's version, reported by response=capabilities
+
 from .engine import Engine, Pause, Snapshot, pick_device
 from .images import ImageError
 from .params import MAX_STYLES, ParamError, StyleParams

@@ -22,6 +22,7 @@ from . import images
 from .params import MAX_STYLES, ParamError, StyleParams
 
 RESPONSES = ("stream", "json", "png")
+CAPABILITIES = "capabilities"  # response=capabilities: what this server accepts, instead of a job
 STYLE_FIELDS = ("style", *(f"style_{i}" for i in range(2, MAX_STYLES + 1)))
 IMAGE_FIELDS = ("content", *STYLE_FIELDS)
 MIB = 1024 * 1024
@@ -74,6 +75,18 @@ class Job:
     styles: list[Image.Image]
     params: StyleParams
     response: str  # stream | json | png
+
+    def engine_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``Engine.run`` beyond content, styles and params."""
+        return {}
+
+
+def asks_capabilities(fields_in: Mapping[str, Any]) -> bool:
+    """``?response=capabilities`` (query string or form field): describe the server, run nothing."""
+    value = fields_in.get("response")
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value).decode("utf-8", "replace")
+    return isinstance(value, str) and value.strip().lower() == CAPABILITIES
 
 
 def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limits = Limits(),

@@ -1,0 +1,306 @@
+"""Many style-transfer runs held by one worker and advanced a slice at a time.
+
+TorchServe's continuous batching calls the handler again and again with the requests it holds
+for a worker; every call must answer every request with one chunk. :class:`Board` is that loop's
+state, without any TorchServe import: :meth:`Board.step` takes the requests of one call and
+returns one :class:`Chunk` each. A request missing from a call is a client that has gone: its
+run is dropped at once and its memory freed. Runs start in arrival order while their estimated
+peak memory fits the worker's budget; the others wait inside the worker and, when streamed, say
+so with ``{"event": "queued", "position": N}`` lines.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import images, memory, records, request
+from .engine import CANCELLED, Engine, Pause, Snapshot
+from .request import Limits, RequestError
+
+logger = logging.getLogger(__name__)
+
+NDJSON = "application/x-ndjson"
+JSON = "application/json"
+FAILED = "failed"
+CONTENT_TYPES = {"stream": NDJSON, "json": JSON, "png": "image/png"}
+
+
+@dataclass
+class Incoming:
+    """One request of a call. ``fields`` is empty on every call after a request's first."""
+
+    request_id: str
+    fields: dict[str, Any]
+    accept: str | None = None
+    repeated: frozenset[str] = frozenset()
+    fault_at: int | None = None  # test hook: raise once the run reaches this iteration
+
+
+@dataclass
+class Chunk:
+    """One request's answer to one call. ``first`` and ``last`` together: a plain response."""
+
+    body: bytes | str
+    first: bool
+    last: bool
+    status: int = 200
+    content_type: str = JSON
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Run:
+    request_id: str
+    job: request.Job
+    need_bytes: int
+    arrived: float
+    fault_at: int | None = None
+    started: float | None = None
+    records: Iterator[Snapshot | Pause] | None = None
+    answered: bool = False
+    position_sent: int | None = None
+    pending: list[str] = field(default_factory=list)  # NDJSON lines not yet sent
+    snapshots: list[dict[str, Any]] = field(default_factory=list)  # json form
+    iteration: int = 0
+    result: bytes | str | None = None  # the whole answer of a json/png run; the done line's data for a stream
+    error: str | None = None
+    error_status: int = 500
+    last_advanced: float = 0.0
+    decode_s: float = 0.0
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None or self.error is not None
+
+
+class Board:
+    """The runs of one worker. Thread-safe: the watchdog calls :meth:`drop_idle` from its own thread."""
+
+    def __init__(self, engine: Engine, limits: Limits, budget_bytes: int, *, slice_s: float = 1.0,
+                 call_budget_s: float = 4.0, capabilities: Callable[[], dict[str, Any]] | None = None,
+                 device_free: Callable[[], int | None] | None = None,
+                 report: Callable[[str, Run | None, str | None], None] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.engine, self.limits, self.budget = engine, limits, budget_bytes
+        self.slice_s, self.call_budget_s = slice_s, call_budget_s
+        self.capabilities = capabilities or (lambda: {})
+        self.device_free = device_free or (lambda: None)
+        self.report = report or (lambda outcome, run, rejected_field: None)
+        self.clock = clock
+        self.runs: OrderedDict[str, Run] = OrderedDict()  # arrival order
+        self.forgotten: OrderedDict[str, str] = OrderedDict()  # dropped while TorchServe may still hold them: id -> response form
+        self.lock = threading.Lock()
+        self.last_return = clock()
+
+    # -- the serving loop ------------------------------------------------------------------------
+
+    def step(self, incoming: list[Incoming]) -> list[Chunk]:
+        with self.lock:
+            try:
+                return self._step(incoming)
+            finally:
+                self.last_return = self.clock()
+
+    def _step(self, incoming: list[Incoming]) -> list[Chunk]:
+        present = {item.request_id for item in incoming}
+        for rid in [rid for rid in self.runs if rid not in present]:
+            self._drop(rid, "its client left")
+        answers: dict[str, Chunk] = {}
+        for item in incoming:
+            if item.request_id not in self.runs:
+                answer = self._arrive(item)
+                if answer is not None:
+                    answers[item.request_id] = answer
+        self._start_waiting()
+        self._advance_running()
+        for item in incoming:
+            if item.request_id not in answers:
+                answers[item.request_id] = self._chunk(self.runs[item.request_id])
+        return [answers[item.request_id] for item in incoming]
+
+    def drop_idle(self, idle_s: float) -> int:
+        """TorchServe calls again at once while it holds a live request, and stops calling when its
+        last client has left. So held runs after ``idle_s`` without a call have nobody waiting."""
+        with self.lock:
+            if not self.runs or self.clock() - self.last_return < idle_s:
+                return 0
+            ids = list(self.runs)
+            for rid in ids:
+                self._drop(rid, f"no call for {idle_s:g} s: its client left")
+            return len(ids)
+
+    def counts(self) -> dict[str, int]:
+        running = [r for r in self.runs.values() if r.started is not None]
+        return {"running": len(running), "waiting": len(self.runs) - len(running),
+                "reserved_bytes": sum(r.need_bytes for r in running)}
+
+    # -- arrival ---------------------------------------------------------------------------------
+
+    def _arrive(self, item: Incoming) -> Chunk | None:
+        if not item.fields and item.request_id in self.forgotten:
+            form = self.forgotten.pop(item.request_id)
+            return self._failure_chunk(form, answered=True, message="the server dropped this job; submit it again")
+        started = self.clock()
+        try:
+            if request.asks_capabilities(item.fields):
+                return Chunk(json.dumps(self.capabilities()), first=True, last=True)
+            job = request.parse(item.fields, item.accept, self.limits, item.repeated)
+            need = memory.estimate_bytes(job.params, job.content.size, [s.size for s in job.styles])
+            if need > self.budget:
+                most = memory.largest_size_within(self.budget, job.params, job.content.size, [s.size for s in job.styles])
+                raise RequestError("size", f"a {job.params.size} px job needs about {need / memory.MIB:.0f} MiB, more than this "
+                                           f"worker's memory budget of {self.budget / memory.MIB:.0f} MiB; at most {most} px here")
+        except (RequestError, images.ImageError) as err:
+            status = getattr(err, "status", 400)
+            body = err.body() if isinstance(err, RequestError) else {"code": 400, "type": "InvalidInput", "message": str(err)}
+            self.report("rejected", None, getattr(err, "field", "?"))
+            return Chunk(json.dumps(body), first=True, last=True, status=status)
+        run = Run(item.request_id, job, need, arrived=started, fault_at=item.fault_at, decode_s=self.clock() - started)
+        self.runs[item.request_id] = run
+        return None
+
+    def _start_waiting(self) -> None:
+        """Strict arrival order: a big run at the head is not overtaken for ever by small ones."""
+        reserved = self.counts()["reserved_bytes"]
+        position = 0
+        for run in self.runs.values():
+            if run.started is not None:
+                continue
+            if position == 0 and self._fits(run, reserved):
+                run.started = self.clock()
+                reserved += run.need_bytes
+                continue
+            position += 1
+            if run.position_sent != position and run.job.response == "stream":
+                run.pending.append(json.dumps({"event": "queued", "position": position}) + "\n")
+            run.position_sent = position
+
+    def _fits(self, run: Run, reserved: int) -> bool:
+        if reserved == 0:
+            return True  # alone it fits: it was refused on arrival otherwise
+        if reserved + run.need_bytes > self.budget:
+            return False
+        free = self.device_free()
+        return free is None or run.need_bytes <= free
+
+    # -- advancing -------------------------------------------------------------------------------
+
+    def _advance_running(self) -> None:
+        """One slice per running run, least recently advanced first, until the call's time is used."""
+        began = self.clock()
+        running = sorted((r for r in self.runs.values() if r.started is not None and not r.done), key=lambda r: r.last_advanced)
+        for i, run in enumerate(running):
+            if i and self.clock() - began >= self.call_budget_s:
+                break  # the rest go first next call
+            self._advance(run)
+            run.last_advanced = self.clock()
+
+    def _advance(self, run: Run) -> None:
+        job = run.job
+        try:
+            if run.records is None:
+                run.records = self.engine.run(job.content, job.styles, job.params, pause_every_s=self.slice_s, **job.engine_options())
+            for record in run.records:
+                if run.fault_at is not None and record.iteration >= run.fault_at:
+                    raise RuntimeError(f"injected fault at iteration {record.iteration} (test hook)")
+                run.iteration = record.iteration
+                if isinstance(record, Pause):
+                    return
+                if record.final:
+                    self._finish(run, record)
+                    return
+                if job.response == "stream":
+                    run.pending.append(json.dumps(records.snapshot_record(record)) + "\n")
+                elif job.response == "json":
+                    run.snapshots.append(records.snapshot_record(record))
+                return
+        except MemoryError:
+            self._fail(run, "out of memory while running this job; try a smaller size", 507)
+        except Exception as exc:
+            if "out of memory" in str(exc).lower():
+                self._fail(run, "out of memory on the device while running this job; try a smaller size", 507)
+            else:
+                logger.exception("style transfer failed (request %s)", run.request_id)
+                self._fail(run, "style transfer failed; see the server log", 500)
+
+    def _finish(self, run: Run, final: Snapshot) -> None:
+        png = images.encode(final.image, records.FINAL_FORMAT)
+        self._close(run)
+        now = self.clock()
+        timings = {"decode_s": run.decode_s, "queued_s": (run.started or now) - run.arrived, "optimise_s": final.elapsed_s,
+                   "total_s": now - run.arrived,
+                   "iterations_per_s": final.iteration / final.elapsed_s if final.elapsed_s > 0 else 0.0}
+        done = records.done_record(final, png, run.job.params, timings)
+        if run.job.response == "stream":
+            run.pending.append(json.dumps(done) + "\n")
+            run.result = ""
+        elif run.job.response == "json":
+            run.result = json.dumps({**done, "snapshots": run.snapshots})
+        else:
+            run.result = png
+        self.report(final.stopped or "completed", run, None)
+
+    def _fail(self, run: Run, message: str, status: int) -> None:
+        run.error, run.error_status = message, status
+        self._close(run)
+        self.report(FAILED, run, None)
+
+    # -- answers ---------------------------------------------------------------------------------
+
+    def _chunk(self, run: Run) -> Chunk:
+        form = run.job.response
+        first = not run.answered
+        run.answered = True
+        if run.error is not None:
+            del self.runs[run.request_id]
+            if form == "stream":
+                body = "".join(run.pending) + json.dumps(records.error_record(run.error)) + "\n"
+                return Chunk(body, first=first, last=True, content_type=NDJSON)
+            return self._failure_chunk(form, answered=not first, message=run.error, status=run.error_status)
+        last = run.result is not None
+        if last:
+            del self.runs[run.request_id]
+        if form == "stream":
+            body: bytes | str = "".join(run.pending)
+            run.pending.clear()
+        else:  # nothing reaches the client until the whole answer exists
+            body = run.result if run.result is not None else b""
+        return Chunk(body, first=first, last=last, content_type=CONTENT_TYPES[form])
+
+    @staticmethod
+    def _failure_chunk(form: str, answered: bool, message: str, status: int = 500) -> Chunk:
+        """Before the first chunk: a proper error status. After it, status and type are fixed:
+        the stream ends with an error line, json with an error object, png with an empty body."""
+        if not answered:
+            kind = "InsufficientStorage" if status == 507 else "InternalServerError"
+            return Chunk(json.dumps({"code": status, "type": kind, "message": message}), first=True, last=True, status=status)
+        if form == "stream":
+            return Chunk(json.dumps(records.error_record(message)) + "\n", first=False, last=True, content_type=NDJSON)
+        if form == "json":
+            return Chunk(json.dumps({"event": "error", "message": message}), first=False, last=True)
+        return Chunk(b"", first=False, last=True, content_type="image/png")
+
+    # -- ending ----------------------------------------------------------------------------------
+
+    def _drop(self, rid: str, why: str) -> None:
+        run = self.runs.pop(rid)
+        self._close(run)
+        self.forgotten[rid] = run.job.response
+        while len(self.forgotten) > 256:
+            self.forgotten.popitem(last=False)
+        logger.info("dropped job %s (%s, iteration %d of %d): %s", rid, "running" if run.started else "waiting",
+                    run.iteration, run.job.params.iterations, why)
+        self.report(CANCELLED, run, None)
+
+    @staticmethod
+    def _close(run: Run) -> None:
+        """Free the run's tensors now (its generator's frame holds the image and L-BFGS history)."""
+        if run.records is not None:
+            run.records.close()  # type: ignore[attr-defined]
+            run.records = None
