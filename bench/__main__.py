@@ -32,10 +32,10 @@ from stylize.engine import split_iterations, stage_sizes
 
 from tools.torchserve import TorchServe
 
-from . import serving
+from . import mixed, serving
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("floor", "compare", "threads", "serving")
+SECTIONS = ("floor", "compare", "threads", "serving", "mixed")
 TUTORIAL_LAYERS = {"content_layers": ["conv2_2"], "style_layers": ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1"]}
 TUTORIAL_DEEPEST = "conv3_1"
 ENGINE_DEEPEST = "relu5_1"  # deepest of the engine's default layers (relu4_2, relu1_1..relu5_1)
@@ -104,6 +104,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     if (args.serving or args.serve_store) and "serving" not in args.sections:
         args.sections.append("serving")
+    if args.serve_store and "mixed" not in args.sections and not args.quick:
+        args.sections.append("mixed")
     unknown = set(args.sections) - set(SECTIONS)
     if unknown:
         p.error(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
@@ -366,6 +368,10 @@ def main(argv: list[str] | None = None) -> int:
                 text = compare_section(args, runner, floors)
             elif section == "threads":
                 text = threads_section(args, runner)
+            elif section == "mixed":
+                # Builds its own two archives (batchSize 1 and 8) with the same random-init weights.
+                text, targets = mixed.section(Path(path), **({"big": (64, 40), "small": (32, 4), "n_small": 3, "gap_s": 0.5} if args.quick else {}))
+                TARGETS.extend(targets)
             elif args.serving:
                 text, target = serving.section(args.serving, runner, args.serving_size, args.serving_iterations)
                 TARGETS.append(target)

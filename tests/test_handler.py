@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import shutil
+import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -183,14 +186,15 @@ def test_a_job_that_can_never_fit_is_refused_naming_size(weights_file: Path, tmp
 
 
 def test_watchdog_frees_a_lone_abandoned_job(handler: StyleTransferHandler) -> None:
-    import time
-
     front = Frontend(handler)
     reply = front.submit({"content": CONTENT, "style": STYLE, "size": "64", "iterations": "500", "response": "stream"})
     front.call()
-    assert reply.request_id in handler.board.runs
+    run = weakref.ref(handler.board.runs[reply.request_id])
+    records = weakref.ref(handler.board.runs[reply.request_id].records)  # the generator holding its tensors
     time.sleep(handler.watchdog_s + 1.0)  # TorchServe removed the job and stopped calling
     assert reply.request_id not in handler.board.runs
+    gc.collect()
+    assert run() is None and records() is None, "the dropped job's image and optimiser state are still referenced"
     # Were TorchServe to call again after all, the job ends with an error line, not a hang.
     front.call()
     assert reply.finished and lines(reply)[-1]["event"] == "error"
