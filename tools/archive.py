@@ -49,7 +49,8 @@ def build(model_store: Path, mode: str = "auto", source: str | None = None, mode
                "--extra-files", str(work / "stylize"),
                "--config-file", str(model_config),
                "--export-path", str(model_store), "--force"]
-        subprocess.run(cmd, check=True)
+        # The archiver stages files in $TMPDIR/<model name>: a private TMPDIR lets builds run side by side.
+        subprocess.run(cmd, check=True, env={**os.environ, "TMPDIR": str(work)})
     # `make serve` reports this without opening the archive.
     (model_store / f"{MODEL_NAME}.weights.txt").write_text(f"{info.provenance} ({info.source})\n")
     return model_store / f"{MODEL_NAME}.mar", info
