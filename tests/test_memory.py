@@ -1,0 +1,88 @@
+"""The memory model that admits jobs: estimates, budgets, and one measured run against its estimate."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from stylize import StyleParams, memory
+
+from tools.torchserve import ROOT
+
+CONTENT, STYLES = (640, 480), [(512, 512)]
+
+
+def est(**kw: object) -> int:
+    return memory.estimate_bytes(StyleParams(**kw), CONTENT, STYLES)  # type: ignore[arg-type]
+
+
+def test_estimate_grows_with_size_and_lbfgs_costs_more_than_adam() -> None:
+    sizes = [64, 128, 256, 512, 1024]
+    values = [est(size=s) for s in sizes]
+    assert values == sorted(values) and len(set(values)) == len(values)
+    assert est(size=512, optimizer="lbfgs") > est(size=512, optimizer="adam") + 100 * memory.MIB
+    # 1024 px with L-BFGS: the history alone is 100 pairs of 768x1024x3 floats (~1.8 GiB)
+    assert 3 * 2**30 < est(size=1024) < 8 * 2**30
+
+
+def test_estimate_counts_the_decoded_inputs() -> None:
+    small = memory.estimate_bytes(StyleParams(size=128), (640, 480), [(512, 512)])
+    huge = memory.estimate_bytes(StyleParams(size=128), (6400, 4800), [(512, 512)])
+    assert huge - small == (6400 * 4800 - 640 * 480) * 12
+
+
+def test_budget_settings() -> None:
+    gib = 2**30
+    assert memory.budget_bytes("auto", 10 * gib, 1 * gib, 0.6) == 5 * gib
+    assert memory.budget_bytes(None, 10 * gib, 1 * gib, 0.5) == 4 * gib
+    assert memory.budget_bytes(2048, 10 * gib, 1 * gib, 0.6) == 2 * gib
+    assert memory.budget_bytes("512", 10 * gib, 0, 0.6) == 512 * memory.MIB
+    for bad in ("lots", -1, 0):
+        with pytest.raises(ValueError, match="memory budget"):
+            memory.budget_bytes(bad, gib, 0, 0.6)
+
+
+def test_largest_size_within_is_the_boundary() -> None:
+    params = StyleParams(size=1024)
+    budget = est(size=700)
+    most = memory.largest_size_within(budget, params, CONTENT, STYLES)
+    assert est(size=most) <= budget < est(size=most + 1)
+    assert memory.largest_size_within(1, params, CONTENT, STYLES) == 0
+
+
+def test_host_memory_is_positive_and_at_most_physical() -> None:
+    import os
+
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert 0 < memory.host_memory_bytes() <= physical
+
+
+MEASURE = textwrap.dedent("""
+    from PIL import Image
+    from stylize import Engine, StyleParams, memory, weights
+    state, info = weights.obtain("random", seed=0)
+    engine = Engine(state, info, "cpu")
+    del state
+    def status(key):
+        return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith(key))
+    content, style = Image.new("RGB", (96, 72), (120, 80, 40)), Image.effect_noise((96, 96), 60).convert("RGB")
+    for _ in engine.run(content, [style], StyleParams(size=32, iterations=2, snapshot_every=0)):
+        pass  # lazy initialisation outside the measurement
+    params = StyleParams(size=96, iterations=104, snapshot_every=0, multiscale=False)
+    base = status("VmRSS:")
+    open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM)
+    for _ in engine.run(content, [style], params):
+        pass
+    print(status("VmHWM:") - base, memory.estimate_bytes(params, content.size, [style.size]))
+""")
+
+
+def test_a_measured_run_stays_within_its_estimate() -> None:
+    """96 px, 104 L-BFGS iterations (the history is full): the process's peak rise <= the estimate."""
+    proc = subprocess.run([sys.executable, "-c", MEASURE], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    measured, estimate = map(int, proc.stdout.split()[-2:])
+    assert 0 < measured <= estimate, (measured, estimate)
+    assert estimate < 4 * measured + 64 * memory.MIB, "the estimate is so loose that admission wastes the budget"
