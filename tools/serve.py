@@ -170,11 +170,14 @@ def main(argv: list[str] | None = None) -> int:
         flag = "--port" if name == "web" else "--" + name.replace("_", "-") + "-port"
         start_cmd.add_argument(flag, dest=name, type=int, default=int(os.environ.get(variable) or port),
                                help=f"default: ${variable} or {port}")
-    sub.add_parser("stop")
+    start_cmd.add_argument("--model-store", type=Path, default=STORE)
+    stop_cmd = sub.add_parser("stop")
+    for cmd in (start_cmd, stop_cmd):
+        cmd.add_argument("--run-dir", type=Path, default=RUN, help="pid files, logs, rendered configs (default: .run)")
     args = parser.parse_args(argv)
     if args.command == "start":
-        return start(Ports(**{name: getattr(args, name) for name in Ports.VARIABLES}))
-    return stop()
+        return start(Ports(**{name: getattr(args, name) for name in Ports.VARIABLES}), args.model_store, args.run_dir)
+    return stop(args.run_dir)
 
 
 if __name__ == "__main__":
