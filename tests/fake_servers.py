@@ -38,6 +38,8 @@ class FakeUpstream(ThreadingHTTPServer):
         self.stream_started = threading.Event()
         self.stream_closed = threading.Event()  # the client closed a stream mid-job
         self.closed_at: float | None = None
+        # Events a POST answers with, then the stream ends; None: snapshots until the client leaves.
+        self.script: list[dict] | None = None
 
     @property
     def url(self) -> str:
@@ -71,6 +73,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self.server.stream_started.set()
+        if self.server.script is not None:
+            for event in self.server.script:
+                line = (json.dumps(event) + "\n").encode()
+                self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+            return
         for i in range(1, 600):  # about two minutes at most, far longer than any test waits
             line = (json.dumps({**SNAPSHOT, "iteration": i}) + "\n").encode()
             try:

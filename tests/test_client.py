@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_servers import fake_upstream
+from fake_servers import SNAPSHOT, fake_upstream
 from images_util import content_image, style_image
 from PIL import Image
 from stylize.client import INTERRUPTED, endpoint
@@ -84,6 +84,19 @@ def test_ctrl_c_closes_the_stream_and_says_so(pictures: tuple[str, str], tmp_pat
     assert err.strip().splitlines()[-1] == INTERRUPTED
     assert "Traceback" not in err
     assert not (tmp_path / "o.png").exists()
+
+
+def test_queued_positions_are_shown_then_the_job_runs(pictures: tuple[str, str], tmp_path: Path) -> None:
+    done = {**SNAPSHOT, "event": "done", "iteration": 2, "iterations": 2, "stopped": "completed", "timings": {"total_s": 0.5}}
+    with fake_upstream() as server:
+        server.script = [{"event": "queued", "position": 2}, {"event": "queued", "position": 1},
+                         {**SNAPSHOT, "iterations": 2}, done]
+        r = client(*pictures, "--url", server.url, "-o", str(tmp_path / "o.png"))
+    assert r.returncode == 0, r.stderr
+    queued = [line for line in r.stderr.splitlines() if line.startswith("queued")]
+    assert queued == ["queued: position 2", "queued: position 1"]
+    assert Image.open(tmp_path / "o.png").size == (4, 3)
+    assert "wrote" in r.stdout and "RANDOM-INIT" in r.stdout
 
 
 @pytest.mark.integration
