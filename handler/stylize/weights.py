@@ -35,14 +35,15 @@ PTH_NAME = "vgg19-dcbb9e9d.pth"
 # $VGG19_URL replaces it (a mirror; the file name, and so the hash check, must stay the same).
 VGG19_URL = f"https://download.pytorch.org/models/{PTH_NAME}"
 
-
-def weights_url() -> str:
-    return os.environ.get("VGG19_URL") or VGG19_URL
 RANDOM_WARNING = (
     "WARNING: VGG19 weights are RANDOM-INIT (seeded), not ImageNet: results are texture-only "
     "and not a real style transfer. Supply real weights with VGG19_WEIGHTS=/path/to/"
     f"{PTH_NAME} or let torchvision download them (internet access)."
 )
+
+
+def weights_url() -> str:
+    return os.environ.get("VGG19_URL") or VGG19_URL
 
 
 class WeightsError(RuntimeError):
