@@ -54,7 +54,9 @@ $(MAR): $(STAMP) handler/style_handler.py $(ENGINE_SOURCES) model-config.yaml to
 $(MODEL_STORE)/.archive-args: FORCE
 	@mkdir -p $(MODEL_STORE); echo '$(ARCHIVE_ARGS)' | cmp -s - $@ || echo '$(ARCHIVE_ARGS)' > $@
 
-# TorchServe (config.properties) + the web app, in the background; `make stop` ends both.
+# TorchServe (config.properties) behind the nginx front (deploy/k8s/base/front/nginx.conf) serving the web app,
+# in the background; `make stop` ends both. Ports: WEB_PORT INFERENCE_PORT MANAGEMENT_PORT METRICS_PORT
+# GRPC_INFERENCE_PORT GRPC_MANAGEMENT_PORT (make serve WEB_PORT=9000 …).
 serve: install $(MAR) system-deps
 	$(PY) -m tools.serve start
 

@@ -1,7 +1,12 @@
-"""Render the front's nginx.conf for a local run (tests): same file, four values replaced; start/stop that nginx.
+"""Render the front's nginx.conf for a local run (`make serve`, tests): same file, a few values
+replaced; start/stop that nginx as the current user with every writable path under one directory.
 
-    python -m deploy.nginx_render --upstream 127.0.0.1:8080 --listen 8000 --root frontend --tmp /tmp/ngx > nginx.conf
+    python -m deploy.nginx_render --upstream 127.0.0.1:8080 --listen 8000 --root frontend --tmp .run/front > nginx.conf
 
+Replaced: the upstream server, the listen line (loopback only: `listen 127.0.0.1:PORT`), the static
+root, the /tmp/ prefix of pid and temp paths, and optionally the per-client job rate (`jobs_rate`):
+on one machine every browser tab and script is the same client 127.0.0.1, the single local user,
+so `make serve` and the test fixtures allow more jobs per minute than a shared cluster front.
 Every replacement must match, so a change to nginx.conf that the renderer no longer understands
 fails loudly instead of silently testing a different configuration from the one deployed.
 """
@@ -39,11 +44,17 @@ def _sub(pattern: str, replacement: str, text: str, what: str, count: int | None
     return new
 
 
-def render(conf_text: str, upstream: str, listen: int, root: Path | str = FRONTEND, tmp: Path | str = "/tmp") -> str:
-    """The deployed conf with the upstream server, listen port, static root and /tmp/ paths replaced."""
+def render(conf_text: str, upstream: str, listen: int, root: Path | str = FRONTEND, tmp: Path | str = "/tmp",
+           jobs_rate: str | None = None) -> str:
+    """The deployed conf with the upstream server, listen address, static root and /tmp/ paths replaced
+    (and the job rate, e.g. "120r/m", when given)."""
     tmp_dir = str(Path(tmp).resolve())
     text = _sub(r"(?<=^        server )model-server:8080(?=;)", upstream, conf_text, "upstream server line", 1)
-    text = _sub(r"(?<=^        listen )8080(?=;)", str(listen), text, "listen line", 1)
+    text = _sub(r"(?<=^        listen )8080(?=;)", f"127.0.0.1:{listen}", text, "listen line", 1)
+    if jobs_rate is not None:
+        if not re.fullmatch(r"\d+r/[sm]", jobs_rate):
+            raise RenderError(f"jobs_rate must look like 12r/m or 2r/s, got {jobs_rate!r}")
+        text = _sub(r"(?<=zone=jobs:10m rate=)\d+r/[sm](?=;)", jobs_rate, text, "limit_req_zone jobs rate", 1)
     text = _sub(r"(?<=^        root )/usr/share/nginx/html(?=;)", str(Path(root).resolve()), text, "root line", 1)
     # pid and the *_temp_path directives: the only places nginx writes (comments are left alone).
     new, n = re.subn(r"^(\s*(?:pid|\w+_temp_path)\s+)/tmp/", lambda m: m[1] + tmp_dir.rstrip("/") + "/", text, flags=re.M)
@@ -102,16 +113,21 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             continue
 
 
-def start(upstream: str, run_dir: Path, root: Path = FRONTEND, conf_text: str | None = None) -> Nginx:
-    """The real nginx with the rendered conf on a free loopback port, as the current (non-root) user."""
+def start(upstream: str, run_dir: Path, root: Path = FRONTEND, conf_text: str | None = None, port: int | None = None,
+          jobs_rate: str | None = None) -> Nginx:
+    """The real nginx with the rendered conf on 127.0.0.1:`port` (default: a free one), as the current
+    (non-root) user; pid, temp files, the rendered conf and its log all live in `run_dir`."""
     if not Path(NGINX).exists():
         raise FileNotFoundError("nginx is required (make system-deps installs the Debian package)")
+    run_dir = run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    if port is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
     conf = run_dir / "nginx.conf"
-    conf.write_text(render(conf_text or NGINX_CONF.read_text(), upstream=upstream, listen=port, root=root, tmp=run_dir))
+    conf.write_text(render(conf_text or NGINX_CONF.read_text(), upstream=upstream, listen=port, root=root, tmp=run_dir,
+                           jobs_rate=jobs_rate))
     check = subprocess.run([NGINX, "-t", "-q", "-p", str(run_dir), "-c", str(conf), "-e", "stderr"], capture_output=True, text=True, timeout=30)
     if check.returncode != 0:
         raise RuntimeError(f"nginx -t failed: {check.stderr}")
@@ -136,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=FRONTEND)
     parser.add_argument("--tmp", type=Path, required=True, help="writable directory for pid and temp files")
     parser.add_argument("--conf", type=Path, default=NGINX_CONF)
+    parser.add_argument("--jobs-rate", help="per-client job rate instead of the deployed one, e.g. 120r/m")
     args = parser.parse_args(argv)
-    sys.stdout.write(render(args.conf.read_text(), args.upstream, args.listen, args.root, args.tmp))
+    sys.stdout.write(render(args.conf.read_text(), args.upstream, args.listen, args.root, args.tmp, args.jobs_rate))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: one tiny random-init model archive and one real TorchServe per session.
+"""Shared fixtures: one tiny random-init model archive, one real TorchServe and its nginx front per session.
 
 Every server binds 127.0.0.1 on free ports and is stopped in teardown even when tests fail.
 """
@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from stylize import weights
 
+from deploy import nginx_render
 from tools import archive
-from tools.static_server import serve_in_thread
+from tools.serve import LOCAL_JOBS_RATE
 from tools.torchserve import TorchServe, free_port
 
 
@@ -38,7 +39,8 @@ def start_torchserve(model_store: Path, run_dir: Path, **kwargs: object) -> Torc
 
 @pytest.fixture(scope="session")
 def torchserve(model_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
-    """The project's config.properties on free loopback ports; CORS admits `frontend_url`."""
+    """The project's config.properties on free loopback ports; CORS admits one other loopback origin
+    (the documented cross-origin setup; the app itself goes through the same-origin `front`)."""
     cors_origin = f"http://127.0.0.1:{free_port()}"
     server = TorchServe(model_store, tmp_path_factory.mktemp("torchserve"), cors_origin=cors_origin)
     try:
@@ -49,13 +51,17 @@ def torchserve(model_store: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 @pytest.fixture(scope="session")
-def frontend_url(torchserve: TorchServe) -> Iterator[str]:
-    """frontend/ served at the origin TorchServe's CORS admits; its config.js points at TorchServe."""
-    port = int(torchserve.cors_origin.rsplit(":", 1)[1])
-    server, thread = serve_in_thread(port, torchserve.url)
+def front(torchserve: TorchServe, tmp_path_factory: pytest.TempPathFactory) -> Iterator[nginx_render.Nginx]:
+    """The local front exactly as `make serve` runs it: the real nginx with the deployed nginx.conf
+    (and the local job rate) serving frontend/ and proxying the API to `torchserve`, one origin."""
+    proxy = nginx_render.start(torchserve.url.removeprefix("http://"), tmp_path_factory.mktemp("front"), jobs_rate=LOCAL_JOBS_RATE)
     try:
-        yield f"{torchserve.cors_origin}/"
+        yield proxy
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+        nginx_render.stop(proxy.process)
+
+
+@pytest.fixture(scope="session")
+def frontend_url(front: nginx_render.Nginx) -> str:
+    """The web app's URL on the local front (its config.js: apiBase "", so the API is the same origin)."""
+    return f"{front.url}/"

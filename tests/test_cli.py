@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from images_util import content_image, style_image
 from PIL import Image
 
 
-def stylize(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stylize", *args], capture_output=True, text=True, timeout=300)
+def stylize(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "stylize", *args], capture_output=True, text=True, timeout=300,
+                          env=None if env is None else {**os.environ, **env})
+
+
+@pytest.fixture
+def offline_home(tmp_path: Path) -> dict[str, str]:
+    """Empty weights caches and a download address that fails at once, as on a machine without internet."""
+    return {"XDG_CACHE_HOME": str(tmp_path / "cache"), "TORCH_HOME": str(tmp_path / "torch"), "VGG19_WEIGHTS": "",
+            "WEIGHTS_MODE": "auto", "VGG19_URL": (tmp_path / "unreachable" / "vgg19-dcbb9e9d.pth").as_uri()}
+
+
+@pytest.fixture
+def pictures(tmp_path: Path) -> tuple[str, str]:
+    content_image(40, 30).save(tmp_path / "c.png")
+    style_image(32).save(tmp_path / "s.png")
+    return str(tmp_path / "c.png"), str(tmp_path / "s.png")
 
 
 def test_cli_writes_result_and_snapshots_and_labels_random_weights(tmp_path: Path) -> None:
@@ -47,3 +64,46 @@ def test_cli_strict_weights_fail_clearly(tmp_path: Path) -> None:
     result = stylize(str(tmp_path / "c.png"), str(tmp_path / "c.png"), "-o", str(tmp_path / "o.png"), "--weights-mode", "strict",
                      "--weights", str(tmp_path / "missing.safetensors"))
     assert result.returncode == 2 and result.stderr.startswith("error: cannot read weights file")
+
+
+@pytest.mark.parametrize("target", ["missing/dir/x.png", "a_file/x.png", "."])
+def test_unwritable_output_is_refused_before_any_work(pictures: tuple[str, str], tmp_path: Path, target: str,
+                                                      offline_home: dict[str, str]) -> None:
+    (tmp_path / "a_file").write_text("a file, not a directory")
+    output = tmp_path / target
+    result = stylize(*pictures, "-o", str(output), "--size", "32", "--iterations", "2", env=offline_home)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: output: "), lines
+    assert "directory" in lines[0]
+    assert not (tmp_path / "cache").exists(), "the check comes before the weights are resolved"
+
+
+def test_unusable_snapshots_dir_is_refused_before_any_work(pictures: tuple[str, str], tmp_path: Path, offline_home: dict[str, str]) -> None:
+    (tmp_path / "a_file").write_text("x")
+    result = stylize(*pictures, "-o", str(tmp_path / "o.png"), "--snapshots-dir", str(tmp_path / "a_file" / "snaps"), env=offline_home)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: snapshots-dir: cannot create {tmp_path / 'a_file' / 'snaps'} (Not a directory)"]
+
+
+def test_weights_are_resolved_once_then_loaded_from_the_cache_with_one_line(pictures: tuple[str, str], tmp_path: Path,
+                                                                            offline_home: dict[str, str]) -> None:
+    args = [*pictures, "-o", str(tmp_path / "o.png"), "--size", "32", "--iterations", "2"]
+    runs = [stylize(*args, env=offline_home) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+        weight_lines = [line for line in run.stderr.splitlines() if "weights" in line.lower() or "warn" in line.lower()]
+        assert len(weight_lines) == 1, weight_lines
+        assert weight_lines[0].startswith("weights: RANDOM-INIT VGG19") and "texture-only" in weight_lines[0]
+        assert "Downloading" not in run.stderr and "UserWarning" not in run.stderr and "WARNING" not in run.stderr
+    assert "not obtainable" in runs[0].stderr
+    cached = tmp_path / "cache" / "style-transfer" / "vgg19_conv-random-seed0.safetensors"
+    assert cached.is_file() and f"cached at {cached}" in runs[1].stderr
+
+
+def test_strict_hint_names_only_what_the_cli_accepts(pictures: tuple[str, str], tmp_path: Path, offline_home: dict[str, str]) -> None:
+    result = stylize(*pictures, "-o", str(tmp_path / "o.png"), "--weights-mode", "strict", env=offline_home)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ImageNet VGG19 weights are not available") and "VGG19_WEIGHTS=/path/to/vgg19-dcbb9e9d.pth" in line
+    assert "--source" not in line

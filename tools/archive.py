@@ -23,8 +23,13 @@ MODEL_CONFIG = ROOT / "model-config.yaml"
 WEIGHTS_FILE = "vgg19_conv.safetensors"
 
 
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def export_weights(directory: Path, mode: str, source: str | None, seed: int = 0) -> weights.WeightsInfo:
-    return weights.export(directory / WEIGHTS_FILE, mode=mode, source=source, seed=seed)
+    # A first download (548 MB) shows its progress and says where torchvision caches it.
+    return weights.export(directory / WEIGHTS_FILE, mode=mode, source=source, seed=seed, progress=True, say=_say)
 
 
 def build(model_store: Path, mode: str = "auto", source: str | None = None, model_config: Path = MODEL_CONFIG,
@@ -71,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"wrote {mar} ({mar.stat().st_size / 1e6:.1f} MB), weights: {info.provenance} ({info.source})")
     if info.is_random:
-        print(weights.RANDOM_WARNING, file=sys.stderr)
+        why = f" ImageNet weights not obtainable: {info.note}." if info.note else ""
+        print(weights.RANDOM_WARNING + why, file=sys.stderr)
     return 0
 
 

@@ -1,7 +1,12 @@
-"""`make serve` / `make stop`: TorchServe + the web app on this machine, in the background.
+"""`make serve` / `make stop`: TorchServe behind the nginx front, on this machine, in the background.
 
-    python -m tools.serve start [--port 8000]    # prints the URLs and the weights' provenance
+    python -m tools.serve start [--port 8000 ...]    # prints the URLs and the weights' provenance
     python -m tools.serve stop
+
+The front is the real nginx running deploy/k8s/base/front/nginx.conf (rendered by
+deploy/nginx_render.py), as in Kubernetes: it serves frontend/ and proxies the API from the same
+origin, so the app works whatever host name opens it (localhost, 127.0.0.1, the machine's name
+through an SSH tunnel). Everything it writes (pid, temp files, log) stays under .run/front/.
 """
 
 from __future__ import annotations
@@ -10,61 +15,115 @@ import argparse
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
 
-import httpx
-
+from deploy import nginx_render
 from tools.torchserve import ROOT, TorchServe
 
 RUN = ROOT / ".run"
 STORE = ROOT / "model_store"
-PIDS = {"torchserve": RUN / "torchserve.pid", "frontend": RUN / "frontend.pid"}
+# "frontend": the static server older versions started; stop() still ends it.
+SERVICES = ("torchserve", "front", "frontend")
+# One local user: every tab and script is the client 127.0.0.1, so the cluster's per-client job rate
+# (12/min) would throttle a single person trying presets; concurrent jobs stay limited as deployed.
+LOCAL_JOBS_RATE = "120r/m"
 
 
-def _busy(port: int) -> bool:
+@dataclass(frozen=True)
+class Ports:
+    web: int = 8000
+    inference: int = 8080
+    management: int = 8081
+    metrics: int = 8082
+    # TorchServe 0.12 always starts its gRPC servers (nothing here uses them); they move like the rest.
+    grpc_inference: int = 7070
+    grpc_management: int = 7071
+
+    # make variable (and environment variable) that moves each port
+    VARIABLES: ClassVar[dict[str, str]] = {"web": "WEB_PORT", "inference": "INFERENCE_PORT", "management": "MANAGEMENT_PORT",
+                 "metrics": "METRICS_PORT", "grpc_inference": "GRPC_INFERENCE_PORT", "grpc_management": "GRPC_MANAGEMENT_PORT"}
+
+    def items(self) -> list[tuple[str, int]]:
+        return [(name, getattr(self, name)) for name in self.VARIABLES]
+
+
+def port_taken(port: int) -> bool:
+    """True when something already listens on 127.0.0.1:port (or on every address)."""
     with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        # SO_REUSEADDR as nginx and Netty set it: a socket in TIME_WAIT is not "in use".
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
-def start(web_port: int, inference_port: int, management_port: int, metrics_port: int) -> int:
-    if any(path.exists() for path in PIDS.values()):
-        stop()
-    busy = [p for p in (web_port, inference_port, management_port, metrics_port) if _busy(p)]
-    if busy:
-        print(f"error: port(s) {', '.join(map(str, busy))} already in use on 127.0.0.1; stop what holds them or pick others "
-              "(make serve WEB_PORT=… INFERENCE_PORT=… MANAGEMENT_PORT=… METRICS_PORT=…)", file=sys.stderr)
+def port_problem(ports: Ports) -> str | None:
+    """One line naming every port that cannot be used and the variable that moves it; None when all are free."""
+    values = [port for _, port in ports.items()]
+    dup = sorted({p for p in values if values.count(p) > 1})
+    if dup:
+        return f"error: port(s) {', '.join(map(str, dup))} given for more than one service; pick distinct ports"
+    taken = [f"{port} ({Ports.VARIABLES[name]})" for name, port in ports.items() if port_taken(port)]
+    if not taken:
+        return None
+    moved = " ".join(f"{Ports.VARIABLES[name]}=…" for name, port in ports.items() if port_taken(port))
+    return (f"error: port(s) {', '.join(taken)} already in use on 127.0.0.1; stop what holds them or move them: "
+            f"make serve {moved}")
+
+
+def pid_files(run: Path) -> dict[str, Path]:
+    return {name: run / f"{name}.pid" for name in SERVICES}
+
+
+def start(ports: Ports, store: Path = STORE, run: Path = RUN) -> int:
+    pids = pid_files(run)
+    if any(path.exists() for path in pids.values()):
+        stop(run)
+    problem = port_problem(ports)
+    if problem:
+        print(problem, file=sys.stderr)
         return 1
-    RUN.mkdir(exist_ok=True)
-    web = f"http://127.0.0.1:{web_port}"
-    server = TorchServe(STORE, RUN / "torchserve", inference_port=inference_port, management_port=management_port,
-                        metrics_port=metrics_port, cors_origin=web, grpc_ports=(7070, 7071))
+    run.mkdir(parents=True, exist_ok=True)
+    # cors_origin=None keeps config.properties' CORS line: the app is same-origin through the front.
+    server = TorchServe(store, run / "torchserve", inference_port=ports.inference, management_port=ports.management,
+                        metrics_port=ports.metrics, cors_origin=None, grpc_ports=(ports.grpc_inference, ports.grpc_management))
     print("starting TorchServe (first start loads the weights; about 10 s on CPU) …", flush=True)
-    server.start(timeout=300)
+    try:
+        server.start(timeout=300)
+    except (RuntimeError, TimeoutError) as err:
+        print(f"error: TorchServe did not start: {str(err).splitlines()[0]} (log: {server.log_dir}, {server.run_dir / 'torchserve.out'})",
+              file=sys.stderr)
+        return 1
     # Detach: the servers outlive this command, `make stop` ends them.
     assert server.process is not None
-    PIDS["torchserve"].write_text(str(server.process.pid))
-    frontend = subprocess.Popen([sys.executable, "-m", "tools.static_server", "--port", str(web_port), "--api", server.url],
-                                cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env=dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'handler'}"))
-    PIDS["frontend"].write_text(str(frontend.pid))
-    for _ in range(50):
-        try:
-            if httpx.get(web, timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    weights = (STORE / "style_transfer.weights.txt").read_text().strip() if (STORE / "style_transfer.weights.txt").exists() else "unknown"
+    pids["torchserve"].write_text(str(server.process.pid))
+    try:
+        front = nginx_render.start(f"127.0.0.1:{ports.inference}", run / "front", port=ports.web, jobs_rate=LOCAL_JOBS_RATE)
+    except (RuntimeError, TimeoutError, FileNotFoundError) as err:
+        server.stop()
+        pids["torchserve"].unlink(missing_ok=True)
+        print(f"error: the nginx front did not start: {str(err).splitlines()[0]} (log: {run / 'front' / 'nginx.log'})", file=sys.stderr)
+        return 1
+    pids["front"].write_text(str(front.process.pid))
+    weights_txt = store / "style_transfer.weights.txt"
+    weights = weights_txt.read_text().strip() if weights_txt.exists() else "unknown"
+    web = f"http://localhost:{ports.web}"
     print(f"""
-  Web app         {web}/
-  Inference API   {server.url}/predictions/style_transfer   (health: {server.url}/ping)
+  Web app         {web}/   (or http://127.0.0.1:{ports.web}/: nginx serves the app and the API on one origin)
+  Inference API   {web}/predictions/style_transfer   (also {web}/ping, {web}/capabilities)
+  TorchServe      {server.url}   (direct, no rate limit; gRPC {ports.grpc_inference}/{ports.grpc_management} unused, loopback)
   Management API  {server.management_url}   (loopback only)
   Metrics         {server.metrics_url}/metrics
   Weights         {weights}
-  Logs            {server.log_dir}
+  Logs            {server.log_dir}, {run / 'front' / 'nginx.log'}
 
-  Try:  curl -F content=@photo.jpg -F style=@painting.jpg -F size=256 {server.url}/predictions/style_transfer -o out.png
+  Try:  curl -F content=@photo.jpg -F style=@painting.jpg -F size=256 {web}/predictions/style_transfer -o out.png
   Stop: make stop""")
     if weights.startswith("random-init"):
         print("\n  NOTE: random-init VGG19 weights: results are texture-only, not a real style transfer.\n"
@@ -72,26 +131,29 @@ def start(web_port: int, inference_port: int, management_port: int, metrics_port
     return 0
 
 
-def stop() -> int:
+def _end_group(pid: int) -> None:
+    """TERM the process group, KILL it after 10 s."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        for _ in range(100):
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+
+
+def stop(run: Path = RUN) -> int:
     stopped = []
-    for name, path in PIDS.items():
+    for name, path in pid_files(run).items():
         if not path.exists():
             continue
-        pid = int(path.read_text().strip() or 0)
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                break
-            for _ in range(100):
-                try:
-                    os.killpg(pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.1)
-            else:
-                continue
-            break
+        text = path.read_text().strip()
+        if text.isdigit() and int(text) > 1:
+            _end_group(int(text))
         path.unlink(missing_ok=True)
         stopped.append(name)
     print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
@@ -102,15 +164,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.serve")
     sub = parser.add_subparsers(dest="command", required=True)
     start_cmd = sub.add_parser("start")
-    start_cmd.add_argument("--port", type=int, default=int(os.environ.get("WEB_PORT", 8000)))
-    start_cmd.add_argument("--inference-port", type=int, default=int(os.environ.get("INFERENCE_PORT", 8080)))
-    start_cmd.add_argument("--management-port", type=int, default=int(os.environ.get("MANAGEMENT_PORT", 8081)))
-    start_cmd.add_argument("--metrics-port", type=int, default=int(os.environ.get("METRICS_PORT", 8082)))
-    sub.add_parser("stop")
+    defaults = Ports()
+    for name, port in defaults.items():
+        variable = Ports.VARIABLES[name]
+        flag = "--port" if name == "web" else "--" + name.replace("_", "-") + "-port"
+        start_cmd.add_argument(flag, dest=name, type=int, default=int(os.environ.get(variable) or port),
+                               help=f"default: ${variable} or {port}")
+    start_cmd.add_argument("--model-store", type=Path, default=STORE)
+    stop_cmd = sub.add_parser("stop")
+    for cmd in (start_cmd, stop_cmd):
+        cmd.add_argument("--run-dir", type=Path, default=RUN, help="pid files, logs, rendered configs (default: .run)")
     args = parser.parse_args(argv)
     if args.command == "start":
-        return start(args.port, args.inference_port, args.management_port, args.metrics_port)
-    return stop()
+        return start(Ports(**{name: getattr(args, name) for name in Ports.VARIABLES}), args.model_store, args.run_dir)
+    return stop(args.run_dir)
 
 
 if __name__ == "__main__":

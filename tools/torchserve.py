@@ -50,7 +50,7 @@ class TorchServe:
 
     def __init__(self, model_store: Path, run_dir: Path, *, inference_port: int | None = None,
                  management_port: int | None = None, metrics_port: int | None = None,
-                 cors_origin: str = "http://127.0.0.1:8000", grpc_ports: tuple[int, int] | None = None, extra: dict[str, str] | None = None) -> None:
+                 cors_origin: str | None = "http://127.0.0.1:8000", grpc_ports: tuple[int, int] | None = None, extra: dict[str, str] | None = None) -> None:
         self.model_store = Path(model_store).resolve()
         self.run_dir = Path(run_dir).resolve()
         self.inference_port = inference_port or free_port()
@@ -74,7 +74,8 @@ class TorchServe:
             "management_address": self.management_url,
             "metrics_address": self.metrics_url,
             "model_store": str(self.model_store),
-            "cors_allowed_origin": self.cors_origin,
+            # None: keep config.properties' own CORS line (`make serve`: the app is same-origin via nginx).
+            **({"cors_allowed_origin": self.cors_origin} if self.cors_origin is not None else {}),
             # gRPC ports too, or a second instance dies binding 7070 (tests run several at once).
             "grpc_inference_port": str(self.grpc_ports[0]),
             "grpc_management_port": str(self.grpc_ports[1]),

@@ -40,6 +40,27 @@ def collect_params(args: argparse.Namespace) -> dict[str, object]:
     return {f.name: getattr(args, f.name) for f in fields(StyleParams) if getattr(args, f.name) is not None}
 
 
+def check_writable(path: Path, field_name: str) -> None:
+    """Refuse an output file that could not be written, before any work starts (ParamError: one line)."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ParamError(field_name, f"{path} is a directory; give a file name")
+    if not parent.is_dir():
+        raise ParamError(field_name, f"cannot write {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ParamError(field_name, f"cannot write {path}: permission denied")
+
+
+def prepare_dir(path: Path, field_name: str) -> None:
+    """Create a snapshots directory up front, so a bad path fails before the job, not after it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParamError(field_name, f"cannot create {path} ({exc.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ParamError(field_name, f"cannot write into {path}: permission denied")
+
+
 def _read(path: str, field_name: str, max_pixels: int) -> images.Image.Image:
     try:
         data = Path(path).read_bytes()
@@ -69,17 +90,21 @@ def main(argv: list[str] | None = None) -> int:
         suffix = Path(args.output).suffix.lower().lstrip(".") or "png"
         if suffix not in images.FORMATS:
             raise ParamError("output", f"unsupported extension .{suffix} (use .png, .jpg or .webp)")
-        state, info = weights.load(args.weights) if args.weights else weights.obtain(args.weights_mode)
+        check_writable(Path(args.output), "output")
+        snapshots_dir = Path(args.snapshots_dir) if args.snapshots_dir else None
+        if snapshots_dir:
+            prepare_dir(snapshots_dir, "snapshots-dir")
+        if args.weights:
+            state, info = weights.load(args.weights)
+            texture = ": results are texture-only" if info.is_random else ""
+            print(f"weights: {'RANDOM-INIT' if info.is_random else 'ImageNet'} VGG19 from {args.weights}{texture}", file=sys.stderr)
+        else:
+            state, info = weights.resolve(args.weights_mode)
     except (ParamError, ImageError, WeightsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if info.is_random:
-        print(weights.RANDOM_WARNING, file=sys.stderr)
     engine = Engine(state, info, args.device)
-    print(f"device={engine.device} weights={info.provenance} size={params.size} iterations={params.iterations}", file=sys.stderr)
-    snapshots_dir = Path(args.snapshots_dir) if args.snapshots_dir else None
-    if snapshots_dir:
-        snapshots_dir.mkdir(parents=True, exist_ok=True)
+    print(f"device={engine.device} size={params.size} iterations={params.iterations}", file=sys.stderr)
     bar = tqdm(total=params.iterations, unit="it", dynamic_ncols=True, file=sys.stderr)
     try:
         for snap in engine.run(content, styles, params):
@@ -100,4 +125,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # e.g. during a first weights download
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)

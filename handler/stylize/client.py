@@ -1,7 +1,10 @@
 """HTTP client for the style-transfer service: streams the snapshot sequence as it happens.
 
-    python -m stylize.client CONTENT STYLE [STYLE ...] --url http://127.0.0.1:8080 -o out.png \\
+    python -m stylize.client CONTENT STYLE [STYLE ...] --url http://127.0.0.1:8000 -o out.png \\
         [--snapshots-dir DIR] [--size 256 --iterations 200 ...every engine parameter]
+
+--url takes the web app's address (the nginx front), TorchServe's own (:8080) or the full inference URL
+that `make serve` prints. Ctrl-C closes the connection, which makes the server drop the job.
 """
 
 from __future__ import annotations
@@ -11,19 +14,40 @@ import base64
 import json
 import mimetypes
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from tqdm import tqdm
 
-from .__main__ import add_param_options, collect_params
+from .__main__ import add_param_options, check_writable, collect_params, prepare_dir
+from .params import ParamError
 from .request import STYLE_FIELDS
 
-DEFAULT_URL = os.environ.get("STYLE_URL", "http://127.0.0.1:8080")
+DEFAULT_URL = os.environ.get("STYLE_URL", "http://127.0.0.1:8000")
 MODEL_PATH = "/predictions/style_transfer"
+INTERRUPTED = "interrupted: closed the connection, so the server drops the job"
+
+
+def endpoint(url: str) -> str:
+    """The inference URL for any address a user may have: a server or front root (http://host:8000),
+    the inference URL itself (…/predictions/style_transfer), …/predictions, …/ping or …/capabilities."""
+    base = url.strip().rstrip("/")
+    if "://" not in base:
+        base = "http://" + base
+    path = urlsplit(base).path
+    if re.search(r"/predictions/[^/]+$", path):
+        return base
+    if path.endswith("/predictions"):
+        return base + MODEL_PATH.removeprefix("/predictions")
+    for tail in ("/ping", "/capabilities"):
+        if path.endswith(tail):
+            base = base.removesuffix(tail)
+    return base + MODEL_PATH
 
 
 class ClientError(RuntimeError):
@@ -45,9 +69,10 @@ def stream_job(url: str, content: Path, styles: list[Path], params: dict[str, An
     for name, path in zip(STYLE_FIELDS, styles, strict=False):
         files.append((name, (path.name, path.read_bytes(), mimetypes.guess_type(path.name)[0] or "application/octet-stream")))
     data = {**form_fields(params), "response": "stream"}
-    endpoint = url.rstrip("/") + MODEL_PATH
+    target = endpoint(url)
     try:
-        with httpx.stream("POST", endpoint, files=files, data=data, timeout=httpx.Timeout(timeout, connect=10)) as response:
+        # Leaving this block for any reason (done, error, Ctrl-C, generator closed) closes the connection.
+        with httpx.stream("POST", target, files=files, data=data, timeout=httpx.Timeout(timeout, connect=10)) as response:
             if response.status_code >= 400:
                 response.read()
                 raise ClientError(f"HTTP {response.status_code}: {_message(response)}", 2 if response.status_code < 500 else 3)
@@ -61,7 +86,7 @@ def stream_job(url: str, content: Path, styles: list[Path], params: dict[str, An
                 if event.get("event") == "done":
                     return
     except httpx.TransportError as exc:
-        raise ClientError(f"cannot reach {endpoint}: {exc.__class__.__name__}: {exc}", 3) from None
+        raise ClientError(f"cannot reach {target}: {exc.__class__.__name__}: {exc}", 3) from None
     raise ClientError("the stream ended before the result arrived (server restarted or connection cut)", 3)
 
 
@@ -76,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stylize.client", description="Run a style-transfer job on a server and stream its snapshots.")
     parser.add_argument("content", type=Path)
     parser.add_argument("styles", type=Path, nargs="+", metavar="style")
-    parser.add_argument("--url", default=DEFAULT_URL, help=f"server base URL (default: $STYLE_URL or {DEFAULT_URL})")
+    parser.add_argument("--url", default=DEFAULT_URL,
+                        help=f"the front (web app) URL, TorchServe's, or the inference URL (default: $STYLE_URL or {DEFAULT_URL})")
     parser.add_argument("-o", "--output", type=Path, required=True, help="final PNG")
     parser.add_argument("--snapshots-dir", type=Path, help="save every snapshot (JPEG) here as it arrives")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the whole job")
@@ -89,11 +115,20 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.styles) > len(STYLE_FIELDS):
         print(f"error: style: at most {len(STYLE_FIELDS)} style images", file=sys.stderr)
         return 2
-    if args.snapshots_dir:
-        args.snapshots_dir.mkdir(parents=True, exist_ok=True)
-    bar: tqdm | None = None
     try:
-        for event in stream_job(args.url, args.content, args.styles, collect_params(args), args.timeout):
+        check_writable(args.output, "output")
+        if args.snapshots_dir:
+            prepare_dir(args.snapshots_dir, "snapshots-dir")
+    except ParamError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    bar: tqdm | None = None
+    events = stream_job(args.url, args.content, args.styles, collect_params(args), args.timeout)
+    try:
+        for event in events:
+            if event["event"] == "queued":  # waiting inside the worker for memory; snapshots follow
+                print(f"queued: position {event.get('position')}", file=sys.stderr)
+                continue
             if bar is None:
                 bar = tqdm(total=event["iterations"], unit="it", dynamic_ncols=True, file=sys.stderr)
                 if event.get("weights") == "random-init":
@@ -113,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+        events.close()  # runs the stream's exit: the socket closes and the server drops the job
+        if bar is not None:
+            bar.close()
+        print(f"\n{INTERRUPTED}", file=sys.stderr)
         return 130
     finally:
         if bar is not None:

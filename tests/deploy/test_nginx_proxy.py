@@ -1,16 +1,22 @@
 """Through the real nginx with the deployed nginx.conf (fixture in tests/deploy/conftest.py):
-static app, the proxied endpoints only, size limits, and the NDJSON stream arriving live."""
+static app, the proxied endpoints only, size limits, and the NDJSON stream arriving live; the
+/capabilities route and the stripped ts_stream_next header against a fake upstream that shows
+exactly what reaches TorchServe; the local front of `make serve` (fixture `front`) from both host names."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from fake_servers import FakeUpstream, fake_upstream
 from images_util import content_image, style_image, to_bytes
 
+from deploy import nginx_render
 from deploy.nginx_render import Nginx
 from tools.torchserve import TorchServe
 
@@ -103,3 +109,96 @@ def test_ndjson_snapshots_arrive_through_the_proxy_while_the_job_runs(nginx: Ngi
     print(f"through nginx: lines at {[round(t, 2) for t, _ in arrivals]} s; server elapsed {[e['elapsed_s'] for _, e in arrivals]}")
     assert [e["event"] for _, e in arrivals] == ["snapshot"] * 4 + ["done"]
     assert streaming_problem(arrivals) is None, (streaming_problem(arrivals), nginx.tail())
+
+
+# -- /capabilities and ts_stream_next, against a fake upstream ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[FakeUpstream]:
+    with fake_upstream() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def nginx_on_fake(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
+    proxy = nginx_render.start(upstream.url.removeprefix("http://"), tmp_path_factory.mktemp("nginx-fake"))
+    try:
+        yield proxy
+    finally:
+        nginx_render.stop(proxy.process)
+
+
+@pytest.mark.parametrize("query", ["", "?x=1", "?response=stream&size=4096"])
+def test_capabilities_reaches_torchserve_as_exactly_the_capabilities_query(nginx_on_fake: Nginx, upstream: FakeUpstream,
+                                                                          query: str) -> None:
+    r = httpx.get(f"{nginx_on_fake.url}/capabilities{query}", timeout=10)
+    assert r.status_code == 200
+    assert upstream.requests[-1] == "GET /predictions/style_transfer?response=capabilities HTTP/1.1"
+    assert "ts_stream_next" not in r.headers
+
+
+def test_capabilities_is_read_only(nginx_on_fake: Nginx, upstream: FakeUpstream) -> None:
+    seen = len(upstream.requests)
+    assert httpx.post(f"{nginx_on_fake.url}/capabilities", data={"response": "png"}, timeout=10).status_code == 403
+    assert len(upstream.requests) == seen
+
+
+def test_ts_stream_next_never_reaches_the_client(nginx_on_fake: Nginx, upstream: FakeUpstream) -> None:
+    # The fake upstream does send it (so this test would see a leak).
+    assert httpx.get(f"{upstream.url}/ping", timeout=10).headers["ts_stream_next"] == "false"
+    for path in ("/ping", "/capabilities"):
+        assert "ts_stream_next" not in httpx.get(f"{nginx_on_fake.url}{path}", timeout=10).headers, path
+    with httpx.stream("POST", f"{nginx_on_fake.url}/predictions/style_transfer", data={"response": "stream"}, timeout=30) as r:
+        assert r.status_code == 200 and r.headers["content-type"] == "application/x-ndjson"
+        assert "ts_stream_next" not in r.headers
+        assert json.loads(next(r.iter_lines()))["event"] == "snapshot"
+
+
+def test_every_proxied_location_hides_ts_stream_next() -> None:
+    conf = nginx_render.NGINX_CONF.read_text()
+    blocks = re.findall(r"location ([^{]+)\{(.*?)\n        \}", conf, flags=re.S)
+    proxied = {name.strip(): body for name, body in blocks if "proxy_pass" in body}
+    assert set(proxied) == {"= /ping", "= /capabilities", "= /predictions/style_transfer"}
+    for name, body in proxied.items():
+        assert nginx_render.directive(body, "proxy_hide_header") == ["ts_stream_next"], name
+
+
+def test_render_listens_on_loopback_and_replaces_only_the_job_rate() -> None:
+    conf = nginx_render.NGINX_CONF.read_text()
+    local = nginx_render.render(conf, "127.0.0.1:1", 8123, tmp="/srv/x", jobs_rate="120r/m")
+    assert nginx_render.directive(local, "listen") == ["127.0.0.1:8123"]
+    assert "rate=120r/m;" in local and "rate=12r/m;" in conf
+    assert nginx_render.directive(local, "limit_conn") == nginx_render.directive(conf, "limit_conn")
+    assert "rate=12r/m;" in nginx_render.render(conf, "127.0.0.1:1", 8123, tmp="/srv/x")
+    with pytest.raises(nginx_render.RenderError, match="jobs_rate"):
+        nginx_render.render(conf, "127.0.0.1:1", 8123, jobs_rate="fast")
+    with pytest.raises(nginx_render.RenderError, match="limit_req_zone"):
+        nginx_render.render(conf.replace("zone=jobs:10m", "zone=jobs:20m"), "127.0.0.1:1", 8123, jobs_rate="1r/m")
+
+
+# -- the local front of `make serve` (real TorchServe) -----------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_local_front_serves_app_and_api_on_one_origin_from_either_host_name(front: Nginx, host: str) -> None:
+    base = front.url.replace("127.0.0.1", host)
+    page = httpx.get(f"{base}/", timeout=10)
+    assert page.status_code == 200 and page.text == (ROOT / "frontend" / "index.html").read_text()
+    config = httpx.get(f"{base}/config.js", timeout=10).text
+    assert re.search(r"apiBase:\s*\"\"", config), config  # same origin: the app calls {base}/predictions/…
+    assert httpx.get(f"{base}/ping", timeout=10).json()["status"] == "Healthy"
+    files = [("content", ("c.png", to_bytes(content_image(40, 32)), "image/png")), ("style", ("s.png", to_bytes(style_image(32)), "image/png"))]
+    r = httpx.post(f"{base}/predictions/style_transfer", files=files, data={"size": "32", "iterations": "2"}, timeout=120)
+    assert r.status_code == 200, r.text[:300]
+    assert r.headers["content-type"] == "image/png" and r.content.startswith(b"\x89PNG")
+    assert "ts_stream_next" not in r.headers
+
+
+def test_local_front_capabilities_is_what_torchserve_answers(front: Nginx, torchserve: TorchServe) -> None:
+    direct = httpx.get(f"{torchserve.model_url}?response=capabilities", timeout=30)
+    proxied = httpx.get(f"{front.url}/capabilities", timeout=30)
+    assert proxied.status_code == direct.status_code
+    assert proxied.headers.get("content-type") == direct.headers.get("content-type")
+    if direct.status_code == 200:
+        assert proxied.json() == direct.json()

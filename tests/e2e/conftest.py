@@ -1,0 +1,20 @@
+"""The app's two usual addresses on the local front (the `front` fixture in tests/conftest.py):
+the same nginx, opened as http://127.0.0.1:PORT/ and as http://localhost:PORT/."""
+
+from __future__ import annotations
+
+import pytest
+
+from deploy.nginx_render import Nginx
+
+
+@pytest.fixture(scope="session")
+def localhost_frontend_url(front: Nginx) -> str:
+    """`frontend_url` under the host name localhost (a different origin for the browser, same server)."""
+    return front.url.replace("://127.0.0.1:", "://localhost:") + "/"
+
+
+@pytest.fixture(scope="session", params=["127.0.0.1", "localhost"])
+def frontend_urls(request: pytest.FixtureRequest, front: Nginx) -> str:
+    """Both host names in turn, for tests that must pass from either."""
+    return front.url.replace("127.0.0.1", request.param) + "/"

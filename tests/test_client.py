@@ -1,0 +1,110 @@
+"""`python -m stylize.client`: the addresses it accepts, its checks before sending anything, and
+Ctrl-C closing the stream (so the server drops the job), against a fake streaming server and the
+real TorchServe behind the local front."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fake_servers import SNAPSHOT, fake_upstream
+from images_util import content_image, style_image
+from PIL import Image
+from stylize.client import INTERRUPTED, endpoint
+
+from deploy.nginx_render import Nginx
+from tools.torchserve import ROOT, TorchServe
+
+CLIENT_ENV = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'handler'}"}
+
+
+def client(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "stylize.client", *args], capture_output=True, text=True, timeout=300, env=CLIENT_ENV)
+
+
+@pytest.fixture
+def pictures(tmp_path: Path) -> tuple[str, str]:
+    content_image(40, 30).save(tmp_path / "content.png")
+    style_image(32).save(tmp_path / "style.png")
+    return str(tmp_path / "content.png"), str(tmp_path / "style.png")
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("http://127.0.0.1:8000", "http://127.0.0.1:8000/predictions/style_transfer"),
+    ("http://127.0.0.1:8080/", "http://127.0.0.1:8080/predictions/style_transfer"),
+    ("http://127.0.0.1:8080/predictions/style_transfer", "http://127.0.0.1:8080/predictions/style_transfer"),
+    ("http://localhost:8000/predictions/style_transfer/", "http://localhost:8000/predictions/style_transfer"),
+    ("http://127.0.0.1:8080/predictions", "http://127.0.0.1:8080/predictions/style_transfer"),
+    ("http://127.0.0.1:8000/ping", "http://127.0.0.1:8000/predictions/style_transfer"),
+    ("http://127.0.0.1:8000/capabilities", "http://127.0.0.1:8000/predictions/style_transfer"),
+    ("127.0.0.1:8000", "http://127.0.0.1:8000/predictions/style_transfer"),
+    ("https://style.example.com/api", "https://style.example.com/api/predictions/style_transfer"),
+])
+def test_every_address_a_user_has_reaches_the_inference_endpoint(given: str, expected: str) -> None:
+    assert endpoint(given) == expected
+
+
+@pytest.mark.parametrize("output", ["missing/x.png", "."])
+def test_unwritable_output_is_refused_before_sending(pictures: tuple[str, str], tmp_path: Path, output: str) -> None:
+    with fake_upstream() as server:
+        r = client(*pictures, "--url", server.url, "-o", str(tmp_path / output))
+        assert server.requests == []
+    assert r.returncode == 2
+    [line] = r.stderr.strip().splitlines()
+    assert line.startswith("error: output: ")
+
+
+def test_ctrl_c_closes_the_stream_and_says_so(pictures: tuple[str, str], tmp_path: Path) -> None:
+    with fake_upstream() as server:
+        proc = subprocess.Popen([sys.executable, "-m", "stylize.client", *pictures, "--url", server.url, "-o", str(tmp_path / "o.png"),
+                                 "--snapshots-dir", str(tmp_path / "snaps")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=CLIENT_ENV)
+        try:
+            # Snapshots are arriving (the fake server streams one every 0.2 s until the client leaves).
+            deadline = time.monotonic() + 120
+            while not (tmp_path / "snaps").is_dir() or len(list((tmp_path / "snaps").iterdir())) < 2:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+                time.sleep(0.1)
+            assert not server.stream_closed.is_set()
+            proc.send_signal(signal.SIGINT)
+            sent = time.monotonic()
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert server.stream_closed.wait(5), "the server never saw the connection close"
+        assert server.closed_at is not None and server.closed_at - sent < 10.0  # promptly, not at some timeout
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == INTERRUPTED
+    assert "Traceback" not in err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_queued_positions_are_shown_then_the_job_runs(pictures: tuple[str, str], tmp_path: Path) -> None:
+    done = {**SNAPSHOT, "event": "done", "iteration": 2, "iterations": 2, "stopped": "completed", "timings": {"total_s": 0.5}}
+    with fake_upstream() as server:
+        server.script = [{"event": "queued", "position": 2}, {"event": "queued", "position": 1},
+                         {**SNAPSHOT, "iterations": 2}, done]
+        r = client(*pictures, "--url", server.url, "-o", str(tmp_path / "o.png"))
+    assert r.returncode == 0, r.stderr
+    queued = [line for line in r.stderr.splitlines() if line.startswith("queued")]
+    assert queued == ["queued: position 2", "queued: position 1"]
+    assert Image.open(tmp_path / "o.png").size == (4, 3)
+    assert "wrote" in r.stdout and "RANDOM-INIT" in r.stdout
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("which", ["front root", "printed inference URL", "torchserve root"])
+def test_live_job_through_each_address(which: str, front: Nginx, torchserve: TorchServe, pictures: tuple[str, str], tmp_path: Path) -> None:
+    url = {"front root": front.url, "printed inference URL": f"{front.url.replace('127.0.0.1', 'localhost')}/predictions/style_transfer",
+           "torchserve root": torchserve.url}[which]
+    out = tmp_path / "out.png"
+    r = client(*pictures, "--url", url, "-o", str(out), "--size", "32", "--iterations", "2", "--no-multiscale")
+    assert r.returncode == 0, r.stderr
+    assert Image.open(out).size == (32, 24)
