@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { etaSeconds, formatDuration, lossPolyline, progressPercent } from "../progress.js";
+import { stagePlan } from "../stages.js";
 
 test("progress percent is rounded and clamped", () => {
   assert.equal(progressPercent(0, 40), 0);
@@ -12,12 +13,47 @@ test("progress percent is rounded and clamped", () => {
   assert.equal(progressPercent(5, undefined), 0);
 });
 
-test("ETA extrapolates the time per iteration", () => {
-  assert.equal(etaSeconds(2, 10, 40), 6);
-  assert.equal(etaSeconds(0.5, 1, 3), 1);
-  assert.equal(etaSeconds(10, 40, 40), 0, "finished");
-  assert.equal(etaSeconds(0, 0, 40), null, "no progress yet: unknown");
-  assert.equal(etaSeconds(Number.NaN, 5, 40), null);
+test("ETA on one stage extrapolates the time per iteration", () => {
+  const single = (n) => stagePlan(64, n, false);
+  assert.equal(etaSeconds(2, 10, single(40)), 6);
+  assert.equal(etaSeconds(0.5, 1, single(3)), 1);
+  assert.equal(etaSeconds(10, 40, single(40)), 0, "finished");
+  assert.equal(etaSeconds(0, 0, single(40)), null, "no progress yet: unknown");
+  assert.equal(etaSeconds(Number.NaN, 5, single(40)), null);
+});
+
+/** A simulated multiscale run: each iteration takes time proportional to its stage's pixels. */
+function simulate(size, iterations, secondsPerPixel) {
+  const plan = stagePlan(size, iterations, true);
+  const times = [];
+  let t = 0.2; // setup before the first iteration (style Grams, model), as elapsed_s includes it
+  for (const stage of plan) {
+    for (let i = 0; i < stage.iterations; i += 1) {
+      t += stage.side * stage.side * secondsPerPixel;
+      times.push(t);
+    }
+  }
+  return { plan, times };
+}
+
+test("multiscale ETA is within 30 % of the real time left from 20 % progress on", () => {
+  for (const [size, iterations] of [[512, 300], [1024, 300], [256, 100], [768, 600]]) {
+    const { plan, times } = simulate(size, iterations, 2e-6);
+    const total = times.at(-1);
+    for (let done = Math.ceil(iterations * 0.2); done < iterations; done += 1) {
+      const actualLeft = total - times[done - 1];
+      const eta = etaSeconds(times[done - 1], done, plan);
+      // Near the end the time left is tiny; half a second of absolute slack keeps the check meaningful.
+      assert.ok(Math.abs(eta - actualLeft) <= 0.3 * actualLeft + 0.5, `${size} px, ${done}/${iterations}: ETA ${eta} vs ${actualLeft}`);
+    }
+  }
+});
+
+test("the per-iteration average the app used before is ~2x optimistic on the same run", () => {
+  const { times } = simulate(512, 300, 2e-6);
+  const done = 150;
+  const naive = (times[done - 1] / done) * (300 - done);
+  assert.ok(naive < 0.6 * (times.at(-1) - times[done - 1]), "the simulation really has the multiscale skew");
 });
 
 test("durations read naturally", () => {
