@@ -122,8 +122,10 @@ function refreshLimits() {
   $("estimate").textContent = seconds === null ? "" : `about ${formatDuration(Math.max(1, seconds))}${device}`;
 }
 
+/** Maxima for validation: the work budget has its own, explanatory message (localErrors). */
 function maxima() {
-  return fieldMaxima(caps.limits, Number($("param-size").value) || 0, content.aspect);
+  const { size } = fieldMaxima(caps.limits, Number($("param-size").value) || 0, content.aspect);
+  return { size, iterations: caps.limits.max_iterations };
 }
 
 function setState(state, message) {

@@ -36,7 +36,7 @@ export class RunHistory {
     const list = document.createElement("ul");
     for (const line of describeRun(values, { styles, elapsedS, stopped })) list.append(Object.assign(document.createElement("li"), { textContent: line }));
     const use = Object.assign(document.createElement("button"), { type: "button", textContent: "Use these settings" });
-    use.setAttribute("aria-label", `Use the settings of run ${run.n}`);
+    use.setAttribute("aria-label", `Use these settings: run ${run.n}`);
     use.addEventListener("click", () => this.onUse(run.values));
     li.append(title, img, list, use);
     this.listEl.prepend(li); // newest first: next to the current result

@@ -242,6 +242,8 @@ def test_invalid_content_shows_the_server_message_inline(page: Page, images: dic
                                ("style", ("style.png", images["style"].read_bytes(), "image/png"))])
     assert direct.status_code == 400 and direct.json()["message"].startswith("content: "), direct.text
     expect(message).to_have_text(direct.json()["message"])
+    # Keyboard and screen-reader users land on the field the server named.
+    expect(page.get_by_test_id("content-input")).to_be_focused()
     assert visible_errors(page) == [message.inner_text().strip()]
     expect(page.get_by_test_id("run-error")).to_be_empty()
     # Fixing the field clears its message.
@@ -256,7 +258,8 @@ def test_out_of_range_value_is_caught_before_sending(page: Page, images: dict[st
     posted = []
     page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
     page.get_by_test_id("start").click()
-    expect(page.get_by_test_id("error-size")).to_have_text("size: must be between 16 and 2048, got 8")
+    # The server's maximum (1024 in model-config.yaml and in the app's built-in defaults), not the panel's 2048.
+    expect(page.get_by_test_id("error-size")).to_have_text("size: must be between 16 and 1024, got 8")
     expect(page.locator("#param-size")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#param-size")).to_be_focused()
     expect(page.get_by_test_id("start")).to_be_enabled()
@@ -279,6 +282,9 @@ def test_cancel_returns_to_ready_without_an_error(page: Page, images: dict[str, 
     assert visible_errors(page) == []
     expect(page.get_by_test_id("status")).to_contain_text("Cancelled")
     assert page.get_by_test_id("progress").evaluate("p => p.value") < 100
+    # No stale ETA once nothing is running.
+    expect(page.get_by_test_id("progress-text")).to_contain_text("Cancelled at iteration")
+    expect(page.get_by_test_id("progress-text")).not_to_contain_text("ETA")
     expect(page.get_by_test_id("download-png")).to_be_hidden()
 
 
