@@ -282,6 +282,8 @@ async function start() {
       results.cancelled();
       $("current-caption").textContent = "Cancelled. Snapshots received so far are kept below.";
     }
+    // Phones: the finished result stays first on the page (styles.css); show it, however far the user scrolled.
+    if (outcome === "done" && window.matchMedia?.("(max-width: 800px)").matches) document.querySelector(".output").scrollIntoView?.({ block: "start" });
     if (outcome === "done") {
       history.add({ blob: results.frames.at(-1).blob, values, styles: styles.items.length, elapsedS: final.elapsed_s, stopped: final.stopped });
     }

@@ -202,7 +202,8 @@ def test_stream_snapshots_final_and_downloads(page: Page, images: dict[str, Path
     assert page.locator("#loss-line").get_attribute("points")
 
     ARTIFACT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACT), full_page=True)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACT))  # what a 1280x900 window shows
     if os.environ.get("UPDATE_SCREENSHOT") == "1" or not README_SCREENSHOT.exists():
         shutil.copyfile(ARTIFACT, README_SCREENSHOT)
 
@@ -273,12 +274,21 @@ def test_cancel_returns_to_ready_without_an_error(page: Page, images: dict[str, 
     # time budget bounds what this test costs the tests after it.
     set_params(page, size="64", iterations="2000", snapshot_every="2")
     page.locator("#advanced summary").click()
-    set_params(page, time_budget_s="4")
+    set_params(page, time_budget_s="10")
+    failed: list[str] = []
+    finished: list[str] = []
+    page.on("requestfailed", lambda r: failed.append(r.failure or "") if r.method == "POST" else None)
+    page.on("requestfinished", lambda r: finished.append(r.url) if r.method == "POST" else None)
     page.get_by_test_id("start").click()
     expect(page.get_by_test_id("filmstrip-item").first).to_be_visible(timeout=RUN_TIMEOUT_MS)
     expect(page.get_by_test_id("cancel")).to_be_enabled()
     page.get_by_test_id("cancel").click()
     expect_ready(page, "cancelled")
+    # Cancel really aborts the request (the connection closes, so the server can drop the job):
+    # the browser reports the POST as aborted, not as finished.
+    page.wait_for_timeout(300)
+    assert len(failed) == 1 and "ABORTED" in failed[0].upper(), (failed, finished)
+    assert finished == []
     assert visible_errors(page) == []
     expect(page.get_by_test_id("status")).to_contain_text("Cancelled")
     assert page.get_by_test_id("progress").evaluate("p => p.value") < 100
