@@ -24,6 +24,83 @@ function planIterations(plan) {
   return plan.reduce((n, stage) => n + stage.iterations, 0);
 }
 
+/**
+ * ETA that learns from the snapshots of the run. Time per iteration is modelled as a + b x (stage
+ * pixels): b alone (the pixel model of etaSeconds) until two stages have been timed, then a and b
+ * fitted to the measured rate of each stage. The constant part matters where fixed costs per
+ * iteration dominate (small images, a busy CPU); a stage's setup (its style Gram targets) is
+ * left out of the rates by timing only between snapshots of the same stage.
+ */
+export class EtaModel {
+  constructor(plan) {
+    this.plan = plan;
+    this.ends = [];
+    let total = 0;
+    for (const stage of plan) this.ends.push((total += stage.iterations));
+    this.points = [];
+  }
+
+  /** The 0-based stage an (1-based) iteration belongs to. */
+  stageOf(iteration) {
+    const k = this.ends.findIndex((end) => iteration <= end);
+    return k === -1 ? this.plan.length - 1 : k;
+  }
+
+  observe(iteration, elapsed) {
+    const last = this.points.at(-1);
+    if (Number.isFinite(elapsed) && iteration > 0 && (!last || iteration > last.iteration)) this.points.push({ iteration, elapsed });
+  }
+
+  /** Seconds per iteration per timed stage: [{ pixels, rate }]. */
+  stageRates() {
+    const sums = new Map();
+    for (let j = 1; j < this.points.length; j += 1) {
+      const [p, q] = [this.points[j - 1], this.points[j]];
+      const k = this.stageOf(q.iteration);
+      if (this.stageOf(p.iteration) !== k) continue; // the interval holds the stage's setup
+      const sum = sums.get(k) ?? { dt: 0, di: 0 };
+      sum.dt += q.elapsed - p.elapsed;
+      sum.di += q.iteration - p.iteration;
+      sums.set(k, sum);
+    }
+    return [...sums].filter(([, s]) => s.di > 0).map(([k, s]) => ({ pixels: this.plan[k].side ** 2, rate: s.dt / s.di }));
+  }
+
+  /** Seconds left after the latest snapshot; null before one. */
+  secondsLeft() {
+    const last = this.points.at(-1);
+    if (!last) return null;
+    const total = planIterations(this.plan);
+    if (last.iteration >= total) return 0;
+    const rates = this.stageRates();
+    if (rates.length === 0) return etaSeconds(last.elapsed, last.iteration, this.plan);
+    const { a, b } = fitRate(rates);
+    let left = 0;
+    for (const [k, stage] of this.plan.entries()) {
+      const remaining = Math.min(stage.iterations, this.ends[k] - last.iteration);
+      if (remaining > 0) left += remaining * (a + b * stage.side ** 2);
+    }
+    return left;
+  }
+}
+
+/** rate = a + b x pixels, least squares, a and b >= 0; one stage timed: a = 0 (the pixel model). */
+function fitRate(rates) {
+  const n = rates.length;
+  const mx = rates.reduce((s, r) => s + r.pixels, 0) / n;
+  const my = rates.reduce((s, r) => s + r.rate, 0) / n;
+  const sxx = rates.reduce((s, r) => s + (r.pixels - mx) ** 2, 0);
+  const sxy = rates.reduce((s, r) => s + (r.pixels - mx) * (r.rate - my), 0);
+  if (n >= 2 && sxx > 0) {
+    const b = sxy / sxx;
+    const a = my - b * mx;
+    if (b <= 0) return { a: my, b: 0 }; // no growth with size measured: a constant rate
+    if (a >= 0) return { a, b };
+  }
+  // Through the origin: the pure pixel model.
+  return { a: 0, b: rates.reduce((s, r) => s + r.rate * r.pixels, 0) / rates.reduce((s, r) => s + r.pixels ** 2, 0) };
+}
+
 export function formatDuration(seconds) {
   if (seconds === null || !Number.isFinite(seconds)) return "–";
   const s = Math.round(seconds);
