@@ -43,6 +43,8 @@ export class Results {
     $("download-gif").disabled = true;
     $("download-error").textContent = "";
     $("view-tools").hidden = true;
+    $("compare-slider").value = "0"; // the live image of a new run is not covered
+    this.#compare();
     this.#zoom(false);
     this.#progress(0, "0 %");
     $("current-caption").textContent = "Waiting for the first snapshot…";
