@@ -289,6 +289,7 @@ def test_live_image_and_progress_stay_in_view_while_running(browser: Browser, fr
         expect(page.get_by_test_id("start")).to_be_in_viewport()
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"webapp-{name}-ready.png"))
+        assert axe_violations(page) == []
 
         page.evaluate(PUSHED_STREAM)
         page.get_by_test_id("start").click()
@@ -304,6 +305,7 @@ def test_live_image_and_progress_stay_in_view_while_running(browser: Browser, fr
         for testid in ("progress", "current-image", "cancel"):
             expect(page.get_by_test_id(testid)).to_be_in_viewport()
         page.screenshot(path=str(ARTIFACTS / f"webapp-{name}-running.png"))
+        assert axe_violations(page) == []
 
         page.evaluate("l => window.__job.push(l)", done_line(size=(64, 48)))
         expect_ready(page, "done")
