@@ -2,7 +2,7 @@
 // Every frame (snapshot or final) is kept as a Blob so any of them can be downloaded later.
 import { encodeGif } from "./animation.js";
 import { base64ToBlob } from "./api.js";
-import { EtaModel, formatDuration, lossPolyline, progressPercent } from "./progress.js";
+import { etaSeconds, formatDuration, lossPolyline, progressPercent } from "./progress.js";
 import { stagePlan } from "./stages.js";
 
 const $ = (id) => document.getElementById(id);
@@ -30,7 +30,6 @@ export class Results {
   /** job: the size and multiscale setting of the run, for the ETA's stage plan. */
   reset(job = this.job) {
     this.job = job;
-    this.eta = null;
     for (const f of this.frames) URL.revokeObjectURL(f.url);
     this.frames = [];
     this.losses = [];
@@ -59,13 +58,9 @@ export class Results {
     this.#add(event, base64ToBlob(event.image, "image/jpeg"), false, received);
     const pct = progressPercent(event.iteration, event.iterations);
     // The server may have adapted iterations (event.iterations is what it runs); stages per the engine.
-    if (!this.eta || this.eta.iterations !== event.iterations) {
-      let plan = stagePlan(this.job.size, event.iterations, this.job.multiscale);
-      if (event.stages && plan.length !== event.stages) plan = stagePlan(this.job.size, event.iterations, false);
-      this.eta = Object.assign(new EtaModel(plan), { iterations: event.iterations });
-    }
-    this.eta.observe(event.iteration, event.elapsed_s);
-    const eta = formatDuration(this.eta.secondsLeft());
+    let plan = stagePlan(this.job.size, event.iterations, this.job.multiscale);
+    if (event.stages && plan.length !== event.stages) plan = stagePlan(this.job.size, event.iterations, false);
+    const eta = formatDuration(etaSeconds(event.elapsed_s, event.iteration, plan));
     const stage = event.stages > 1 ? ` · stage ${event.stage}/${event.stages}` : "";
     this.#progress(pct, `${pct} % · iteration ${event.iteration} / ${event.iterations}${stage} · ETA ${eta}`);
   }
