@@ -107,3 +107,36 @@ export function base64ToBlob(b64, type) {
   for (let i = 0; i < bin.length; i += 1) bytes[i] = bin.charCodeAt(i);
   return new Blob([bytes], { type });
 }
+
+/**
+ * Status line for a `{"event": "queued", "position": N}` line: the job waits inside the worker for
+ * memory; N = 1 means it runs next, so N - 1 jobs are ahead of it.
+ */
+export function queuedStatus(position) {
+  const n = Number(position);
+  if (!Number.isInteger(n) || n < 1) return "Waiting for the server…";
+  return n === 1 ? "Waiting for the server: yours runs next" : `Waiting for the server: ${n - 1} ahead of yours`;
+}
+
+/**
+ * The first capabilities document any of `urls` answers with (200 JSON), or throws the last
+ * failure. Each try is bounded by `timeoutMs`, so a silent server does not leave the page waiting.
+ */
+export async function fetchCapabilities(urls, { fetchFn = fetch, timeoutMs = 5000 } = {}) {
+  let failure = new Error("no capabilities URL");
+  for (const url of urls) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    try {
+      const response = await fetchFn(url, { signal: controller.signal, headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+      if (!/json/i.test(response.headers.get("content-type") ?? "")) throw new Error(`${url}: not JSON`);
+      return await response.json();
+    } catch (err) {
+      failure = err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  throw failure;
+}

@@ -23,3 +23,23 @@ export function moveItem(list, from, to) {
   copy.splice(to, 0, item);
   return copy;
 }
+
+/**
+ * Whole percentages for display that sum to exactly 100 (largest remainder: floor every share,
+ * then give the missing points to the largest fractions; ties to the earlier style). Eight equal
+ * styles show 13 % x 4 and 12 % x 4, not 13 % x 8 = 104 %. All-zero weights show 0 each.
+ */
+export function displayPercents(weights) {
+  const shares = normaliseBlend(weights);
+  if (!shares) return weights.map(() => 0);
+  const exact = shares.map((s) => s * 100);
+  const floors = exact.map(Math.floor);
+  let missing = 100 - floors.reduce((a, b) => a + b, 0);
+  const order = exact.map((e, i) => [e - floors[i], i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (const [, i] of order) {
+    if (missing <= 0) break;
+    floors[i] += 1;
+    missing -= 1;
+  }
+  return floors;
+}

@@ -1,18 +1,41 @@
 // The parameter panel, generated from PARAMS so labels, ranges and defaults live in one place.
 import { PARAMS, PRESETS, inputText } from "./params.js";
 
-export function buildParamPanel({ basic, advanced, presets }) {
+/** Builds the fields and preset buttons; onPreset(key) is called when a preset is chosen. */
+export function buildParamPanel({ basic, advanced, presets, onPreset }) {
   for (const spec of PARAMS) (spec.group === "advanced" ? advanced : basic).append(fieldFor(spec));
   for (const [key, preset] of Object.entries(PRESETS)) {
     const button = document.createElement("button");
     button.type = "button";
     button.textContent = preset.label;
     button.dataset.testid = `preset-${key}`;
-    button.addEventListener("click", () => setValues(preset.values));
+    button.dataset.preset = key;
+    button.setAttribute("aria-pressed", "false");
+    button.addEventListener("click", () => onPreset(key));
     presets.append(button);
   }
   document.getElementById("param-optimizer").addEventListener("change", updateDependentFields);
   updateDependentFields();
+}
+
+/** The server's maxima on the inputs (arrow keys and the browser's own hints stop there). */
+export function setMaxima(maxima) {
+  for (const [name, max] of Object.entries(maxima)) {
+    const input = document.getElementById(`param-${name}`);
+    input.max = String(max);
+    const spec = PARAMS.find((p) => p.name === name);
+    document.getElementById(`${input.id}-help`).textContent = `${spec.help} At most ${max} here.`;
+  }
+}
+
+/** aria-pressed on the preset whose values the fields hold now (none when edited by hand). */
+export function markPreset(presets) {
+  const raw = readValues();
+  for (const button of document.querySelectorAll("#presets button")) {
+    const values = presets[button.dataset.preset]?.values ?? {};
+    const pressed = Object.entries(values).every(([name, value]) => String(raw[name]).trim() === String(value));
+    button.setAttribute("aria-pressed", String(pressed));
+  }
 }
 
 function fieldFor(spec) {
@@ -82,7 +105,7 @@ export function setValues(values) {
   for (const [name, value] of Object.entries(values)) {
     const input = document.getElementById(`param-${name}`);
     if (input.type === "checkbox") input.checked = Boolean(value);
-    else input.value = Array.isArray(value) ? value.join(",") : String(value);
+    else input.value = Array.isArray(value) ? value.join(",") : String(value ?? "");
   }
   updateDependentFields();
 }

@@ -71,11 +71,14 @@ export function inputText(spec, value) {
  * Check raw input values (strings from inputs, booleans from checkboxes) against PARAMS.
  * Returns { values, errors }: typed values, and per field the first problem, worded like the
  * server ("must be between 16 and 2048, got 5") so both kinds of message read the same.
+ * `maxima` (name -> max) are this server's limits, from its capabilities.
  */
-export function validateParams(raw) {
+export function validateParams(raw, maxima = {}) {
   const values = {};
   const errors = {};
-  for (const spec of PARAMS) {
+  for (const base of PARAMS) {
+    // The server's limits (capabilities) narrow the panel's range; never widen it.
+    const spec = maxima[base.name] !== undefined ? { ...base, max: Math.min(base.max, maxima[base.name]) } : base;
     const input = raw[spec.name] ?? inputText(spec, spec.default);
     try {
       values[spec.name] = parseValue(spec, input);

@@ -1,5 +1,5 @@
 // Content picker and the list of style images (add, blend, reorder, remove), with previews.
-import { blendFieldValue, moveItem, normaliseBlend } from "./blend.js";
+import { blendFieldValue, displayPercents, moveItem } from "./blend.js";
 import { styleFieldName } from "./errors.js";
 import { encodeImage, loadImage } from "./images.js";
 import { MAX_STYLES } from "./params.js";
@@ -37,6 +37,17 @@ export class ContentPicker {
     this.source = null;
   }
 
+  /** Short side / long side of the picked image (1 before one is picked or when it cannot be read). */
+  get aspect() {
+    const b = this.source?.bitmap;
+    return b ? Math.min(b.width, b.height) / Math.max(b.width, b.height) : 1;
+  }
+
+  /** URL of the upright preview (the "before" of the before/after view), or null. */
+  get previewUrl() {
+    return this.img.hidden ? null : this.img.src;
+  }
+
   async set(file) {
     const previous = this.source;
     this.source = await loadImage(file);
@@ -45,7 +56,7 @@ export class ContentPicker {
     if (this.img.src) URL.revokeObjectURL(this.img.src);
     this.img.hidden = !url;
     this.img.src = url ?? "";
-    this.img.alt = url ? `Content image: ${file.name}` : "";
+    this.img.alt = url ? `Content image preview (${file.name})` : "";
     this.hint.textContent = url ? `${file.name} — drop or click to replace` : `${file.name} (no preview: not an image this browser can read)`;
   }
 }
@@ -59,15 +70,29 @@ export class StyleList {
     this.disabled = false;
   }
 
-  /** Adds files up to MAX_STYLES; returns how many were refused. */
+  /**
+   * Adds files up to MAX_STYLES. Returns { overflow, notImages }: how many did not fit, and the names
+   * of files that are not images at all (a text file would only show a broken-image icon and be
+   * refused by the server later). A file of an image type this browser cannot decode (TIFF, say)
+   * is kept: the server may read it, and its own message names the field if not.
+   */
   async add(files) {
-    const room = MAX_STYLES - this.items.length;
-    for (const file of files.slice(0, room)) {
+    const notImages = [];
+    let overflow = 0;
+    for (const file of files) {
+      if (this.items.length >= MAX_STYLES) {
+        overflow += 1;
+        continue;
+      }
       const source = await loadImage(file);
+      if (!source.bitmap && !file.type.startsWith("image/")) {
+        notImages.push(file.name);
+        continue;
+      }
       this.items.push({ source, url: await previewUrl(source), weight: 50 });
     }
     this.render();
-    return Math.max(0, files.length - room);
+    return { overflow, notImages };
   }
 
   blend() {
@@ -76,11 +101,12 @@ export class StyleList {
 
   setDisabled(disabled) {
     this.disabled = disabled;
-    for (const control of this.listEl.querySelectorAll("input, button")) control.disabled = disabled;
+    // Buttons that do nothing at an end of the list (first "Move up", last "Move down") stay disabled.
+    for (const control of this.listEl.querySelectorAll("input, button")) control.disabled = disabled || control.dataset.atEdge === "true";
   }
 
   render() {
-    const shares = normaliseBlend(this.items.map((i) => i.weight)) ?? this.items.map(() => 0);
+    const shares = displayPercents(this.items.map((i) => i.weight));
     this.listEl.replaceChildren(...this.items.map((item, index) => this.#row(item, index, shares[index])));
     this.countEl.textContent = `(${this.items.length} of ${MAX_STYLES})`;
     this.setDisabled(this.disabled);
@@ -107,12 +133,13 @@ export class StyleList {
     slider.dataset.testid = `blend-${n}`;
     const out = document.createElement("output");
     out.htmlFor = sliderId;
-    out.textContent = `${Math.round(share * 100)} %`;
-    slider.setAttribute("aria-valuetext", out.textContent);
-    slider.addEventListener("change", () => {
+    out.textContent = `${share} %`;
+    slider.setAttribute("aria-valuetext", `${share} % of the style`);
+    // While dragging: every style's share changes, so all outputs update on each input event
+    // (no re-render, which would end the drag).
+    slider.addEventListener("input", () => {
       item.weight = Number(slider.value);
-      this.render();
-      document.getElementById(sliderId)?.focus();
+      this.#updateShares();
     });
     const buttons = document.createElement("div");
     buttons.className = "item-buttons";
@@ -132,8 +159,17 @@ export class StyleList {
     return li;
   }
 
-  #button(text, label, disabled, onClick, testid) {
-    const b = Object.assign(document.createElement("button"), { type: "button", textContent: text, disabled });
+  #updateShares() {
+    const shares = displayPercents(this.items.map((i) => i.weight));
+    for (const [index, li] of [...this.listEl.children].entries()) {
+      li.querySelector("output").textContent = `${shares[index]} %`;
+      li.querySelector('input[type="range"]').setAttribute("aria-valuetext", `${shares[index]} % of the style`);
+    }
+  }
+
+  #button(text, label, atEdge, onClick, testid) {
+    const b = Object.assign(document.createElement("button"), { type: "button", textContent: text, disabled: atEdge });
+    b.dataset.atEdge = String(atEdge);
     b.setAttribute("aria-label", label);
     if (testid) b.dataset.testid = testid;
     b.addEventListener("click", onClick);
@@ -143,14 +179,21 @@ export class StyleList {
   #move(from, to, direction) {
     this.items = moveItem(this.items, from, to);
     this.render();
-    // keep keyboard focus on the moved item's button so repeated presses keep moving it
-    this.listEl.querySelector(`[aria-label="Move style image ${to + 1} ${direction}"]`)?.focus();
+    // Keep keyboard focus on the moved item's button so repeated presses keep moving it; at the end
+    // of the list that button is disabled, so the opposite one takes focus.
+    const same = this.listEl.querySelector(`[aria-label="Move style image ${to + 1} ${direction}"]`);
+    const other = this.listEl.querySelector(`[aria-label="Move style image ${to + 1} ${direction === "up" ? "down" : "up"}"]`);
+    (same && !same.disabled ? same : other)?.focus();
   }
 
+  /** Removes a style; focus goes to the style that took its place, else the one before, else "add files". */
   #remove(index) {
     const [item] = this.items.splice(index, 1);
     if (item.url) URL.revokeObjectURL(item.url);
     item.source.bitmap?.close();
     this.render();
+    const next = Math.min(index, this.items.length - 1);
+    const target = next >= 0 ? this.listEl.querySelector(`[data-testid="remove-style-${next + 1}"]`) : document.getElementById("style-input");
+    target?.focus();
   }
 }

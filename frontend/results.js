@@ -3,6 +3,7 @@
 import { encodeGif } from "./animation.js";
 import { base64ToBlob } from "./api.js";
 import { etaSeconds, formatDuration, lossPolyline, progressPercent } from "./progress.js";
+import { stagePlan } from "./stages.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -11,10 +12,24 @@ export class Results {
     this.frames = []; // { blob, url, iteration, iterations, stage, stages, size, final }
     this.losses = [];
     this.selected = -1;
+    this.job = { size: 0, multiscale: false };
     $("download-gif").addEventListener("click", () => this.#downloadGif());
+    $("filmstrip").addEventListener("keydown", (e) => this.#filmstripKey(e));
+    $("compare-slider").addEventListener("input", () => this.#compare());
+    $("zoom").addEventListener("click", () => this.#zoom($("zoom").getAttribute("aria-pressed") !== "true"));
   }
 
-  reset() {
+  /** The content preview shown as "before" over the result (same aspect ratio: what was sent). */
+  setBefore(url) {
+    const before = $("before-image");
+    before.src = url ?? "";
+    before.dataset.available = url ? "true" : "false";
+    this.#compare();
+  }
+
+  /** job: the size and multiscale setting of the run, for the ETA's stage plan. */
+  reset(job = this.job) {
+    this.job = job;
     for (const f of this.frames) URL.revokeObjectURL(f.url);
     this.frames = [];
     this.losses = [];
@@ -26,16 +41,35 @@ export class Results {
     $("download-png").hidden = true;
     $("download-gif").disabled = true;
     $("download-error").textContent = "";
+    $("view-tools").hidden = true;
+    $("compare-slider").value = "0"; // the live image of a new run is not covered
+    this.#compare();
+    this.#zoom(false);
     this.#progress(0, "0 %");
     $("current-caption").textContent = "Waiting for the first snapshot…";
+  }
+
+  /** The job waits in the server's queue (a `queued` line). */
+  queued(position) {
+    this.#progress(0, `0 % · queued (position ${position})`);
   }
 
   snapshot(event, received) {
     this.#add(event, base64ToBlob(event.image, "image/jpeg"), false, received);
     const pct = progressPercent(event.iteration, event.iterations);
-    const eta = formatDuration(etaSeconds(event.elapsed_s, event.iteration, event.iterations));
+    // The server may have adapted iterations (event.iterations is what it runs); stages per the engine.
+    let plan = stagePlan(this.job.size, event.iterations, this.job.multiscale);
+    if (event.stages && plan.length !== event.stages) plan = stagePlan(this.job.size, event.iterations, false);
+    const eta = formatDuration(etaSeconds(event.elapsed_s, event.iteration, plan));
     const stage = event.stages > 1 ? ` · stage ${event.stage}/${event.stages}` : "";
     this.#progress(pct, `${pct} % · iteration ${event.iteration} / ${event.iterations}${stage} · ETA ${eta}`);
+  }
+
+  /** After Cancel: where the run stopped, no ETA (nothing is left to wait for). */
+  cancelled() {
+    const last = this.frames.at(-1);
+    const where = last ? ` at iteration ${last.iteration} / ${last.iterations}` : " before the first snapshot";
+    this.#progress($("progress").value, `Cancelled${where}`);
   }
 
   done(event, received) {
@@ -77,16 +111,20 @@ export class Results {
     // When (page clock) and in which network read the frame arrived: lets tests prove streaming.
     li.dataset.receivedMs = received.ms.toFixed(1);
     li.dataset.chunk = received.chunk;
-    const name = frame.final ? "final" : `iteration ${frame.iteration}`;
+    const name = frame.final ? "final result" : `iteration ${frame.iteration}`;
     const button = document.createElement("button");
     button.type = "button";
     button.className = "thumb";
     button.setAttribute("aria-label", `Show ${name}`);
-    const img = Object.assign(document.createElement("img"), { src: frame.url, alt: `Snapshot at ${name}` });
+    // One Tab stop for the whole filmstrip (roving tabindex): arrow keys move between snapshots.
+    button.tabIndex = -1;
+    // The button's label names the snapshot; the thumbnail itself adds nothing for a screen reader.
+    const img = Object.assign(document.createElement("img"), { src: frame.url, alt: "" });
     const caption = Object.assign(document.createElement("span"), { textContent: frame.final ? "final" : String(frame.iteration) });
     button.append(img, caption);
     button.addEventListener("click", () => this.select(index));
-    const download = Object.assign(document.createElement("a"), { href: frame.url, download: fileName(frame), textContent: "↓" });
+    // Mouse shortcut; keyboard users download the selected image with "Download this image".
+    const download = Object.assign(document.createElement("a"), { href: frame.url, download: fileName(frame), textContent: "↓", tabIndex: -1 });
     download.className = "thumb-download";
     download.setAttribute("aria-label", `Download ${name}`);
     download.dataset.testid = "filmstrip-download";
@@ -102,17 +140,53 @@ export class Results {
     img.src = frame.url;
     img.hidden = false;
     const name = frame.final ? "Final image" : `Snapshot at iteration ${frame.iteration} of ${frame.iterations}`;
-    img.alt = name;
+    img.alt = frame.final ? "Stylised result: the final image" : `Stylised result in progress, iteration ${frame.iteration} of ${frame.iterations}`;
     const [w, h] = frame.size ?? [];
     $("current-caption").textContent = w ? `${name} · ${w}×${h} px` : name;
+    $("view-tools").hidden = false;
     const link = $("download-current");
     link.href = frame.url;
     link.download = fileName(frame);
     link.hidden = false;
     for (const [i, li] of [...$("filmstrip").children].entries()) {
       li.classList.toggle("selected", i === index);
-      li.querySelector("button").setAttribute("aria-current", i === index ? "true" : "false");
+      const button = li.querySelector("button");
+      button.setAttribute("aria-current", i === index ? "true" : "false");
+      button.tabIndex = i === index ? 0 : -1;
     }
+  }
+
+  #filmstripKey(e) {
+    const step = { ArrowLeft: -1, ArrowUp: -1, ArrowRight: 1, ArrowDown: 1 }[e.key];
+    let target;
+    if (step) target = this.selected + step;
+    else if (e.key === "Home") target = 0;
+    else if (e.key === "End") target = this.frames.length - 1;
+    else return;
+    e.preventDefault();
+    target = Math.max(0, Math.min(this.frames.length - 1, target));
+    this.select(target);
+    $("filmstrip").children[target]?.querySelector("button").focus();
+  }
+
+  /** Before/after: the content covers the left `value` % of the result. */
+  #compare() {
+    const slider = $("compare-slider");
+    const before = $("before-image");
+    const value = Number(slider.value);
+    const available = before.dataset.available === "true";
+    before.hidden = !available || value === 0;
+    before.style.clipPath = `inset(0 ${100 - value}% 0 0)`;
+    $("compare").style.setProperty("--split", `${value}%`);
+    $("compare").dataset.split = before.hidden ? "off" : "on";
+    slider.disabled = !available;
+    slider.setAttribute("aria-valuetext", value === 0 ? "result only" : value === 100 ? "content image only" : `content image over the left ${value} %`);
+  }
+
+  /** Zoom to 100 %: the image at its own pixel size in a scrollable view; off: fit the column. */
+  #zoom(actual) {
+    $("viewer").dataset.zoom = actual ? "actual" : "fit";
+    $("zoom").setAttribute("aria-pressed", String(actual));
   }
 
   async #downloadGif() {

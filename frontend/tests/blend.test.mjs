@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { blendFieldValue, moveItem, normaliseBlend } from "../blend.js";
+import { blendFieldValue, displayPercents, moveItem, normaliseBlend } from "../blend.js";
 
 const close = (actual, expected) => actual.forEach((a, i) => assert.ok(Math.abs(a - expected[i]) < 1e-12, `${actual} vs ${expected}`));
 
@@ -36,4 +36,21 @@ test("moveItem reorders without touching the input", () => {
   assert.deepEqual(moveItem(list, 0, -1), ["a", "b", "c"], "out of range: unchanged");
   assert.deepEqual(moveItem(list, 2, 3), ["a", "b", "c"]);
   assert.deepEqual(list, ["a", "b", "c"]);
+});
+
+test("displayed percentages always sum to exactly 100 (largest remainder)", () => {
+  assert.deepEqual(displayPercents(Array(8).fill(50)), [13, 13, 13, 13, 12, 12, 12, 12]);
+  assert.deepEqual(displayPercents([1, 1, 1]), [34, 33, 33]);
+  assert.deepEqual(displayPercents([50, 25]), [67, 33]);
+  assert.deepEqual(displayPercents([100]), [100]);
+  assert.deepEqual(displayPercents([0, 0]), [0, 0]);
+  for (let n = 1; n <= 8; n += 1) {
+    for (let trial = 0; trial < 50; trial += 1) {
+      const weights = Array.from({ length: n }, (_, i) => (trial * 37 + i * 11) % 101);
+      if (weights.every((w) => w === 0)) continue;
+      const shown = displayPercents(weights);
+      assert.equal(shown.reduce((a, b) => a + b, 0), 100, String(weights));
+      shown.forEach((p, i) => assert.ok(Math.abs(p - (100 * weights[i]) / weights.reduce((a, b) => a + b, 0)) < 1, String(weights)));
+    }
+  }
 });

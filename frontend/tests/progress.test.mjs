@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { etaSeconds, formatDuration, lossPolyline, progressPercent } from "../progress.js";
+import { stagePlan } from "../stages.js";
 
 test("progress percent is rounded and clamped", () => {
   assert.equal(progressPercent(0, 40), 0);
@@ -12,12 +13,51 @@ test("progress percent is rounded and clamped", () => {
   assert.equal(progressPercent(5, undefined), 0);
 });
 
-test("ETA extrapolates the time per iteration", () => {
-  assert.equal(etaSeconds(2, 10, 40), 6);
-  assert.equal(etaSeconds(0.5, 1, 3), 1);
-  assert.equal(etaSeconds(10, 40, 40), 0, "finished");
-  assert.equal(etaSeconds(0, 0, 40), null, "no progress yet: unknown");
-  assert.equal(etaSeconds(Number.NaN, 5, 40), null);
+test("ETA on one stage extrapolates the time per iteration", () => {
+  const single = (n) => stagePlan(64, n, false);
+  assert.equal(etaSeconds(2, 10, single(40)), 6);
+  assert.equal(etaSeconds(0.5, 1, single(3)), 1);
+  assert.equal(etaSeconds(10, 40, single(40)), 0, "finished");
+  assert.equal(etaSeconds(0, 0, single(40)), null, "no progress yet: unknown");
+  assert.equal(etaSeconds(Number.NaN, 5, single(40)), null);
+});
+
+/**
+ * A simulated multiscale run: each iteration takes time proportional to its stage's pixels, each
+ * stage starts with a setup (its style targets); returns the elapsed time after every iteration.
+ */
+function simulate(size, iterations, { secondsPerPixel = 2e-6, setup = 0.2 } = {}) {
+  const plan = stagePlan(size, iterations, true);
+  const times = [];
+  let t = 0;
+  for (const stage of plan) {
+    t += setup;
+    for (let i = 0; i < stage.iterations; i += 1) {
+      t += stage.side * stage.side * secondsPerPixel;
+      times.push(t);
+    }
+  }
+  return { plan, times };
+}
+
+const within = (eta, left, tolerance = 0.3) => Math.abs(eta - left) <= tolerance * left + 0.5; // 0.5 s slack near the end
+
+test("multiscale ETA (time per iteration proportional to stage pixels) is within 30 % from 20 % progress on", () => {
+  for (const [size, iterations] of [[512, 300], [1024, 300], [256, 100], [768, 600], [2048, 400]]) {
+    const run = simulate(size, iterations);
+    for (let done = Math.ceil(iterations * 0.2); done < iterations; done += 1) {
+      const left = run.times.at(-1) - run.times[done - 1];
+      const eta = etaSeconds(run.times[done - 1], done, run.plan);
+      assert.ok(within(eta, left), `pixel model, ${size} px, ${done}/${iterations}: ETA ${eta} vs ${left}`);
+    }
+  }
+});
+
+test("the per-iteration average the app used before is ~2x optimistic on the same run", () => {
+  const { times } = simulate(512, 300);
+  const done = 150;
+  const naive = (times[done - 1] / done) * (300 - done);
+  assert.ok(naive < 0.6 * (times.at(-1) - times[done - 1]), "the simulation really has the multiscale skew");
 });
 
 test("durations read naturally", () => {

@@ -202,7 +202,8 @@ def test_stream_snapshots_final_and_downloads(page: Page, images: dict[str, Path
     assert page.locator("#loss-line").get_attribute("points")
 
     ARTIFACT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACT), full_page=True)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACT))  # what a 1280x900 window shows
     if os.environ.get("UPDATE_SCREENSHOT") == "1" or not README_SCREENSHOT.exists():
         shutil.copyfile(ARTIFACT, README_SCREENSHOT)
 
@@ -242,6 +243,8 @@ def test_invalid_content_shows_the_server_message_inline(page: Page, images: dic
                                ("style", ("style.png", images["style"].read_bytes(), "image/png"))])
     assert direct.status_code == 400 and direct.json()["message"].startswith("content: "), direct.text
     expect(message).to_have_text(direct.json()["message"])
+    # Keyboard and screen-reader users land on the field the server named.
+    expect(page.get_by_test_id("content-input")).to_be_focused()
     assert visible_errors(page) == [message.inner_text().strip()]
     expect(page.get_by_test_id("run-error")).to_be_empty()
     # Fixing the field clears its message.
@@ -256,7 +259,8 @@ def test_out_of_range_value_is_caught_before_sending(page: Page, images: dict[st
     posted = []
     page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
     page.get_by_test_id("start").click()
-    expect(page.get_by_test_id("error-size")).to_have_text("size: must be between 16 and 2048, got 8")
+    # The server's maximum (1024 in model-config.yaml and in the app's built-in defaults), not the panel's 2048.
+    expect(page.get_by_test_id("error-size")).to_have_text("size: must be between 16 and 1024, got 8")
     expect(page.locator("#param-size")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#param-size")).to_be_focused()
     expect(page.get_by_test_id("start")).to_be_enabled()
@@ -270,15 +274,27 @@ def test_cancel_returns_to_ready_without_an_error(page: Page, images: dict[str, 
     # time budget bounds what this test costs the tests after it.
     set_params(page, size="64", iterations="2000", snapshot_every="2")
     page.locator("#advanced summary").click()
-    set_params(page, time_budget_s="4")
+    set_params(page, time_budget_s="10")
+    failed: list[str] = []
+    finished: list[str] = []
+    page.on("requestfailed", lambda r: failed.append(r.failure or "") if r.method == "POST" else None)
+    page.on("requestfinished", lambda r: finished.append(r.url) if r.method == "POST" else None)
     page.get_by_test_id("start").click()
     expect(page.get_by_test_id("filmstrip-item").first).to_be_visible(timeout=RUN_TIMEOUT_MS)
     expect(page.get_by_test_id("cancel")).to_be_enabled()
     page.get_by_test_id("cancel").click()
     expect_ready(page, "cancelled")
+    # Cancel really aborts the request (the connection closes, so the server can drop the job):
+    # the browser reports the POST as aborted, not as finished.
+    page.wait_for_timeout(300)
+    assert len(failed) == 1 and "ABORTED" in failed[0].upper(), (failed, finished)
+    assert finished == []
     assert visible_errors(page) == []
     expect(page.get_by_test_id("status")).to_contain_text("Cancelled")
     assert page.get_by_test_id("progress").evaluate("p => p.value") < 100
+    # No stale ETA once nothing is running.
+    expect(page.get_by_test_id("progress-text")).to_contain_text("Cancelled at iteration")
+    expect(page.get_by_test_id("progress-text")).not_to_contain_text("ETA")
     expect(page.get_by_test_id("download-png")).to_be_hidden()
 
 

@@ -1,0 +1,104 @@
+// What this server accepts, read at page load from GET /capabilities (CONTRACTS: the front proxies
+// it to TorchServe's `?response=capabilities`). Pure functions turn it into field maxima, presets
+// that fit the work budget, and a first-run size that finishes quickly on the server's device.
+import { PARAMS, PRESETS } from "./params.js";
+import { estimateSeconds, stagePlan } from "./stages.js";
+
+// Used when /capabilities cannot be read: the limits of the shipped model-config.yaml and the
+// speed of a 2-core CPU, so the app still refuses what that server would refuse.
+export const DEFAULT_CAPABILITIES = Object.freeze({
+  weights: { provenance: null, random_init: null },
+  device: { type: "unknown", name: "" },
+  limits: { max_size: 1024, max_iterations: 2000, max_work: 314572800, max_styles: 8 },
+  speed: { pixel_iterations_per_s: 330000 },
+  fallback: true,
+});
+
+// A first run should show a result in about this long; the size is chosen to fit it.
+export const PREVIEW_TARGET_S = 15;
+export const PREVIEW_ITERATIONS = 100;
+const SIZE_STEP = 16;
+const MIN_PREVIEW_SIZE = 64;
+const MAX_PREVIEW_SIZE = 512;
+
+/** URLs to try, in order: the front's /capabilities, then TorchServe's own form (apiBase pointing at it). */
+export function capabilitiesUrls(apiBase, modelPath) {
+  return [`${apiBase}/capabilities`, ...(apiBase ? [`${apiBase}${modelPath}?response=capabilities`] : [])];
+}
+
+/** Keep what the app uses from a capabilities document; throws on one that is not usable. */
+export function parseCapabilities(doc) {
+  const limits = doc?.limits;
+  const positive = (v) => Number.isFinite(v) && v > 0;
+  if (!limits || !positive(limits.max_size) || !positive(limits.max_iterations) || !positive(limits.max_work)) {
+    throw new Error("capabilities: limits missing");
+  }
+  const speed = positive(doc.speed?.pixel_iterations_per_s) ? doc.speed.pixel_iterations_per_s : DEFAULT_CAPABILITIES.speed.pixel_iterations_per_s;
+  return {
+    weights: { provenance: doc.weights?.provenance ?? null, random_init: doc.weights?.random_init ?? doc.weights?.provenance === "random-init" },
+    device: { type: doc.device?.type ?? "unknown", name: doc.device?.name ?? "" },
+    limits: { max_size: limits.max_size, max_iterations: limits.max_iterations, max_work: limits.max_work, max_styles: limits.max_styles ?? 8 },
+    speed: { pixel_iterations_per_s: speed },
+    fallback: false,
+  };
+}
+
+/** Output pixels (w*h) for a longest side and aspect (short/long side, <= 1), rounded as the engine does. */
+export function outputPixels(size, aspect = 1) {
+  return size * Math.max(16, Math.round(size * Math.min(1, aspect)));
+}
+
+/** Most iterations the server takes at this size: its own cap and the work budget (w*h*iterations). */
+export function maxIterationsAt(size, limits, aspect = 1) {
+  const byWork = Math.floor(limits.max_work / outputPixels(size, aspect));
+  return Math.max(1, Math.min(limits.max_iterations, byWork));
+}
+
+/** Field maxima: the panel's own range narrowed to the server's. */
+export function fieldMaxima(limits, size, aspect = 1) {
+  const spec = (name) => PARAMS.find((p) => p.name === name);
+  return {
+    size: Math.min(spec("size").max, limits.max_size),
+    iterations: Math.min(spec("iterations").max, maxIterationsAt(Math.min(size, limits.max_size), limits, aspect)),
+  };
+}
+
+/** A preset's size and iterations made acceptable to this server (size first, then iterations). */
+export function fitPreset(values, limits, aspect = 1) {
+  const size = Math.min(values.size, limits.max_size);
+  return { ...values, size, iterations: Math.min(values.iterations, maxIterationsAt(size, limits, aspect)) };
+}
+
+/** Largest size (multiple of 16, 64-512 px) whose multiscale run of `iterations` takes about targetS. */
+export function previewSize(pixelIterationsPerS, { iterations = PREVIEW_ITERATIONS, targetS = PREVIEW_TARGET_S, limits = null } = {}) {
+  const cap = Math.min(MAX_PREVIEW_SIZE, limits?.max_size ?? MAX_PREVIEW_SIZE);
+  let best = Math.min(MIN_PREVIEW_SIZE, cap);
+  for (let size = best; size <= cap; size += SIZE_STEP) {
+    if (estimateSeconds(stagePlan(size, iterations, true), pixelIterationsPerS) <= targetS) best = size;
+  }
+  return best;
+}
+
+/** Presets for this server; "quick" is the first-run preview sized for its device. */
+export function presetsFor(caps, aspect = 1) {
+  const quickSize = previewSize(caps.speed.pixel_iterations_per_s, { limits: caps.limits });
+  const out = {};
+  for (const [key, preset] of Object.entries(PRESETS)) {
+    const values = key === "quick" ? { ...preset.values, size: quickSize, iterations: PREVIEW_ITERATIONS } : preset.values;
+    out[key] = { label: preset.label, values: fitPreset(values, caps.limits, aspect) };
+  }
+  return out;
+}
+
+/** Predicted seconds for a run (multiscale-aware), or null when unknown. */
+export function predictSeconds(caps, { size, iterations, multiscale }, aspect = 1) {
+  if (!caps?.speed?.pixel_iterations_per_s) return null;
+  return estimateSeconds(stagePlan(size, iterations, multiscale), caps.speed.pixel_iterations_per_s, Math.min(1, aspect));
+}
+
+/** "iterations: …" message when size x iterations exceeds the budget, worded like the server's; else null. */
+export function workBudgetError(size, iterations, limits, aspect = 1) {
+  const most = maxIterationsAt(size, limits, aspect);
+  if (iterations <= most || iterations > limits.max_iterations) return null;
+  return `iterations: size ${size} x ${iterations} iterations exceeds this server's work budget; at this size at most ${most} iterations`;
+}

@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { fetchCapabilities, queuedStatus } from "../api.js";
+import {
+  DEFAULT_CAPABILITIES, capabilitiesUrls, fieldMaxima, fitPreset, maxIterationsAt, outputPixels, parseCapabilities,
+  predictSeconds, presetsFor, previewSize, workBudgetError,
+} from "../capabilities.js";
+import { validateParams } from "../params.js";
+
+// The shape of CONTRACTS' example document (model-config.yaml limits, a 2-core CPU's speed).
+const DOC = {
+  service: "style_transfer",
+  weights: { provenance: "random-init", random_init: true, source: "seeded" },
+  device: { type: "cpu", name: "cpu" },
+  limits: { max_image_bytes: 16777216, max_request_bytes: 67108864, max_pixels: 40000000, max_styles: 8, max_size: 1024,
+    max_iterations: 2000, max_work: 314572800, max_time_s: 1800.0 },
+  params: {},
+  scheduler: { batch_size: 8, memory_budget_mb: 6144, slice_s: 1.0 },
+  speed: { pixel_iterations_per_s: 330000.0 },
+  versions: { service: "x", torch: "2.14.1", torchserve: "0.12.0" },
+};
+
+test("capabilities: the app keeps limits, weights and speed; a document without limits is refused", () => {
+  const caps = parseCapabilities(DOC);
+  assert.equal(caps.limits.max_size, 1024);
+  assert.equal(caps.weights.random_init, true);
+  assert.equal(caps.speed.pixel_iterations_per_s, 330000);
+  assert.equal(caps.fallback, false);
+  assert.throws(() => parseCapabilities({ service: "style_transfer" }), /limits/);
+  assert.throws(() => parseCapabilities(null), /limits/);
+  assert.equal(parseCapabilities({ ...DOC, speed: {} }).speed.pixel_iterations_per_s, DEFAULT_CAPABILITIES.speed.pixel_iterations_per_s);
+});
+
+test("URLs: the front's /capabilities, and TorchServe's own form when the API is elsewhere", () => {
+  assert.deepEqual(capabilitiesUrls("", "/predictions/style_transfer"), ["/capabilities"]);
+  assert.deepEqual(capabilitiesUrls("http://ts:8080", "/predictions/style_transfer"),
+    ["http://ts:8080/capabilities", "http://ts:8080/predictions/style_transfer?response=capabilities"]);
+});
+
+test("field maxima are the server's: size 1024 not 2048, iterations within the work budget", () => {
+  const { limits } = parseCapabilities(DOC);
+  assert.deepEqual(fieldMaxima(limits, 512), { size: 1024, iterations: 1200 });
+  assert.deepEqual(fieldMaxima(limits, 1024), { size: 1024, iterations: 300 });
+  assert.equal(fieldMaxima(limits, 64).iterations, 2000, "small images: the iteration cap itself");
+  // A 3:2 landscape has fewer pixels than a square at the same longest side: more iterations fit.
+  assert.equal(outputPixels(768, 2 / 3), 768 * 512);
+  assert.equal(maxIterationsAt(768, limits, 2 / 3), 800);
+  assert.equal(maxIterationsAt(768, limits, 1), 533);
+  // A server with a bigger size cap than the panel: the panel's range stays.
+  assert.equal(fieldMaxima({ ...limits, max_size: 4096 }, 512).size, 2048);
+});
+
+test("presets fit the server: High quality on a square photo is never over the work budget", () => {
+  const caps = parseCapabilities(DOC);
+  for (const aspect of [1, 0.75, 0.5]) {
+    for (const preset of Object.values(presetsFor(caps, aspect))) {
+      const { size, iterations } = preset.values;
+      assert.ok(size <= caps.limits.max_size && iterations <= caps.limits.max_iterations, preset.label);
+      assert.ok(outputPixels(size, aspect) * iterations <= caps.limits.max_work, `${preset.label} at aspect ${aspect}`);
+      assert.equal(workBudgetError(size, iterations, caps.limits, aspect), null);
+    }
+  }
+  assert.deepEqual(presetsFor(caps, 1).high.values, { size: 768, iterations: 533 });
+  const small = { max_size: 512, max_iterations: 200, max_work: 1e9 };
+  assert.deepEqual(fitPreset({ size: 768, iterations: 600 }, small), { size: 512, iterations: 200 });
+});
+
+test("first-run size: a preview of ~15 s on the server's device", () => {
+  const cpu = previewSize(330000);
+  const cpuSeconds = predictSeconds({ speed: { pixel_iterations_per_s: 330000 } }, { size: cpu, iterations: 100, multiscale: true });
+  assert.ok(cpuSeconds <= 15 && cpuSeconds >= 10, `${cpu} px: ${cpuSeconds} s`);
+  assert.ok(cpu >= 128 && cpu < 512, String(cpu));
+  assert.equal(previewSize(50e6), 512, "a GPU gets the largest preview");
+  assert.equal(previewSize(1000), 64, "a very slow server still gets a usable size");
+  assert.equal(previewSize(50e6, { limits: { max_size: 256 } }), 256, "never above the server's size");
+  const quick = presetsFor(parseCapabilities(DOC)).quick.values;
+  assert.deepEqual(quick, { size: cpu, iterations: 100 });
+});
+
+test("work budget message is worded like the server's", () => {
+  const { limits } = parseCapabilities(DOC);
+  assert.equal(workBudgetError(1024, 300, limits), null);
+  assert.equal(workBudgetError(1024, 301, limits),
+    "iterations: size 1024 x 301 iterations exceeds this server's work budget; at this size at most 300 iterations");
+});
+
+test("validation uses the server's maxima", () => {
+  const { errors } = validateParams({ size: "1500" }, { size: 1024 });
+  assert.equal(errors.size, "must be between 16 and 1024, got 1500");
+  assert.equal(validateParams({ size: "1500" }).errors.size, undefined, "without capabilities: the panel's range");
+  assert.equal(validateParams({ size: "1500" }, { size: 4096 }).errors.size, undefined);
+  assert.match(validateParams({ size: "3000" }, { size: 4096 }).errors.size, /between 16 and 2048/, "never widened");
+});
+
+test("queued lines read as a place in the line", () => {
+  assert.equal(queuedStatus(1), "Waiting for the server: yours runs next");
+  assert.equal(queuedStatus(3), "Waiting for the server: 2 ahead of yours");
+  assert.equal(queuedStatus(undefined), "Waiting for the server…");
+});
+
+test("fetchCapabilities tries each URL in turn and fails with the last error", async () => {
+  const seen = [];
+  const fetchFn = async (url) => {
+    seen.push(url);
+    if (url === "/a") return new Response("not found", { status: 404 });
+    return new Response(JSON.stringify(DOC), { headers: { "Content-Type": "application/json" } });
+  };
+  assert.equal((await fetchCapabilities(["/a", "/b"], { fetchFn })).service, "style_transfer");
+  assert.deepEqual(seen, ["/a", "/b"]);
+  const html = async () => new Response("<html>", { headers: { "Content-Type": "text/html" } });
+  await assert.rejects(fetchCapabilities(["/x"], { fetchFn: html }), /not JSON/);
+  const silent = (url, { signal }) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(new Error("timed out"))));
+  await assert.rejects(fetchCapabilities(["/slow"], { fetchFn: silent, timeoutMs: 20 }), /timed out/);
+});

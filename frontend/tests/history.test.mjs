@@ -1,0 +1,17 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { describeRun } from "../history.js";
+import { defaultValues } from "../params.js";
+
+test("a run is described by the settings that change its look", () => {
+  const values = { ...defaultValues(), size: 256, iterations: 100, preserve_colors: true };
+  const lines = describeRun(values, { styles: 2, elapsedS: 12.4, stopped: "completed" });
+  assert.deepEqual(lines, [
+    "256 px · 100 iterations",
+    "style 100 · content 1 · TV 10",
+    "lbfgs · multiscale · colours kept · from content",
+    "2 style images · seed 0",
+    "took 12 s",
+  ]);
+  assert.equal(describeRun(values, { styles: 1, elapsedS: 4, stopped: "time_budget" }).at(-1), "took 4 s (time budget)");
+});
