@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from PIL import Image
@@ -169,3 +170,28 @@ def guided_gram(features: Tensor, weights: Tensor) -> Tensor:
     """Σ_p w_p F_p F_pᵀ / Σ_p w_p (B x C x C, fp32); ``weights`` is 1x1xHxW at the features' size."""
     mass = weights.sum().clamp_min(MIN_MASS)
     return _Gram.apply(features.float() * weights.sqrt()) / mass
+
+
+def read_specs(specs: Sequence[str], kind: str, n_styles: int, max_pixels: int = images.DEFAULT_MAX_PIXELS) -> list[Image.Image | None]:
+    """CLI ``--mask N=FILE`` / ``--style-mask N=FILE`` (N = 1-based style number) -> one entry per style."""
+    flag = "--" + kind.replace("_", "-")
+    out: list[Image.Image | None] = [None] * n_styles
+    for spec in specs:
+        number, sep, path = spec.partition("=")
+        if not sep or not number.strip().isdigit() or not path:
+            raise ParamError(kind, f"{flag} takes N=FILE (N = style number, 1 = the first style), got {spec!r}")
+        n = int(number)
+        if not 1 <= n <= n_styles:
+            raise ParamError(kind, f"{flag} {spec}: there is no style {n} ({n_styles} style image(s) given)")
+        name = field_names(kind, n)[-1]
+        if out[n - 1] is not None:
+            raise ParamError(name, f"{flag} given twice for style {n}")
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise ParamError(name, f"cannot read {path} ({exc.strerror})") from None
+        try:
+            out[n - 1] = images.decode_mask(data, name, max_pixels)
+        except images.ImageError as err:
+            raise ParamError(err.field, err.message) from None
+    return out
