@@ -6,12 +6,14 @@ from __future__ import annotations
 import base64
 import io
 import json
+from pathlib import Path
 
 import pytest
 import torch
 from images_util import content_image, to_bytes
 from PIL import Image, ImageDraw
 from stylize import Engine, ImageError, ParamError, StyleParams, engine, images, losses, masks, weights
+from stylize.__main__ import main as cli
 from stylize.request import Limits, RequestError, parse
 from stylize.vgg import FeatureNet
 
@@ -21,8 +23,8 @@ FAST = {"size": W, "iterations": 10, "snapshot_every": 0, "multiscale": False}
 
 
 @pytest.fixture(scope="module")
-def eng() -> Engine:
-    state, info = weights.obtain("random", seed=0)
+def eng(weights_file: Path) -> Engine:
+    state, info = weights.load(weights_file)  # the session's seeded random-init export, made once
     return Engine(state, info, "cpu")
 
 
@@ -286,3 +288,29 @@ def test_one_black_mask_among_others_is_fine_and_limits_apply() -> None:
     noisy = io.BytesIO()
     Image.effect_noise((200, 200), 100).save(noisy, "PNG")
     refused("mask", {"content": CONTENT, "style": STYLE, "mask": noisy.getvalue()}, 413, Limits(max_image_bytes=20_000))
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+def test_cli_mask_flags(tmp_path: Path, weights_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    content_image(W, H).save(tmp_path / "c.png")
+    red_stripes().save(tmp_path / "a.png")
+    blue_dots().save(tmp_path / "b.png")
+    band(0, W // 2).save(tmp_path / "left.png")
+    band(W // 2, W).save(tmp_path / "right.png")
+    base = [str(tmp_path / "c.png"), str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "o.png"),
+            "--size", "32", "--iterations", "1", "--weights", str(weights_file)]
+    # a colour image is accepted as a mask too (its luminance)
+    assert cli([*base, "--mask", f"1={tmp_path / 'left.png'}", "--mask", f"2={tmp_path / 'c.png'}",
+                "--style-mask", f"2={tmp_path / 'left.png'}"]) == 0
+    assert Image.open(tmp_path / "o.png").size == (32, 16)
+    black = tmp_path / "black.png"
+    Image.new("L", (4, 4), 0).save(black)
+    for flags, message in ((["--mask", f"3={tmp_path / 'left.png'}"], "error: mask: --mask 3="),
+                           (["--mask", "left.png"], "error: mask: --mask takes N=FILE"),
+                           (["--style-mask", f"2={tmp_path / 'nope.png'}"], "error: style_mask_2: cannot read"),
+                           (["--mask", f"1={black}", "--mask", f"2={black}"], "error: mask: every mask is black"),
+                           (["--mask", f"2={tmp_path / 'a.png'}", "--mask", f"2={black}"], "error: mask_2: --mask given twice")):
+        capsys.readouterr()
+        assert cli([*base, *flags]) == 2
+        assert capsys.readouterr().err.startswith(message)
