@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from . import images, weights
+from . import images, masks, weights
 from .engine import Engine
 from .images import ImageError
 from .params import ParamError, StyleParams
@@ -80,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="auto: ImageNet if obtainable else random-init; strict: fail without ImageNet; random")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
     parser.add_argument("--max-pixels", type=int, default=images.DEFAULT_MAX_PIXELS, help="refuse larger decoded inputs")
+    parser.add_argument("--mask", action="append", default=[], metavar="N=FILE",
+                        help="greyscale region of the content where style N applies (white = fully); repeatable")
+    parser.add_argument("--style-mask", action="append", default=[], metavar="N=FILE",
+                        help="greyscale region of style N's own image to take the style from; repeatable")
     add_param_options(parser)
     args = parser.parse_args(argv)
 
@@ -87,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         params = StyleParams.from_mapping(collect_params(args)).validated(n_styles=len(args.styles))
         content = _read(args.content, "content", args.max_pixels)
         styles = [_read(p, "style" if i == 0 else f"style_{i + 1}", args.max_pixels) for i, p in enumerate(args.styles)]
+        regions = {kind: masks.read_specs(getattr(args, kind), kind, len(styles), args.max_pixels) for kind in ("mask", "style_mask")}
+        masks.regions(regions["mask"], regions["style_mask"], len(styles))  # refuse an all-black set before loading weights
         suffix = Path(args.output).suffix.lower().lstrip(".") or "png"
         if suffix not in images.FORMATS:
             raise ParamError("output", f"unsupported extension .{suffix} (use .png, .jpg or .webp)")
@@ -107,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device={engine.device} size={params.size} iterations={params.iterations}", file=sys.stderr)
     bar = tqdm(total=params.iterations, unit="it", dynamic_ncols=True, file=sys.stderr)
     try:
-        for snap in engine.run(content, styles, params):
+        for snap in engine.run(content, styles, params, masks=regions["mask"], style_masks=regions["style_mask"]):
             bar.update(snap.iteration - bar.n)
             bar.set_postfix(stage=f"{snap.stage}/{snap.stages}", **{k: f"{v:.3g}" for k, v in snap.losses.items()})
             if snapshots_dir:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -13,6 +13,7 @@ from PIL import Image
 from torch import Tensor
 
 from . import cpu, images
+from . import masks as region_masks
 from .losses import Objective
 from .params import StyleParams
 from .vgg import FeatureNet, build_convs
@@ -116,13 +117,19 @@ class Engine:
             cpu.keep_freed_memory()
 
     def run(self, content: Image.Image | Tensor, styles: list[Image.Image | Tensor], params: StyleParams,
-            should_cancel: Callable[[], bool] | None = None, pause_every_s: float | None = None) -> Iterator[Snapshot | Pause]:
+            should_cancel: Callable[[], bool] | None = None, pause_every_s: float | None = None,
+            masks: Sequence[region_masks.MaskInput] | None = None,
+            style_masks: Sequence[region_masks.MaskInput] | None = None) -> Iterator[Snapshot | Pause]:
         """Optimise; yield a snapshot every ``snapshot_every`` iterations and a final one.
 
         With ``pause_every_s`` it also yields a :class:`Pause` whenever that many seconds passed
         since the last thing it yielded, so a server can advance many runs a slice at a time.
-        Without it (CLI, benchmarks) only snapshots are yielded."""
+        Without it (CLI, benchmarks) only snapshots are yielded.
+
+        ``masks[i]`` / ``style_masks[i]`` (PIL image, tensor or None, any size) restrict style i to a
+        region of the content / take it from a region of its own image: see :mod:`stylize.masks`."""
         params = params.validated(n_styles=len(styles))
+        regions = region_masks.regions(masks, style_masks, len(styles))  # None: the global blend, as without masks
         start = time.monotonic()
         content_t = self._tensor(content)
         style_ts = [self._tensor(s) for s in styles]
@@ -142,7 +149,7 @@ class Engine:
 
         for stage, (longest, stage_iters) in enumerate(zip(sizes, budget, strict=True), start=1):
             wh = images.fit_size(content_t.shape[-1], content_t.shape[-2], longest)
-            objective = self._objective(net, content_t, style_ts, blend, layer_w, params, wh)
+            objective = self._objective(net, content_t, style_ts, blend, layer_w, params, wh, regions)
             image = self._init(image, params, content_t, style_ts, wh, generator)
             image.requires_grad_(True)
             optimizer = (torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=100,
@@ -191,13 +198,18 @@ class Engine:
         return t.contiguous()
 
     def _objective(self, net: FeatureNet, content: Tensor, styles: list[Tensor], blend: list[float],
-                   layer_w: list[float], params: StyleParams, wh: tuple[int, int]) -> Objective:
+                   layer_w: list[float], params: StyleParams, wh: tuple[int, int],
+                   regions: region_masks.Regions | None = None) -> Objective:
         style_side = max(16, round(max(wh) * params.style_scale))
         scaled_styles = [self._prepare(images.resize(s, images.fit_size(s.shape[-1], s.shape[-2], style_side)))
                          for s in styles]
-        return Objective(net, self._prepare(images.resize(content, wh)), scaled_styles, blend,
-                         params.content_layers, params.style_layers, layer_w,
-                         (params.content_weight, params.style_weight, params.tv_weight), autocast=self.cuda)
+        args = (net, self._prepare(images.resize(content, wh)), scaled_styles, blend, params.content_layers,
+                params.style_layers, layer_w, (params.content_weight, params.style_weight, params.tv_weight), self.cuda)
+        if regions is None:
+            return Objective(*args)
+        # masks follow each stage's size, and each style mask its style image's scaled size
+        own = [regions.style_at(i, (s.shape[-1], s.shape[-2]), self.device) for i, s in enumerate(scaled_styles)]
+        return region_masks.GuidedObjective(*args, coverage=regions.at(wh, blend, self.device), style_masks=own)
 
     def _init(self, previous: Tensor | None, params: StyleParams, content: Tensor, styles: list[Tensor],
               wh: tuple[int, int], generator: torch.Generator) -> Tensor:

@@ -6,7 +6,7 @@ import io
 import warnings
 
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 from torch import Tensor
 from torch.nn import functional as F
 
@@ -25,6 +25,15 @@ class ImageError(ValueError):
 
 def decode(data: bytes, field_name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Bytes -> upright RGB PIL image. Animated images use their first frame."""
+    return to_rgb(_open(data, field_name, max_pixels))
+
+
+def decode_mask(data: bytes, field_name: str = "mask", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Bytes -> upright greyscale ("L") region mask, with the same checks as :func:`decode`."""
+    return to_grey(_open(data, field_name, max_pixels))
+
+
+def _open(data: bytes, field_name: str, max_pixels: int) -> Image.Image:
     if not data:
         raise ImageError(field_name, "is empty")
     try:
@@ -50,7 +59,7 @@ def decode(data: bytes, field_name: str = "image", max_pixels: int = DEFAULT_MAX
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # Pillow reports truncated or corrupt data as OSError/SyntaxError; never echo file contents.
         raise ImageError(field_name, f"could not be decoded ({_reason(exc)})") from None
-    return to_rgb(img)
+    return img
 
 
 def _reason(exc: Exception) -> str:
@@ -75,6 +84,17 @@ def to_rgb(img: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
     return img.convert("RGB") if img.mode != "RGB" else img
+
+
+def to_grey(img: Image.Image) -> Image.Image:
+    """Any Pillow mode to a greyscale mask ("L"). Transparency counts as black: a mask painted on a
+    transparent canvas covers only what was painted (luminance x alpha)."""
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        return ImageChops.multiply(rgba.convert("RGB").convert("L"), rgba.getchannel("A"))
+    return img if img.mode == "L" else to_rgb(img).convert("L")
 
 
 def to_tensor(img: Image.Image) -> Tensor:

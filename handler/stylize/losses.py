@@ -97,14 +97,22 @@ class Objective:
             feats = self._features(content)
             self.content_targets = {k: feats[k].float() for k in content_layers}
             self.content_norms = {k: t.square().sum() + EPS for k, t in self.content_targets.items()}
-            grams: dict[str, Tensor] = {}
-            for style, w in zip(styles, blend, strict=True):
-                style_feats = self._features(style)
-                for k in style_layers:
-                    g = gram(style_feats[k]) * w
-                    grams[k] = grams[k] + g if k in grams else g
-            self.style_targets = grams
-            self.style_norms = {k: g.square().sum() + EPS for k, g in grams.items()}
+            self._set_style_targets(styles, blend)
+
+    def _set_style_targets(self, styles: list[Tensor], blend: list[float]) -> None:
+        """One Gram target per layer: the styles' Gram matrices blended (region masks override this)."""
+        grams: dict[str, Tensor] = {}
+        for style, w in zip(styles, blend, strict=True):
+            style_feats = self._features(style)
+            for k in self.style_layers:
+                g = gram(style_feats[k]) * w
+                grams[k] = grams[k] + g if k in grams else g
+        self.style_targets = grams
+        self.style_norms = {k: g.square().sum() + EPS for k, g in grams.items()}
+
+    def _style_loss(self, feats: dict[str, Tensor]) -> Tensor:
+        return sum(w * relative_error(gram(feats[k]), self.style_targets[k], self.style_norms[k])
+                   for k, w in zip(self.style_layers, self.layer_weights, strict=True))
 
     def _features(self, image: Tensor) -> dict[str, Tensor]:
         ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self.autocast else nullcontext()
@@ -115,8 +123,7 @@ class Objective:
         feats = self._features(image)
         content = sum(relative_error(feats[k].float(), self.content_targets[k], self.content_norms[k])
                       for k in self.content_layers) / len(self.content_layers)
-        style = sum(w * relative_error(gram(feats[k]), self.style_targets[k], self.style_norms[k])
-                    for k, w in zip(self.style_layers, self.layer_weights, strict=True))
+        style = self._style_loss(feats)
         tv = total_variation(image.float())
         total = self.content_weight * content + self.style_weight * style + self.tv_weight * tv
         return total.sum(), {"content": content, "style": style, "tv": tv, "total": total}

@@ -25,6 +25,11 @@ RESPONSES = ("stream", "json", "png")
 CAPABILITIES = "capabilities"  # response=capabilities: what this server accepts, instead of a job
 STYLE_FIELDS = ("style", *(f"style_{i}" for i in range(2, MAX_STYLES + 1)))
 IMAGE_FIELDS = ("content", *STYLE_FIELDS)
+# Region masks (greyscale, any size): over the content for style N, over style N's own image.
+MASK_FIELDS = ("mask", *(f"mask_{i}" for i in range(2, MAX_STYLES + 1)))
+STYLE_MASK_FIELDS = ("style_mask", *(f"style_mask_{i}" for i in range(2, MAX_STYLES + 1)))
+UPLOAD_FIELDS = (*IMAGE_FIELDS, *MASK_FIELDS, *STYLE_MASK_FIELDS)
+LIST_FIELDS = {"style": STYLE_FIELDS, "mask": MASK_FIELDS, "style_mask": STYLE_MASK_FIELDS}  # JSON may send these as lists
 MIB = 1024 * 1024
 
 
@@ -75,6 +80,14 @@ class Job:
     styles: list[Image.Image]
     params: StyleParams
     response: str  # stream | json | png
+    masks: tuple[Image.Image | None, ...] = ()  # "L" mask over the content per style (None: everywhere)
+    style_masks: tuple[Image.Image | None, ...] = ()  # "L" mask over each style's own image (None: all of it)
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for Engine.run beyond content/styles/params: the masks, if any were sent."""
+        if not any(m is not None for m in (*self.masks, *self.style_masks)):
+            return {}
+        return {"masks": list(self.masks), "style_masks": list(self.style_masks)}
 
     def engine_options(self) -> dict[str, Any]:
         """Keyword arguments for ``Engine.run`` beyond content, styles and params."""
@@ -110,7 +123,31 @@ def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limit
         params = params.validated(n_styles=len(styles))
     except ParamError as err:
         raise RequestError(err.field, err.message) from None
-    return Job(content, styles, params, response)
+    masks, style_masks = _masks(blobs, len(styles), limits)
+    return Job(content, styles, params, response, masks, style_masks)
+
+
+def _masks(blobs: Mapping[str, bytes], n_styles: int, limits: Limits) -> tuple[tuple[Image.Image | None, ...], tuple[Image.Image | None, ...]]:
+    """Decode the region masks; refuse one for a style that was not sent, and a set that covers nothing."""
+    out: list[tuple[Image.Image | None, ...]] = []
+    for names in (MASK_FIELDS, STYLE_MASK_FIELDS):
+        for name in names[n_styles:]:
+            if name in blobs:
+                raise RequestError(name, f"there is no style {names.index(name) + 1} for this mask ({n_styles} style image(s) sent)")
+        decoded = [images.decode_mask(blobs[name], name, limits.max_pixels) if name in blobs else None for name in names[:n_styles]]
+        out.append(tuple(decoded) if any(m is not None for m in decoded) else ())
+    masks, style_masks = out
+    sent = [(name, m) for name, m in zip(MASK_FIELDS, masks, strict=False) if m is not None]
+    if sent and all(_is_black(m) for _, m in sent):
+        raise RequestError(sent[0][0], "every mask is black, so no style would apply anywhere (white = style applies)")
+    for name, m in zip(STYLE_MASK_FIELDS, style_masks, strict=False):
+        if m is not None and _is_black(m):
+            raise RequestError(name, "is all black: it selects no part of the style image (white = take the style from here)")
+    return masks, style_masks
+
+
+def _is_black(mask: Image.Image) -> bool:
+    return mask.getextrema()[1] == 0
 
 
 def _unwrap_body(fields_in: Mapping[str, Any]) -> dict[str, Any]:
@@ -161,16 +198,19 @@ def _flatten_json(body: Mapping[str, Any]) -> dict[str, Any]:
                 if key in body:
                     raise RequestError(key, "given both at top level and in params")
                 out[key] = inner
-        elif name in IMAGE_FIELDS:
-            items = value if name == "style" and isinstance(value, list) else [value]
-            if name == "style" and isinstance(value, list):
+        elif name in UPLOAD_FIELDS:
+            listed = name in LIST_FIELDS and isinstance(value, list)
+            items = value if listed else [value]
+            if listed:
                 if len(value) > MAX_STYLES:
-                    raise RequestError("style", f"at most {MAX_STYLES} style images are allowed, got {len(value)}")
-                clash = [f for f in STYLE_FIELDS[1:len(items)] if f in body]
+                    raise RequestError(name, f"at most {MAX_STYLES} entries (one per style image) are allowed, got {len(value)}")
+                clash = [f for f in LIST_FIELDS[name][1:len(items)] if f in body]
                 if clash:
-                    raise RequestError(clash[0], "given both here and in the style list")
+                    raise RequestError(clash[0], f"given both here and in the {name} list")
             for i, item in enumerate(items):
-                field_name = STYLE_FIELDS[i] if name == "style" else name
+                field_name = LIST_FIELDS[name][i] if listed else name
+                if item is None and field_name not in IMAGE_FIELDS:
+                    continue  # a mask list may skip a style with null: that style applies everywhere
                 out[field_name] = _b64(field_name, item)
         else:
             out[name] = value
@@ -194,8 +234,10 @@ def _split(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     values: dict[str, Any] = {}
     blobs: dict[str, Any] = {}
     for name, value in raw.items():
-        if name in IMAGE_FIELDS:
+        if name in UPLOAD_FIELDS:
             blobs[name] = value
+        elif re.fullmatch(r"(style_)?mask_?\d*", name):
+            raise RequestError(name, f"too many masks or a bad name: use mask, mask_2 … mask_{MAX_STYLES} and style_mask, style_mask_2 …")
         elif re.fullmatch(r"style_?\d+", name):
             raise RequestError(name, f"too many style images or a bad name: use style, style_2 … style_{MAX_STYLES}")
         elif name in ("styles", "style[]", "images", "image", "file"):
@@ -260,7 +302,7 @@ def _image_bytes(blobs: Mapping[str, Any], limits: Limits) -> dict[str, bytes]:
             raise RequestError(required, f"is missing: attach an image file{extra}")
     out: dict[str, bytes] = {}
     total = 0
-    for name in IMAGE_FIELDS:
+    for name in UPLOAD_FIELDS:
         if name not in blobs:
             continue
         value = blobs[name]

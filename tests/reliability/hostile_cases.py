@@ -144,4 +144,38 @@ def cases() -> list[Case]:
                 "palette_transparency": (32, 24), "tiff": (32, 24)}[name]
         out.append(Case(f"accepted: {name}", 200, files=upload(data, name=f"{name}.bin", ctype="application/octet-stream"), data=SMALL, expect_size=size))
     out.append(Case("accepted: exif-rotated jpeg comes out upright", 200, files=upload(exif_rotated_jpeg()), data=SMALL, expect_size=(16, 32)))
+    out += mask_cases()
     return out
+
+
+def _mask(value: int = 255, size: tuple[int, int] = (64, 48), mode: str = "L") -> bytes:
+    """Left half at ``value``, right half black."""
+    img = Image.new(mode, size, 0)
+    img.paste(value if mode == "L" else (value, value, value, 255), (0, 0, size[0] // 2, size[1]))
+    return _save(img, "PNG")
+
+
+def mask_cases() -> list[Case]:
+    """Region masks (issue 13): validated like images, plus what only masks can get wrong."""
+    def with_files(*extra: tuple[str, bytes]) -> list[tuple[str, tuple[str, bytes, str]]]:
+        return upload() + [(name, (f"{name}.png", data, "image/png")) for name, data in extra]
+    two_styles = with_files(("style_2", STYLE))
+    b64 = __import__("base64").b64encode
+    return [
+        Case("mask for a style not sent", 400, "mask_2", files=with_files(("mask_2", _mask())), data=SMALL),
+        Case("style mask for a style not sent", 400, "style_mask_3", files=[*two_styles, ("style_mask_3", ("m.png", _mask(), "image/png"))], data=SMALL),
+        Case("all-black mask set", 400, "mask", files=[*two_styles, ("mask", ("m.png", _mask(0), "image/png")), ("mask_2", ("m2.png", _mask(0), "image/png"))], data=SMALL),
+        Case("all-black style mask", 400, "style_mask", files=with_files(("style_mask", _mask(0))), data=SMALL),
+        Case("fully transparent mask", 400, "mask", files=with_files(("mask", _mask(0, mode="RGBA"))), data=SMALL),
+        Case("text as mask", 400, "mask", files=with_files(("mask", b"white on the left please\n" * 10)), data=SMALL),
+        Case("truncated mask", 400, "mask", files=with_files(("mask", _mask()[:40])), data=SMALL),
+        Case("mask bomb header", 400, "mask", files=with_files(("mask", png_with_declared_size(100_000, 100_000))), data=SMALL),
+        Case("mask over the byte limit", 413, "mask", files=with_files(("mask", b"\x89PNG" + b"\x00" * (16 * 1024 * 1024 + 10))), data=SMALL),
+        Case("mask_9", 400, "mask_9", files=with_files(("mask_9", _mask())), data=SMALL),
+        Case("repeated mask field", 400, "mask", files=with_files(("mask", _mask()), ("mask", _mask())), data=SMALL),
+        Case("json mask is a number", 400, "mask", content=json.dumps({"content": b64(CONTENT).decode(), "style": b64(STYLE).decode(), "mask": 3}).encode(),
+             headers={"Content-Type": "application/json"}),
+        Case("accepted: half mask of another size", 200, files=with_files(("mask", _mask(size=(20, 10)))), data=SMALL, expect_size=(32, 24)),
+        Case("accepted: painted transparent mask", 200, files=[*two_styles, ("mask", ("m.png", _mask(mode="RGBA"), "image/png"))],
+             data=SMALL, expect_size=(32, 24)),
+    ]

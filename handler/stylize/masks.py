@@ -1,0 +1,197 @@
+"""Region masks: which style applies where (spatially guided Gram matrices, Gatys et al. 2017).
+
+A mask per style over the content image (white = this style fully, black = not at all) and,
+optionally, one over the style's own image (which part of the painting to take the style from).
+
+- **Coverage**: where masks overlap, the styles share the strongest mask's coverage in proportion
+  to ``style_blend`` x mask; where only one mask is set, that style has it alone. So disjoint masks
+  each get their style at full strength, and masks that are all white are exactly the global blend.
+  A style given no mask (while others have one) applies everywhere, as with a white mask.
+- **Through the network**: a mask follows VGG's pooling sequence with a 2x2 *average* pool per
+  pooling layer (3x3 convolutions with padding keep the size). Each cell then holds the fraction of
+  its pixels that the region covers: the mass is kept, so no region vanishes at relu5_1 however
+  small, and a cell is non-zero only if its own 2^k x 2^k block touches the region, so an edge bleeds
+  by at most the one cell it cuts through. A max pool would instead grow every region by a cell per
+  pooling layer (both sides of an edge at full weight), a nearest/bilinear resize would drop small
+  regions between samples. The pool floors odd sizes exactly like VGG's, so shapes always match.
+- **Gram**: per style and layer, ``G = Σ_p w_p F_p F_pᵀ / Σ_p w_p`` (positions weighted by the
+  mask, normalised by its mass), compared with the style's own Gram (weighted by its style mask
+  when given). Each style's loss is scaled by its mass fraction, so the per-pixel pull matches a
+  global run's. Pixels no mask covers get no style loss; the content loss applies everywhere.
+
+When no mask is given, or every mask and style mask is all white, :func:`regions` returns None
+and the engine takes the unmasked path: the same code, the same pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch import Tensor
+from torch.nn import functional as F
+
+from . import images
+from .losses import EPS, Objective, _Gram, relative_error
+from .params import ParamError
+from .vgg import LAYER_NAMES, FeatureNet
+
+MaskInput = Image.Image | Tensor | None
+MIN_MASS = 1e-6  # a region below this many cells' worth at a layer has nothing to match there
+
+
+def field_names(kind: str, n: int) -> list[str]:
+    """API/CLI names: mask, mask_2 … (kind "mask") or style_mask, style_mask_2 …"""
+    return [kind if i == 1 else f"{kind}_{i}" for i in range(1, n + 1)]
+
+
+def to_mask(mask: Image.Image | Tensor) -> Tensor:
+    """PIL (any mode, alpha = coverage) or tensor (HxW, 1xHxW, 1x1xHxW; uint8 or float) -> 1x1xHxW in [0, 1]."""
+    if isinstance(mask, Image.Image):
+        grey = images.to_grey(mask)
+        t = torch.frombuffer(bytearray(grey.tobytes()), dtype=torch.uint8).view(1, 1, grey.height, grey.width)
+        return t.float().div_(255)
+    t = mask.detach()
+    if t.dim() == 3 and t.shape[0] == 3:  # an RGB tensor: its luminance
+        t = (0.299 * t[0] + 0.587 * t[1] + 0.114 * t[2])
+    t = t.reshape(1, 1, *t.shape[-2:]).cpu()
+    return (t.float() / 255 if t.dtype == torch.uint8 else t.float()).clamp(0, 1)
+
+
+def resize(mask: Tensor, wh: tuple[int, int]) -> Tensor:
+    """Bilinear, antialiased when shrinking: no overshoot outside [0, 1], unlike the images' bicubic."""
+    w, h = wh
+    if mask.shape[-2:] == (h, w):
+        return mask
+    shrinking = w < mask.shape[-1] or h < mask.shape[-2]
+    return F.interpolate(mask, size=(h, w), mode="bilinear", align_corners=False, antialias=shrinking).clamp_(0, 1)
+
+
+def pool_depth(layer: str) -> int:
+    """How many pooling layers VGG19 applies before ``layer``."""
+    return sum(name.startswith("pool") for name in LAYER_NAMES[: LAYER_NAMES.index(layer)])
+
+
+def layer_masks(mask: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
+    """The mask at each layer's resolution: one 2x2 average pool per VGG pooling layer."""
+    levels = [mask]
+    for _ in range(max((pool_depth(k) for k in layers), default=0)):
+        levels.append(F.avg_pool2d(levels[-1], 2, 2))
+    return {k: levels[pool_depth(k)] for k in layers}
+
+
+def share_coverage(masks: list[Tensor], blend: list[float]) -> list[Tensor]:
+    """Per-pixel weights: w_k = b_k m_k · max_j m_j / Σ_j b_j m_j (0 where no mask covers)."""
+    stack = torch.cat(masks, dim=1)  # 1 x S x H x W
+    b = torch.tensor(blend, dtype=stack.dtype, device=stack.device).view(1, -1, 1, 1)
+    weighted = stack * b
+    total = weighted.sum(dim=1, keepdim=True)
+    shared = weighted * (stack.amax(dim=1, keepdim=True) / total.clamp_min(EPS))
+    return list(shared.where(total > 0, torch.zeros_like(shared)).split(1, dim=1))
+
+
+@dataclass(frozen=True)
+class Regions:
+    """Validated masks at their own resolution (1x1xHxW); None entries mean "everywhere"."""
+
+    masks: list[Tensor | None]
+    style_masks: list[Tensor | None]
+
+    def at(self, wh: tuple[int, int], blend: list[float], device: torch.device) -> list[Tensor]:
+        """Each style's coverage weights over an image of size ``wh``."""
+        ones = torch.ones(1, 1, wh[1], wh[0])
+        sized = [ones if m is None else resize(m, wh) for m in self.masks]
+        return [w.to(device) for w in share_coverage(sized, blend)]
+
+    def style_at(self, index: int, wh: tuple[int, int], device: torch.device) -> Tensor | None:
+        m = self.style_masks[index]
+        return None if m is None else resize(m, wh).to(device)
+
+
+def regions(masks: Sequence[MaskInput] | None, style_masks: Sequence[MaskInput] | None, n_styles: int) -> Regions | None:
+    """Validate; None when the result would be the global blend (no mask, or only white ones)."""
+    masks = list(masks or [])
+    style_masks = list(style_masks or [])
+    for kind, given in (("mask", masks), ("style_mask", style_masks)):
+        if len(given) > n_styles:
+            extra = field_names(kind, len(given))[n_styles]
+            raise ParamError(extra, f"there are {n_styles} style image(s), no style {n_styles + 1} to apply this mask to")
+    content = [None if m is None else to_mask(m) for m in masks] + [None] * (n_styles - len(masks))
+    own = [None if m is None else to_mask(m) for m in style_masks] + [None] * (n_styles - len(style_masks))
+    given_content = [(name, m) for name, m in zip(field_names("mask", n_styles), content, strict=True) if m is not None]
+    if given_content and all(float(m.max()) <= 0 for _, m in given_content):
+        raise ParamError(given_content[0][0], "every mask is black, so no style would apply anywhere")
+    for name, m in zip(field_names("style_mask", n_styles), own, strict=True):
+        if m is not None and float(m.max()) <= 0:
+            raise ParamError(name, "is all black: it selects no part of the style image")
+    if all(m is None or float(m.min()) >= 1 for m in content + own):
+        return None
+    return Regions(content, own)
+
+
+class GuidedObjective(Objective):
+    """:class:`Objective` with one guided Gram loss per style instead of one blended Gram loss."""
+
+    def __init__(self, net: FeatureNet, content: Tensor, styles: list[Tensor], blend: list[float],
+                 content_layers: tuple[str, ...], style_layers: tuple[str, ...], style_layer_weights: list[float],
+                 weights: tuple[float, float, float], autocast: bool = False, *, coverage: list[Tensor],
+                 style_masks: list[Tensor | None]) -> None:
+        self.coverage, self.own_masks = coverage, style_masks  # read by _set_style_targets during __init__
+        super().__init__(net, content, styles, blend, content_layers, style_layers, style_layer_weights, weights, autocast)
+
+    def _set_style_targets(self, styles: list[Tensor], blend: list[float]) -> None:
+        # Per layer: (sqrt of the weights, mass, mass fraction, target Gram, its squared norm) per covering style.
+        self.guides: dict[str, list[tuple[Tensor, float, float, Tensor, Tensor]]] = {k: [] for k in self.style_layers}
+        for style, cover, own in zip(styles, self.coverage, self.own_masks, strict=True):
+            feats = self._features(style)
+            own_levels = layer_masks(own, self.style_layers) if own is not None else {}
+            for k, w in layer_masks(cover, self.style_layers).items():
+                mass = float(w.sum())
+                if mass < MIN_MASS:
+                    continue
+                f = feats[k].float()
+                target = guided_gram(f, own_levels[k]) if k in own_levels else _Gram.apply(f) / (f.shape[-1] * f.shape[-2])
+                self.guides[k].append((w.sqrt(), mass, mass / w[0, 0].numel(), target, target.square().sum() + EPS))
+
+    def _style_loss(self, feats: dict[str, Tensor]) -> Tensor:
+        total = torch.zeros(feats[self.style_layers[0]].shape[0], device=feats[self.style_layers[0]].device)
+        for k, layer_w in zip(self.style_layers, self.layer_weights, strict=True):
+            f = feats[k].float()
+            for root, mass, fraction, target, norm in self.guides[k]:
+                g = _Gram.apply(f * root) / mass
+                total = total + (layer_w * fraction) * relative_error(g, target, norm)
+        return total
+
+
+def guided_gram(features: Tensor, weights: Tensor) -> Tensor:
+    """Σ_p w_p F_p F_pᵀ / Σ_p w_p (B x C x C, fp32); ``weights`` is 1x1xHxW at the features' size."""
+    mass = weights.sum().clamp_min(MIN_MASS)
+    return _Gram.apply(features.float() * weights.sqrt()) / mass
+
+
+def read_specs(specs: Sequence[str], kind: str, n_styles: int, max_pixels: int = images.DEFAULT_MAX_PIXELS) -> list[Image.Image | None]:
+    """CLI ``--mask N=FILE`` / ``--style-mask N=FILE`` (N = 1-based style number) -> one entry per style."""
+    flag = "--" + kind.replace("_", "-")
+    out: list[Image.Image | None] = [None] * n_styles
+    for spec in specs:
+        number, sep, path = spec.partition("=")
+        if not sep or not number.strip().isdigit() or not path:
+            raise ParamError(kind, f"{flag} takes N=FILE (N = style number, 1 = the first style), got {spec!r}")
+        n = int(number)
+        if not 1 <= n <= n_styles:
+            raise ParamError(kind, f"{flag} {spec}: there is no style {n} ({n_styles} style image(s) given)")
+        name = field_names(kind, n)[-1]
+        if out[n - 1] is not None:
+            raise ParamError(name, f"{flag} given twice for style {n}")
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise ParamError(name, f"cannot read {path} ({exc.strerror})") from None
+        try:
+            out[n - 1] = images.decode_mask(data, name, max_pixels)
+        except images.ImageError as err:
+            raise ParamError(err.field, err.message) from None
+    return out
