@@ -95,8 +95,10 @@ def test_server_limits_on_size_iterations_and_work() -> None:
     refused("size", fields_in=fields(size="300"), limits=limits)
     refused("iterations", fields_in=fields(iterations="150", size="64"), limits=limits)
     err = refused("iterations", fields_in=fields(size="256", iterations="60"), limits=limits)
-    assert "at most 12 iterations" in str(err)
+    assert "at most 16 iterations" in str(err)  # the 4:3 content makes 256x192 output pixels
     assert parse(fields(size="128", iterations="50"), limits=limits).params.iterations == 50
+    # Output pixels, not size squared: 128x96 x 66 fits the budget that 128x128 x 66 would exceed.
+    assert parse(fields(size="128", iterations="66"), limits=limits).params.iterations == 66
 
 
 def test_time_budget_is_capped_by_the_server() -> None:

@@ -205,7 +205,7 @@ class Board:
         job = run.job
         try:
             if run.records is None:
-                run.records = self.engine.run(job.content, job.styles, job.params, pause_every_s=self.slice_s, **job.engine_options())
+                run.records = self.engine.run(job.content, job.styles, job.params, pause_every_s=self.slice_s, **job.engine_kwargs())
             for record in run.records:
                 if run.fault_at is not None and record.iteration >= run.fault_at:
                     raise RuntimeError(f"injected fault at iteration {record.iteration} (test hook)")

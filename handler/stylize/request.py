@@ -89,10 +89,6 @@ class Job:
             return {}
         return {"masks": list(self.masks), "style_masks": list(self.style_masks)}
 
-    def engine_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``Engine.run`` beyond content, styles and params."""
-        return {}
-
 
 def asks_capabilities(fields_in: Mapping[str, Any]) -> bool:
     """``?response=capabilities`` (query string or form field): describe the server, run nothing."""
@@ -123,6 +119,7 @@ def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limit
         params = params.validated(n_styles=len(styles))
     except ParamError as err:
         raise RequestError(err.field, err.message) from None
+    _check_work(params, content.size, limits)
     masks, style_masks = _masks(blobs, len(styles), limits)
     return Job(content, styles, params, response, masks, style_masks)
 
@@ -284,15 +281,19 @@ def _params(values: dict[str, Any], limits: Limits) -> StyleParams:
         raise RequestError("size", f"must be at most {limits.max_size} on this server, got {params.size}")
     if params.iterations > limits.max_iterations:
         raise RequestError("iterations", f"must be at most {limits.max_iterations} on this server, got {params.iterations}")
-    work = params.size * params.size * params.iterations
-    if work > limits.max_work:
-        most = max(1, limits.max_work // (params.size * params.size))
-        raise RequestError("iterations", f"size {params.size} x {params.iterations} iterations exceeds this server's work budget; "
-                                         f"at this size at most {most} iterations")
     budget = params.time_budget_s
     if budget is None or budget > limits.max_time_s:
         params = replace(params, time_budget_s=limits.max_time_s)
     return params
+
+
+def _check_work(params: StyleParams, content_wh: tuple[int, int], limits: Limits) -> None:
+    """Output pixels (the content's aspect ratio kept) x iterations within the work budget."""
+    w, h = images.fit_size(content_wh[0], content_wh[1], params.size)
+    if w * h * params.iterations > limits.max_work:
+        most = max(1, limits.max_work // (w * h))
+        raise RequestError("iterations", f"size {params.size} x {params.iterations} iterations exceeds this server's work budget; "
+                                         f"at this size at most {most} iterations")
 
 
 def _image_bytes(blobs: Mapping[str, Any], limits: Limits) -> dict[str, bytes]:
