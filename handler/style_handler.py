@@ -74,8 +74,8 @@ class StyleTransferHandler(BaseHandler):
         self.engine = Engine(state, self.weights_info, self.device)
         self.limits = Limits.from_mapping(config.get("limits"))
         scheduler = config.get("scheduler") or {}
-        self.slice_s = float(scheduler.get("slice_s", 1.0))
-        self.watchdog_s = float(scheduler.get("watchdog_s", 1.5))
+        self.slice_s = float(scheduler.get("slice_s", 0.5))
+        self.watchdog_s = float(scheduler.get("watchdog_s", 1.0))
         self.budget = self._memory_budget(scheduler.get("memory_budget_mb") or {})
         self.batch_size = int(getattr(context, "model_yaml_config", {}).get("batchSize", 1) or 1)
         self.test_hooks = os.environ.get("STYLE_TEST_HOOKS") == "1"

@@ -34,6 +34,7 @@ class FakeUpstream(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[str] = []  # request lines as received
+        self.bodies: list[bytes] = []  # request bodies as received (b"" for GET)
         self.headers_seen: list[dict[str, str]] = []
         self.stream_started = threading.Event()
         self.stream_closed = threading.Event()  # the client closed a stream mid-job
@@ -50,8 +51,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: FakeUpstream
 
-    def _record(self) -> None:
+    def _record(self, body: bytes = b"") -> None:
         self.server.requests.append(self.requestline)
+        self.server.bodies.append(body)
         self.server.headers_seen.append({k.lower(): v for k, v in self.headers.items()})
 
     def do_GET(self) -> None:
@@ -65,8 +67,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_POST(self) -> None:
-        self._record()
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._record(body)
+        if body == b"response=capabilities":  # the front's /capabilities, answered like the handler would
+            answer = b'{"service": "style_transfer"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+            return
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("ts_stream_next", "true")

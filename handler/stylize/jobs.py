@@ -83,8 +83,8 @@ class Run:
 class Board:
     """The runs of one worker. Thread-safe: the watchdog calls :meth:`drop_idle` from its own thread."""
 
-    def __init__(self, engine: Engine, limits: Limits, budget_bytes: int, *, slice_s: float = 1.0,
-                 call_budget_s: float = 4.0, capabilities: Callable[[], dict[str, Any]] | None = None,
+    def __init__(self, engine: Engine, limits: Limits, budget_bytes: int, *, slice_s: float = 0.5,
+                 call_budget_s: float = 2.0, capabilities: Callable[[], dict[str, Any]] | None = None,
                  device_free: Callable[[], int | None] | None = None,
                  report: Callable[[str, Run | None, str | None], None] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.engine, self.limits, self.budget = engine, limits, budget_bytes

@@ -130,11 +130,15 @@ def nginx_on_fake(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.mark.parametrize("query", ["", "?x=1", "?response=stream&size=4096"])
-def test_capabilities_reaches_torchserve_as_exactly_the_capabilities_query(nginx_on_fake: Nginx, upstream: FakeUpstream,
-                                                                          query: str) -> None:
+def test_capabilities_reaches_torchserve_as_exactly_the_capabilities_form(nginx_on_fake: Nginx, upstream: FakeUpstream,
+                                                                         query: str) -> None:
+    """TorchServe drops the query string of /predictions requests, so the front asks with a form
+    field; whatever the client's query string, upstream sees only response=capabilities."""
     r = httpx.get(f"{nginx_on_fake.url}/capabilities{query}", timeout=10)
-    assert r.status_code == 200
-    assert upstream.requests[-1] == "GET /predictions/style_transfer?response=capabilities HTTP/1.1"
+    assert r.status_code == 200 and r.json() == {"service": "style_transfer"}
+    assert upstream.requests[-1] == "POST /predictions/style_transfer HTTP/1.1"
+    assert upstream.bodies[-1] == b"response=capabilities"
+    assert upstream.headers_seen[-1]["content-type"] == "application/x-www-form-urlencoded"
     assert "ts_stream_next" not in r.headers
 
 
@@ -196,9 +200,8 @@ def test_local_front_serves_app_and_api_on_one_origin_from_either_host_name(fron
 
 
 def test_local_front_capabilities_is_what_torchserve_answers(front: Nginx, torchserve: TorchServe) -> None:
-    direct = httpx.get(f"{torchserve.model_url}?response=capabilities", timeout=30)
+    direct = httpx.post(torchserve.model_url, data={"response": "capabilities"}, timeout=30)
     proxied = httpx.get(f"{front.url}/capabilities", timeout=30)
-    assert proxied.status_code == direct.status_code
-    assert proxied.headers.get("content-type") == direct.headers.get("content-type")
-    if direct.status_code == 200:
-        assert proxied.json() == direct.json()
+    assert proxied.status_code == direct.status_code == 200
+    assert proxied.headers.get("content-type") == direct.headers.get("content-type") == "application/json"
+    assert proxied.json() == direct.json() and proxied.json()["weights"]["provenance"] == "random-init"

@@ -28,8 +28,9 @@ ENDLESS = {"size": "96", "iterations": "2000", "snapshot_every": "2", "multiscal
 
 @pytest.fixture(scope="module")
 def server(model_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
-    """TorchServe with the test-only fault hook on and a memory budget that fits one 96 px job
-    but not two (64 px jobs need ~64 MiB, 96 px ~110 MiB by stylize/memory.py)."""
+    """TorchServe with the test-only fault hook on and a memory budget of 180 MiB: by stylize/memory.py
+    a 64 px job here needs ~64 MiB, 96 px ~84 MiB, 128 px ~113 MiB, so one 128 px job and a 64 px one
+    run side by side but two 128 px jobs do not."""
     ts = TorchServe(model_store, tmp_path_factory.mktemp("ts-jobs"))
     with pytest.MonkeyPatch.context() as env:  # the Java frontend passes its environment to workers
         env.setenv("STYLE_TEST_HOOKS", "1")
@@ -168,13 +169,13 @@ def test_jobs_beyond_the_memory_budget_wait_with_queued_events(server: TorchServ
     holder: dict[str, list[dict]] = {}
 
     def first() -> None:
-        r = post(server, {"size": "96", "iterations": "30", "snapshot_every": "10", "multiscale": "false", "response": "stream"})
+        r = post(server, {"size": "128", "iterations": "30", "snapshot_every": "10", "multiscale": "false", "response": "stream"})
         holder["first"] = [json.loads(line) for line in r.text.splitlines() if line.strip()]
 
     thread = threading.Thread(target=first)
     thread.start()
     time.sleep(1.0)
-    r = post(server, {"size": "96", "iterations": "4", "snapshot_every": "2", "multiscale": "false", "response": "stream"})
+    r = post(server, {"size": "128", "iterations": "4", "snapshot_every": "2", "multiscale": "false", "response": "stream"})
     thread.join(timeout=180)
     events = [json.loads(line) for line in r.text.splitlines() if line.strip()]
     assert events[0] == {"event": "queued", "position": 1}, events[:2]

@@ -84,8 +84,14 @@ def test_worker_killed_mid_job_gives_a_prompt_5xx_and_recovers(server: TorchServ
 
     def long_job() -> None:
         start = time.monotonic()
-        r = job(server, {"size": "96", "iterations": "2000", "multiscale": "false"}, timeout=120)
-        outcome.update(status=r.status_code, seconds=time.monotonic() - start, body=r.text[:200])
+        try:
+            r = job(server, {"size": "96", "iterations": "2000", "multiscale": "false"}, timeout=120)
+            outcome.update(status=r.status_code, body=r.text[:200])
+        except (httpx.ReadError, httpx.RemoteProtocolError) as err:
+            # Continuous batching sends the status with the job's first chunk: a worker that dies
+            # later can only cut the connection, which the client sees at once.
+            outcome.update(status="cut", body=type(err).__name__)
+        outcome["seconds"] = time.monotonic() - start
 
     thread = threading.Thread(target=long_job)
     thread.start()
@@ -94,7 +100,7 @@ def test_worker_killed_mid_job_gives_a_prompt_5xx_and_recovers(server: TorchServ
     os.kill(pid_before[0], signal.SIGKILL)
     thread.join(timeout=60)
     assert not thread.is_alive()
-    assert isinstance(outcome["status"], int) and outcome["status"] >= 500, outcome
+    assert outcome["status"] == "cut" or (isinstance(outcome["status"], int) and outcome["status"] >= 500), outcome
     answered_after = time.monotonic() - killed_at
     wait_ready(server)
     recovered_after = time.monotonic() - killed_at
