@@ -87,10 +87,10 @@ class Pod:
             args += ["--cap-drop", "ALL"]
         if sec.get("allowPrivilegeEscalation") is False:
             args += ["--security-opt", "no-new-privileges"]
-        uid, gid = self.user.split(":")
         for path, volume in self.mounts().items():
             if "emptyDir" in volume:
-                args += ["--tmpfs", f"{path}:rw,size={volume['emptyDir'].get('sizeLimit', '256Mi').replace('i', '').lower()},uid={uid},gid={gid},mode=0700"]
+                # U: owned by the container's user, standing in for fsGroup (podman 4.3 ignores mode= here).
+                args += ["--tmpfs", f"{path}:rw,size={volume['emptyDir'].get('sizeLimit', '256Mi').replace('i', '').lower()},U"]
             elif "configMap" in volume:
                 data = manifests[("ConfigMap", volume["configMap"]["name"])]["data"]
                 source = workdir / volume["subPath"]
