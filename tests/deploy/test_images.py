@@ -174,7 +174,7 @@ def stack(images: list[podman.Built], manifests: dict[tuple[str, str], dict], re
             podman.podman("run", "-d", "--name", front_name, "--network", network, "--add-host", f"model-server:{ms_ip}",
                           "-p", f"127.0.0.1:{port}:{front.port('http')}", *front.run_args(manifests, Path(tmp)), podman.FRONT)
             stack = Stack(network, ms_name, front_name, ms_ip, container_ip(front_name, network), f"http://127.0.0.1:{port}")
-            wait_until_healthy(stack)
+            wait_until_ready(stack, model_server)
             yield stack
         finally:
             if request.session.testsfailed > failed_before:
@@ -186,7 +186,10 @@ def stack(images: list[podman.Built], manifests: dict[tuple[str, str], dict], re
             podman.podman("network", "rm", "-f", network, check=False)
 
 
-def wait_until_healthy(stack: Stack) -> None:
+def wait_until_ready(stack: Stack, model_server: Pod) -> None:
+    """Until /ping through the front is Healthy and the model server's readiness probe (from the
+    manifest) passes, as Kubernetes waits before sending it traffic; fails with the logs."""
+    readiness = model_server.container["readinessProbe"]["exec"]["command"]
     deadline = time.monotonic() + READY_TIMEOUT_S
     last = ""
     while time.monotonic() < deadline:
@@ -195,13 +198,16 @@ def wait_until_healthy(stack: Stack) -> None:
             pytest.fail(f"model-server container is {state}\n{stack.logs()}", pytrace=False)
         try:
             r = httpx.get(f"{stack.url}/ping", timeout=5)
+            last = f"/ping {r.status_code} {r.text[:100]}"
             if r.status_code == 200 and r.json().get("status") == "Healthy":
-                return
-            last = f"{r.status_code} {r.text[:100]}"
+                probe = stack.exec(stack.model_server, *readiness)
+                last = f"readiness probe: {probe.stdout}{probe.stderr}"
+                if probe.returncode == 0:
+                    return
         except httpx.HTTPError as err:
             last = repr(err)
         time.sleep(3)
-    pytest.fail(f"/ping through the front not Healthy after {READY_TIMEOUT_S} s (last: {last})\n{stack.logs()}", pytrace=False)
+    pytest.fail(f"not ready after {READY_TIMEOUT_S} s (last: {last})\n{stack.logs()}", pytrace=False)
 
 
 def job_files(width: int = 64, height: int = 40) -> list[tuple[str, tuple[str, bytes, str]]]:
