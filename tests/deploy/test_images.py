@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,6 +217,13 @@ def job_files(width: int = 64, height: int = 40) -> list[tuple[str, tuple[str, b
 
 
 # ---- the images themselves ------------------------------------------------------------------------
+
+def test_archive_holds_the_engine_as_a_package(model_store: Path) -> None:
+    # Outside the repository (in the image) nothing but the archive provides `import stylize`.
+    names = set(zipfile.ZipFile(model_store / "style_transfer.mar").namelist())
+    assert {"style_handler.py", "stylize/__init__.py", "stylize/engine.py"} <= names
+    assert "engine.py" not in names, sorted(names)
+
 
 def test_model_server_image_is_the_labelled_test_build(images: list[podman.Built]) -> None:
     assert podman.MODEL_SERVER.endswith(":test-random-init")
