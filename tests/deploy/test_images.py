@@ -231,6 +231,17 @@ def test_model_server_image_is_the_labelled_test_build(images: list[podman.Built
     assert out.stdout.startswith("random-init"), out.stdout
 
 
+def test_production_build_refuses_random_init_weights(images: list[podman.Built]) -> None:
+    # Without TEST_WEIGHTS the archive stage is strict: no ImageNet weights reachable here, so it fails.
+    # VGG19_WEIGHTS names a file that is not there, so this never waits on a download.
+    out = podman.podman("build", "--layers", "--target", "build", "-f", str(podman.DOCKER / "model-server.Dockerfile"),
+                        "--ignorefile", str(podman.DOCKER / "model-server.Dockerfile.dockerignore"),
+                        "--build-arg", f"BASE={podman.PYTHON_BASE}", "--build-arg", "VGG19_WEIGHTS=weights/absent.pth",
+                        str(podman.ROOT), check=False, timeout=900)
+    assert out.returncode != 0, out.stdout[-2000:]
+    assert "ImageNet VGG19 weights are not available" in out.stdout + out.stderr, (out.stdout + out.stderr)[-2000:]
+
+
 @pytest.mark.parametrize(("image", "deployment"), [(podman.MODEL_SERVER, "model-server"), (podman.FRONT, "front")])
 def test_image_user_is_the_manifests_non_root_uid(images: list[podman.Built], manifests: dict, image: str, deployment: str) -> None:
     # The image's own USER matches runAsUser, so runAsNonRoot holds even where runAsUser is dropped.
