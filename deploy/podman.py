@@ -47,15 +47,13 @@ def env() -> dict[str, str]:
     return {**os.environ, "CONTAINERS_CONF": str(CONTAINERS_CONF)}
 
 
-def podman(*args: str, timeout: float = 600, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[str]:
+def podman(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run podman with the project's containers.conf; raises PodmanError (with its output) on failure."""
     if shutil.which("podman") is None:
         raise PodmanError(INSTALL_HINT)
-    result = subprocess.run(["podman", *args], env=env(), capture_output=True, timeout=timeout,
-                            input=input, text=input is None)
+    result = subprocess.run(["podman", *args], env=env(), capture_output=True, text=True, errors="replace", timeout=timeout)
     if check and result.returncode != 0:
-        out = result.stdout + result.stderr if isinstance(result.stdout, str) else (result.stdout + result.stderr).decode("utf-8", "replace")
-        raise PodmanError(f"podman {' '.join(args[:3])} ... failed ({result.returncode}):\n{out[-4000:]}")
+        raise PodmanError(f"podman {' '.join(args[:3])} ... failed ({result.returncode}):\n{(result.stdout + result.stderr)[-4000:]}")
     return result
 
 
