@@ -218,6 +218,17 @@ def job_files(width: int = 64, height: int = 40) -> list[tuple[str, tuple[str, b
 
 # ---- the images themselves ------------------------------------------------------------------------
 
+def test_debootstrap_uses_the_machines_debian_mirror(tmp_path: Path) -> None:
+    deb822 = tmp_path / "debian.sources"
+    deb822.write_text("Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n\n"
+                      "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\n")
+    one_line = tmp_path / "sources.list"
+    one_line.write_text("deb [arch=amd64] https://packages.example/apt stable main\ndeb http://other.example/debian/ bookworm main\n")
+    assert podman.debian_mirror((deb822,)) == "http://mirror.example/debian"
+    assert podman.debian_mirror((one_line,)) == "http://other.example/debian/"
+    assert podman.debian_mirror((tmp_path / "absent",)) == "http://deb.debian.org/debian"
+
+
 def test_archive_holds_the_engine_as_a_package(model_store: Path) -> None:
     # Outside the repository (in the image) nothing but the archive provides `import stylize`.
     names = set(zipfile.ZipFile(model_store / "style_transfer.mar").namelist())
