@@ -13,10 +13,13 @@ VGG19_WEIGHTS ?=
 export VGG19_WEIGHTS
 ARCHIVE_ARGS := --weights-mode $(WEIGHTS_MODE)$(if $(VGG19_WEIGHTS), --source $(VGG19_WEIGHTS))
 ENGINE_SOURCES := $(wildcard handler/stylize/*.py)
+# Building and running the container images without Docker (root podman; see deploy/podman.py).
+PODMAN_PACKAGES := podman buildah crun runc conmon fuse-overlayfs slirp4netns uidmap containernetworking-plugins \
+	golang-github-containers-common catatonit iptables debootstrap
 # The web app's browser libraries, pinned in frontend/package-lock.json, copied where index.html loads them.
 FRONTEND_VENDOR := frontend/vendor/gifenc.esm.js
 
-.PHONY: install system-deps archive serve stop test test-py test-js lint bench docs clean FORCE
+.PHONY: install system-deps archive serve stop images test test-py test-js lint bench docs clean FORCE
 
 install: $(STAMP) $(FRONTEND_VENDOR)
 
@@ -34,12 +37,17 @@ $(FRONTEND_VENDOR): frontend/package.json frontend/package-lock.json
 	cp frontend/node_modules/gifenc/dist/gifenc.esm.js frontend/node_modules/gifenc/LICENSE.md frontend/vendor/
 	touch $@
 
-# Java (TorchServe), Chromium (browser tests), nginx (proxy tests) from Debian; skipped when present.
+# Java (TorchServe), Chromium (browser tests), nginx (proxy tests), podman (image tests) from Debian;
+# skipped when present.
 # kubectl (manifest tests) comes from the Kubernetes/Google Cloud apt repositories where configured.
 system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v nginx >/dev/null || ! command -v java >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium nginx openjdk-17-jre-headless >/dev/null; \
+	fi
+	@if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null || ! command -v runc >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(PODMAN_PACKAGES) >/dev/null; \
 	fi
 	@command -v kubectl >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq kubectl >/dev/null 2>&1 || \
@@ -62,6 +70,11 @@ serve: install $(MAR) system-deps
 
 stop:
 	@$(PY) -m tools.serve stop
+
+# Both images with podman from local Debian bases (public registries unreachable here); the model
+# server is tagged model-server:test-random-init. tests/deploy/test_images.py builds and runs them.
+images: install system-deps
+	$(PY) -m deploy.podman build
 
 lint: install
 	$(VENV)/bin/ruff check handler tests tools $(wildcard bench deploy)

@@ -45,13 +45,15 @@ def build(model_store: Path, mode: str = "auto", source: str | None = None, mode
             _, info = weights.load(work / WEIGHTS_FILE)
         else:
             info = export_weights(work, mode, source)
-        # A clean copy of the engine package: no __pycache__ in the archive.
-        shutil.copytree(ENGINE, work / "stylize", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        # A clean copy of the engine package: no __pycache__ in the archive. The archiver copies a
+        # directory's contents, so pass the parent: the archive must hold stylize/ as a package
+        # (the handler imports it; a flat copy only worked where handler/ was on PYTHONPATH).
+        shutil.copytree(ENGINE, work / "extra" / "stylize", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         cmd = [str(Path(sys.executable).parent / "torch-model-archiver"),
                "--model-name", MODEL_NAME, "--version", "1.0",
                "--handler", str(HANDLER),
                "--serialized-file", str(work / WEIGHTS_FILE),
-               "--extra-files", str(work / "stylize"),
+               "--extra-files", str(work / "extra"),
                "--config-file", str(model_config),
                "--export-path", str(model_store), "--force"]
         # The archiver stages files in $TMPDIR/<model name>: a private TMPDIR lets builds run side by side.

@@ -4,30 +4,13 @@
 #   CPU: docker build -f deploy/docker/model-server.Dockerfile --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu -t style-transfer/model-server:1.0-cpu .
 # GPU and CPU images share one Debian base with Python 3.11: PyPI's torch wheels bring their own
 # CUDA runtime (nvidia-* wheels) and the node's NVIDIA container runtime brings the driver, so a
-# CUDA base image would only add a second copy of CUDA. BASE may name another image with Python 3.11.
+# CUDA base image would only add a second copy of CUDA. BASE may name another image with Python 3.11
+# (`make images` uses a local Debian bookworm one: see deploy/podman.py).
 ARG BASE=python:3.11-slim-bookworm
 
-# ---- build: the model archive, with real ImageNet weights or not at all ------------------------
-FROM python:3.11-slim-bookworm AS build
-# Archiving needs CPU torch only; never download CUDA wheels for this stage.
-ENV PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu \
-    PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends make=4.3-4.1 \
-    && rm -rf /var/lib/apt/lists/*
-WORKDIR /src
-# Only what `make archive` reads (see model-server.Dockerfile.dockerignore), plus weights/ when present.
-COPY . .
-# Empty: torch hub downloads vgg19-dcbb9e9d.pth now. Or a path inside the build context, e.g.
-# --build-arg VGG19_WEIGHTS=weights/vgg19-dcbb9e9d.pth. strict fails the build rather than ever
-# packing random-init weights into an image.
-ARG VGG19_WEIGHTS=
-RUN make archive PYTHON=python3.11 WEIGHTS_MODE=strict VGG19_WEIGHTS="${VGG19_WEIGHTS}" \
-    && grep -q '^imagenet' model_store/style_transfer.weights.txt
-
-# ---- runtime -----------------------------------------------------------------------------------
+# ---- runtime dependencies: Java (TorchServe's frontend) and the Python runtime pins ----------------
 # hadolint ignore=DL3006
-FROM ${BASE}
+FROM ${BASE} AS runtime-deps
 # Empty: PyPI's torch (CUDA). https://download.pytorch.org/whl/cpu for the smaller CPU image.
 ARG TORCH_INDEX_URL=
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -37,7 +20,6 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TEMP=/tmp TMPDIR=/tmp \
     LOG_LOCATION=/home/model-server/logs METRICS_LOCATION=/home/model-server/logs \
     TORCH_HOME=/tmp/torch XDG_CACHE_HOME=/tmp/cache
-# TorchServe's frontend is Java.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends openjdk-17-jre-headless=17.* \
     && rm -rf /var/lib/apt/lists/* \
@@ -49,6 +31,28 @@ RUN sed '/^# Development and tests/,$d' /tmp/requirements.txt > /tmp/runtime.txt
     && python3.11 -m venv /opt/venv \
     && pip install ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} -r /tmp/runtime.txt \
     && rm /tmp/requirements.txt /tmp/runtime.txt
+
+# ---- build: the model archive, with real ImageNet weights or not at all ------------------------
+# Same interpreter and torch as the runtime, so the dependencies are installed once.
+FROM runtime-deps AS build
+WORKDIR /src
+# Only what the archive reads (see model-server.Dockerfile.dockerignore), plus weights/ when present.
+COPY . .
+# Empty: torch hub downloads vgg19-dcbb9e9d.pth now. Or a path inside the build context, e.g.
+# --build-arg VGG19_WEIGHTS=weights/vgg19-dcbb9e9d.pth. WEIGHTS_MODE=strict fails the build rather
+# than ever packing random-init weights into an image.
+ARG VGG19_WEIGHTS=
+# Tests only: TEST_WEIGHTS=random-init packs seeded random-init weights (labelled so in the archive,
+# in /capabilities and in X-Style-Weights); tests/deploy/test_images.py tags that image
+# model-server:test-random-init. Any other value keeps WEIGHTS_MODE=strict.
+ARG TEST_WEIGHTS=
+ENV PYTHONPATH=/src:/src/handler
+RUN WEIGHTS_MODE=strict; if [ "$TEST_WEIGHTS" = random-init ]; then WEIGHTS_MODE=random; fi; \
+    python -m tools.archive --model-store model_store --weights-mode "$WEIGHTS_MODE" ${VGG19_WEIGHTS:+--source "$VGG19_WEIGHTS"} \
+    && { [ "$WEIGHTS_MODE" = random ] || grep -q '^imagenet' model_store/style_transfer.weights.txt; }
+
+# ---- runtime -----------------------------------------------------------------------------------
+FROM runtime-deps
 WORKDIR /home/model-server
 COPY --from=build --chown=root:root /src/model_store/style_transfer.mar /src/model_store/style_transfer.weights.txt model-store/
 COPY --chown=root:root deploy/docker/config.properties deploy/docker/ts_probe.py ./

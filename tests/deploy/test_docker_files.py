@@ -45,9 +45,13 @@ def test_hadolint_would_catch_a_bad_dockerfile(tmp_path: Path) -> None:
 
 def test_model_server_image_is_built_with_real_weights_and_runs_as_non_root() -> None:
     text = "\n".join(line for line in (DOCKER / "model-server.Dockerfile").read_text().splitlines() if not line.lstrip().startswith("#"))
-    assert "make archive" in text and "WEIGHTS_MODE=strict" in text and "WEIGHTS_MODE=auto" not in text and "random" not in text
-    # The build fails unless the archive's weights are ImageNet ones.
-    assert "grep -q '^imagenet' model_store/style_transfer.weights.txt" in text
+    assert "WEIGHTS_MODE=strict;" in text and "auto" not in text
+    # Random-init weights only through the explicit test argument (empty by default), and the build
+    # fails otherwise unless the archive's weights are ImageNet ones.
+    assert "ARG TEST_WEIGHTS=\n" in text
+    assert [line.strip() for line in text.splitlines() if "random" in line] == [
+        'RUN WEIGHTS_MODE=strict; if [ "$TEST_WEIGHTS" = random-init ]; then WEIGHTS_MODE=random; fi; \\',
+        '&& { [ "$WEIGHTS_MODE" = random ] || grep -q \'^imagenet\' model_store/style_transfer.weights.txt; }']
     assert "USER 10001" in text and "HEALTHCHECK" in text and "/ping" in (DOCKER / "ts_probe.py").read_text()
     assert "USER root" not in (DOCKER / "front.Dockerfile").read_text()
     assert "deploy/k8s/base/front/nginx.conf" in (DOCKER / "front.Dockerfile").read_text()
