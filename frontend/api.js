@@ -124,11 +124,15 @@ export function queuedStatus(position) {
  */
 export async function fetchCapabilities(urls, { fetchFn = fetch, timeoutMs = 5000 } = {}) {
   let failure = new Error("no capabilities URL");
-  for (const url of urls) {
+  for (const entry of urls) {
+    const { url, body } = typeof entry === "string" ? { url: entry } : entry;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     try {
-      const response = await fetchFn(url, { signal: controller.signal, headers: { Accept: "application/json" } });
+      // A form-urlencoded POST is a "simple" cross-origin request: no preflight needed.
+      const init = body ? { method: "POST", body, headers: { Accept: "application/json", "Content-Type": "application/x-www-form-urlencoded" } }
+        : { headers: { Accept: "application/json" } };
+      const response = await fetchFn(url, { signal: controller.signal, ...init });
       if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
       if (!/json/i.test(response.headers.get("content-type") ?? "")) throw new Error(`${url}: not JSON`);
       return await response.json();

@@ -21,9 +21,12 @@ const SIZE_STEP = 16;
 const MIN_PREVIEW_SIZE = 64;
 const MAX_PREVIEW_SIZE = 512;
 
-/** URLs to try, in order: the front's /capabilities, then TorchServe's own form (apiBase pointing at it). */
+/**
+ * Requests to try, in order: the front's GET /capabilities, then (apiBase pointing at TorchServe itself)
+ * a POST of the form field response=capabilities, since TorchServe drops query strings on /predictions.
+ */
 export function capabilitiesUrls(apiBase, modelPath) {
-  return [`${apiBase}/capabilities`, ...(apiBase ? [`${apiBase}${modelPath}?response=capabilities`] : [])];
+  return [`${apiBase}/capabilities`, ...(apiBase ? [{ url: `${apiBase}${modelPath}`, body: "response=capabilities" }] : [])];
 }
 
 /** Keep what the app uses from a capabilities document; throws on one that is not usable. */

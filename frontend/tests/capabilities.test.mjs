@@ -34,7 +34,7 @@ test("capabilities: the app keeps limits, weights and speed; a document without 
 test("URLs: the front's /capabilities, and TorchServe's own form when the API is elsewhere", () => {
   assert.deepEqual(capabilitiesUrls("", "/predictions/style_transfer"), ["/capabilities"]);
   assert.deepEqual(capabilitiesUrls("http://ts:8080", "/predictions/style_transfer"),
-    ["http://ts:8080/capabilities", "http://ts:8080/predictions/style_transfer?response=capabilities"]);
+    ["http://ts:8080/capabilities", { url: "http://ts:8080/predictions/style_transfer", body: "response=capabilities" }]);
 });
 
 test("field maxima are the server's: size 1024 not 2048, iterations within the work budget", () => {
@@ -107,6 +107,13 @@ test("fetchCapabilities tries each URL in turn and fails with the last error", a
   };
   assert.equal((await fetchCapabilities(["/a", "/b"], { fetchFn })).service, "style_transfer");
   assert.deepEqual(seen, ["/a", "/b"]);
+  const posted = [];
+  const formFn = async (url, init) => {
+    posted.push([url, init.method, init.body, init.headers["Content-Type"]]);
+    return new Response(JSON.stringify(DOC), { headers: { "Content-Type": "application/json" } });
+  };
+  await fetchCapabilities([{ url: "/p", body: "response=capabilities" }], { fetchFn: formFn });
+  assert.deepEqual(posted, [["/p", "POST", "response=capabilities", "application/x-www-form-urlencoded"]]);
   const html = async () => new Response("<html>", { headers: { "Content-Type": "text/html" } });
   await assert.rejects(fetchCapabilities(["/x"], { fetchFn: html }), /not JSON/);
   const silent = (url, { signal }) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(new Error("timed out"))));
