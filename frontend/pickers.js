@@ -157,7 +157,6 @@ export class StyleList {
     const buttons = document.createElement("div");
     buttons.className = "item-buttons";
     buttons.append(
-      this.#maskPicker(item, index),
       this.#button("↑", `Move style image ${n} up`, index === 0, () => this.#move(index, index - 1, "up")),
       this.#button("↓", `Move style image ${n} down`, index === this.items.length - 1, () => this.#move(index, index + 1, "down")),
       this.#button("✕", `Remove style image ${n}`, false, () => this.#remove(index), `remove-style-${n}`),
@@ -169,15 +168,19 @@ export class StyleList {
     const controls = document.createElement("div");
     controls.className = "blend";
     controls.append(label, slider, out);
-    li.append(img, controls, buttons, error);
+    li.append(img, controls, buttons, this.#region(item, index), error);
     return li;
   }
 
-  /** A small file picker for a ready region mask of this style (it then shows, and can be edited, in paint mode). */
-  #maskPicker(item, index) {
+  /** The style's region colour and a small file picker for a ready mask (it then shows, editable, in paint mode). */
+  #region(item, index) {
     const n = index + 1;
-    const label = Object.assign(document.createElement("label"), { className: "mask-pick button", textContent: "mask" });
-    label.title = `Region mask for style image ${n} (white = this style applies)`;
+    const row = document.createElement("div");
+    row.className = "item-region";
+    const swatch = Object.assign(document.createElement("span"), { className: "swatch", title: "This style's colour in paint mode" });
+    swatch.style.background = slotColour(item.slot);
+    const label = Object.assign(document.createElement("label"), { className: "mask-pick button", textContent: "Region mask…" });
+    label.title = `Upload a region mask for style image ${n} (white = this style applies)`;
     const input = Object.assign(document.createElement("input"), { type: "file", accept: "image/*", className: "visually-hidden", id: `mask-input-${n}` });
     input.dataset.testid = `mask-input-${n}`;
     input.setAttribute("aria-label", `Region mask for style image ${n} (${maskFieldName(index)})`);
@@ -186,7 +189,8 @@ export class StyleList {
       input.value = "";
     });
     label.append(input);
-    return label;
+    row.append(swatch, label);
+    return row;
   }
 
   #updateShares() {
