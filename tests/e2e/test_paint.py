@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.test_webapp import ROOT, browser, expect_ready, open_app, record_posts, set_params
+from tests.e2e.test_webapp_ux import axe_violations
 
 __all__ = ["browser"]  # module fixture shared with test_webapp.py
 
@@ -203,6 +204,7 @@ def test_fill_clear_undo_erase_and_a_ready_mask(page: Page, paint_images: dict[s
     page.get_by_test_id("remove-style-1").click()
     expect(page.get_by_test_id("paint")).to_have_attribute("data-painted", "1")
     page.screenshot(path=str(ARTIFACTS / "paint-tools-1280.png"), full_page=True)
+    assert axe_violations(page) == []  # the open painter, its labelled controls and the style items
 
 
 def test_a_400_naming_mask_2_shows_at_style_2(page: Page, paint_images: dict[str, Path]) -> None:
