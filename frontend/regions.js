@@ -51,13 +51,13 @@ export class RegionPainter {
       this.painter = new MaskPainter($("paint-canvas"), { ...preview, styles: MAX_STYLES, onChange: () => this.#update() });
       this.#applyBrush();
     }
-    this.#update();
+    this.setStyles(this.items); // the new painter paints the chosen style's slot
   }
 
   /** The style list changed (added, removed, reordered): rebuild the style choice. */
   setStyles(items) {
     this.items = items;
-    const current = this.painter ? this.painter.style - 1 : -1;
+    const current = Number(document.querySelector('input[name="paint-style"]:checked')?.value ?? -1);
     const choice = items.find((i) => i.slot === current) ?? items[0];
     if (this.painter && choice) this.painter.style = choice.slot + 1;
     $("paint-styles").replaceChildren(...items.map((item, index) => {
@@ -173,7 +173,9 @@ export class RegionPainter {
     $("paint-stage").hidden = !this.painter;
     $("paint-canvas").style.pointerEvents = usable ? "" : "none";
     for (const id of ["brush-size", "paint-fill", "paint-clear", "paint-clear-all"]) $(id).disabled = !usable;
-    for (const el of document.querySelectorAll('input[name="brush-mode"], input[name="paint-style"]')) el.disabled = !usable;
+    for (const el of document.querySelectorAll('input[name="brush-mode"]')) el.disabled = !usable;
+    // The style can be chosen before the content is: the painter made for it then paints that style.
+    for (const el of document.querySelectorAll('input[name="paint-style"]')) el.disabled = this.disabled;
     $("paint-undo").disabled = !usable || !this.painter.set.canUndo;
     const painted = this.painted();
     $("paint").dataset.painted = painted.join(",");

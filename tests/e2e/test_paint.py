@@ -66,6 +66,7 @@ def pick_and_open(page: Page, paint_images: dict[str, Path]) -> None:
     page.locator("#paint > summary").click()
     expect(page.get_by_test_id("paint-canvas")).to_be_visible()
     expect(page.get_by_test_id("paint-style-2")).to_be_visible()
+    expect(page.get_by_test_id("paint-style-1")).to_be_checked()
 
 
 def stroke(page: Page, points: list[tuple[float, float]]) -> None:
@@ -203,21 +204,34 @@ def test_fill_clear_undo_erase_and_a_ready_mask(page: Page, paint_images: dict[s
     # Removing a style removes its region; the other keeps its paint and colour.
     page.get_by_test_id("remove-style-1").click()
     expect(page.get_by_test_id("paint")).to_have_attribute("data-painted", "1")
+    page.get_by_test_id("paint-clear-all").click()
+    page.get_by_test_id("brush-paint").check()
+    stroke(page, [(30, 20), (34, 24)])
+    assert painted(page) == "1"
+    assert canvas_rgba(page, "paint-canvas", 32, 22)[2] > 150  # still the blue of the style that was style 2
     page.screenshot(path=str(ARTIFACTS / "paint-tools-1280.png"), full_page=True)
     assert axe_violations(page) == []  # the open painter, its labelled controls and the style items
 
 
 def test_a_400_naming_mask_2_shows_at_style_2(page: Page, paint_images: dict[str, Path]) -> None:
-    pick_and_open(page, paint_images)
+    # Styles first, then the content: the painter made for the content paints the chosen style.
+    page.get_by_test_id("style-input").set_input_files([paint_images["red"], paint_images["blue"]])
+    expect(page.get_by_test_id("style-item-2")).to_be_visible()
+    page.locator("#paint > summary").click()
+    expect(page.get_by_test_id("paint-note")).to_contain_text("Choose a content image")
     page.get_by_test_id("paint-style-2").check()
+    page.get_by_test_id("content-input").set_input_files(paint_images["content"])
+    expect(page.get_by_test_id("paint-canvas")).to_be_visible()
     page.get_by_test_id("paint-fill").click()
+    assert painted(page) == "2"
     message = "mask_2: not an image (use PNG, JPEG or WebP)"
     page.route("**/predictions/style_transfer", lambda route: route.fulfill(
         status=400, body=json.dumps({"code": 400, "message": message}), headers={"Content-Type": "application/json"}))
     record_posts(page)
     page.get_by_test_id("start").click()
     expect_ready(page, "error")
-    assert set(page.evaluate("window.__posts")[0]["fields"]) >= {"mask_2"}
+    fields = set(page.evaluate("window.__posts")[0]["fields"])
+    assert "mask_2" in fields and "mask" not in fields, fields  # only the style with paint sends a mask
     expect(page.get_by_test_id("error-style_2")).to_have_text(message)
     expect(page.get_by_test_id("mask-input-2")).to_be_focused()
 
