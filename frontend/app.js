@@ -12,6 +12,7 @@ import { encodeImage, uploadName } from "./images.js";
 import { PARAM_NAMES, toFormEntries, validateParams } from "./params.js";
 import { ContentPicker, StyleList, bindDropzone } from "./pickers.js";
 import { formatDuration } from "./progress.js";
+import { RegionPainter, maskFieldName } from "./regions.js";
 import { Results } from "./results.js";
 
 const $ = (id) => document.getElementById(id);
@@ -20,7 +21,20 @@ const apiBase = resolveApiBase(location.search, window.STYLE_CONFIG);
 const apiUrl = `${apiBase}${MODEL_PATH}`;
 const results = new Results();
 const content = new ContentPicker($("content-preview"), $("content-hint"));
-const styles = new StyleList($("style-list"), $("style-count"), () => clearError("style"));
+const regions = new RegionPainter();
+const styles = new StyleList($("style-list"), $("style-count"), () => {
+  clearError("style");
+  regions.setStyles(styles.items);
+}, {
+  onRemove: (item) => regions.freeSlot(item.slot),
+  onMaskFile(item, index, file) {
+    const field = maskFieldName(index);
+    clearError(styleFieldName(index));
+    regions.loadMask(item.slot, file).then(() => {
+      $("paint").open = true; // show what was loaded, ready to touch up
+    }, (err) => showError(`${field}: could not use ${file.name} (${err.message})`));
+  },
+});
 const history = new RunHistory($("history"), $("history-empty"), (values) => {
   setValues(values);
   refreshLimits();
@@ -62,6 +76,8 @@ bindDropzone(document.querySelector('[data-testid="content-drop"]'), $("content-
   return track(content.set(file).then(
     () => {
       results.setBefore(content.previewUrl);
+      const b = content.source.bitmap;
+      regions.setContent(content.previewUrl, content.previewSize, b && { width: b.width, height: b.height });
       refreshLimits();
     },
     (err) => showError(`content: could not read ${file.name} (${err.message})`),
@@ -139,6 +155,7 @@ function setState(state, message) {
   if (!running && focused === $("cancel")) $("start").focus();
   setDisabled(running);
   styles.setDisabled(running);
+  regions.setDisabled(running);
   for (const input of [$("content-input"), $("style-input")]) input.disabled = running;
   $("status").textContent = message;
 }
@@ -155,11 +172,18 @@ function clearError(field) {
 
 // Fields without an element of their own, shown where the user can act on them.
 const ERROR_HOME = { style_blend: "style", style_layer_weights: "style_layers" };
+const MASK_FIELD = /^(?:style_)?mask(?:_(\d+))?$/;
+
+/** Where a field's message goes: a style's masks show at that style's item. */
+function homeOf(named) {
+  const mask = MASK_FIELD.exec(named ?? "");
+  return mask ? styleFieldName(Number(mask[1] ?? 1) - 1) : ERROR_HOME[named] ?? named;
+}
 
 /** Show a "<field>: message" next to its field (and mark the input invalid), else under Start. */
 function showError(message) {
   const named = fieldOfMessage(message);
-  const field = ERROR_HOME[named] ?? named;
+  const field = homeOf(named);
   const el = (field && document.querySelector(`[data-error-for="${field}"]`)) || $("run-error");
   el.textContent = message;
   const input = field && PARAM_NAMES.has(field) ? $(`param-${field}`) : null;
@@ -172,9 +196,11 @@ function showError(message) {
 
 /** Keyboard and screen-reader users land on the first thing to fix. */
 function focusField(named) {
-  const field = ERROR_HOME[named] ?? named;
+  const field = homeOf(named);
+  const maskOf = MASK_FIELD.exec(named ?? "");
   const styleIndex = /^style_(\d+)$/.exec(field ?? "")?.[1];
-  const target = (field === "content" && $("content-input"))
+  const target = (maskOf && $(`mask-input-${maskOf[1] ?? 1}`))
+    || (field === "content" && $("content-input"))
     || (styleIndex && $(`blend-${styleIndex}`))
     || (field?.startsWith("style") && !PARAM_NAMES.has(field) && $("style-input"))
     || (PARAM_NAMES.has(field) && $(`param-${field}`))
@@ -208,6 +234,8 @@ async function buildForm(values) {
   }
   const blend = styles.blend();
   if (blend) form.append("style_blend", blend);
+  // Painted regions, at exactly the size the content is uploaded at (only styles that have paint).
+  for (const { field, blob } of await regions.maskEntries(values.size)) form.append(field, blob, `${field}.png`);
   for (const [name, value] of toFormEntries(values)) form.append(name, value);
   form.append("response", "stream");
   return form;
@@ -227,6 +255,7 @@ async function start() {
   const { signal } = controller;
   results.reset({ size: values.size, multiscale: values.multiscale });
   results.setBefore(content.previewUrl);
+  regions.snapshotForRun();
   app.dataset.result = "";
   delete app.dataset.doneMs;
   delete app.dataset.snapshotsAtDone;

@@ -1,8 +1,9 @@
 // Content picker and the list of style images (add, blend, reorder, remove), with previews.
 import { blendFieldValue, displayPercents, moveItem } from "./blend.js";
 import { styleFieldName } from "./errors.js";
-import { encodeImage, loadImage } from "./images.js";
+import { encodeImage, fitWithin, loadImage } from "./images.js";
 import { MAX_STYLES } from "./params.js";
+import { maskFieldName, slotColour } from "./regions.js";
 
 const PREVIEW_SIDE = 512;
 
@@ -43,6 +44,12 @@ export class ContentPicker {
     return b ? Math.min(b.width, b.height) / Math.max(b.width, b.height) : 1;
   }
 
+  /** Pixel size of the preview (what paint mode paints over), or null without one. */
+  get previewSize() {
+    const b = this.source?.bitmap;
+    return b && !this.img.hidden ? fitWithin(b.width, b.height, PREVIEW_SIDE) : null;
+  }
+
   /** URL of the upright preview (the "before" of the before/after view), or null. */
   get previewUrl() {
     return this.img.hidden ? null : this.img.src;
@@ -62,11 +69,13 @@ export class ContentPicker {
 }
 
 export class StyleList {
-  constructor(listEl, countEl, onChange = () => {}) {
+  /** hooks: onRemove(item) when a style leaves the list, onMaskFile(item, index, file) for a ready region mask. */
+  constructor(listEl, countEl, onChange = () => {}, hooks = {}) {
     this.listEl = listEl;
     this.countEl = countEl;
     this.onChange = onChange;
-    this.items = []; // { source, url, weight }
+    this.hooks = hooks;
+    this.items = []; // { source, url, weight, slot } slot: the style's region-mask slot and colour (regions.js)
     this.disabled = false;
   }
 
@@ -89,7 +98,9 @@ export class StyleList {
         notImages.push(file.name);
         continue;
       }
-      this.items.push({ source, url: await previewUrl(source), weight: 50 });
+      const used = new Set(this.items.map((i) => i.slot));
+      const slot = [...Array(MAX_STYLES).keys()].find((k) => !used.has(k));
+      this.items.push({ source, url: await previewUrl(source), weight: 50, slot });
     }
     this.render();
     return { overflow, notImages };
@@ -118,6 +129,8 @@ export class StyleList {
     const li = document.createElement("li");
     li.className = "style-item";
     li.dataset.testid = `style-item-${n}`;
+    // The style's colour: the same one marks its region in paint mode and over the live image.
+    li.style.setProperty("--style-colour", slotColour(item.slot));
     const img = document.createElement("img");
     if (item.url) {
       img.src = item.url;
@@ -155,8 +168,29 @@ export class StyleList {
     const controls = document.createElement("div");
     controls.className = "blend";
     controls.append(label, slider, out);
-    li.append(img, controls, buttons, error);
+    li.append(img, controls, buttons, this.#region(item, index), error);
     return li;
+  }
+
+  /** The style's region colour and a small file picker for a ready mask (it then shows, editable, in paint mode). */
+  #region(item, index) {
+    const n = index + 1;
+    const row = document.createElement("div");
+    row.className = "item-region";
+    const swatch = Object.assign(document.createElement("span"), { className: "swatch", title: "This style's colour in paint mode" });
+    swatch.style.background = slotColour(item.slot);
+    const label = Object.assign(document.createElement("label"), { className: "mask-pick button", textContent: "Region mask…" });
+    label.title = `Upload a region mask for style image ${n} (white = this style applies)`;
+    const input = Object.assign(document.createElement("input"), { type: "file", accept: "image/*", className: "visually-hidden", id: `mask-input-${n}` });
+    input.dataset.testid = `mask-input-${n}`;
+    input.setAttribute("aria-label", `Region mask for style image ${n} (${maskFieldName(index)})`);
+    input.addEventListener("change", () => {
+      if (input.files.length) this.hooks.onMaskFile?.(item, index, input.files[0]);
+      input.value = "";
+    });
+    label.append(input);
+    row.append(swatch, label);
+    return row;
   }
 
   #updateShares() {
@@ -189,6 +223,7 @@ export class StyleList {
   /** Removes a style; focus goes to the style that took its place, else the one before, else "add files". */
   #remove(index) {
     const [item] = this.items.splice(index, 1);
+    this.hooks.onRemove?.(item);
     if (item.url) URL.revokeObjectURL(item.url);
     item.source.bitmap?.close();
     this.render();

@@ -140,7 +140,7 @@ def record_posts(page: Page) -> None:
                     fields[name] = { type: value.type, bytes: value.size, wh };
                 }
             }
-            window.__posts.push({ url: String(url), fields });
+            window.__posts.push({ url: new URL(String(url), location.href).href, fields });  // absolute, as sent
             return realFetch(url, init);
         };
     }""")
