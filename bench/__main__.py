@@ -89,6 +89,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                                       "for the serving section, and stop it after (make bench: model_store)")
     p.add_argument("--serving-size", type=int, help="size of the serving comparison (default: see --budget-s)")
     p.add_argument("--serving-iterations", type=int, default=30)
+    p.add_argument("--mixed-gap-s", type=float, default=12.0, help="mixed section: seconds between the small jobs' arrivals")
     p.add_argument("--threads", type=int, help="torch threads in every job (default: torch's default, the core count); the threads table sets its own")
     p.add_argument("--quick", action="store_true", help="tiny sizes, 2-6 iterations, 1 thread, one worker process: a smoke test")
     p.add_argument("--no-isolate", action="store_true", help="run all jobs in one worker process (memory figures then undercount)")
@@ -370,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
                 text = threads_section(args, runner)
             elif section == "mixed":
                 # Builds its own two archives (batchSize 1 and 8) with the same random-init weights.
-                text, targets = mixed.section(Path(path), **({"big": (64, 40), "small": (32, 4), "n_small": 3, "gap_s": 0.5} if args.quick else {}))
+                text, targets = mixed.section(Path(path), **({"big": (64, 40), "small": (32, 4), "n_small": 3, "gap_s": 0.5} if args.quick else {"gap_s": args.mixed_gap_s}))
                 TARGETS.extend(targets)
             elif args.serving:
                 text, target = serving.section(args.serving, runner, args.serving_size, args.serving_iterations)
