@@ -8,7 +8,6 @@ in their regions, which is what the test reads back from the final image's pixel
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,16 +45,6 @@ def paint_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ImageDraw.Draw(mask).rectangle([0, 0, 15, 23], fill=(255, 255, 255, 255))
     mask.save(folder / "left-mask.png")
     return {name: folder / f"{name}.png" for name in ("content", "red", "blue", "left-mask")}
-
-
-@pytest.fixture
-def page(browser: Browser, frontend_url: str) -> Iterator[Page]:
-    page = open_app(browser, frontend_url)
-    try:
-        yield page
-        assert page.page_errors == [], page.page_errors  # type: ignore[attr-defined]
-    finally:
-        page.context.close()
 
 
 def pick_and_open(page: Page, paint_images: dict[str, Path]) -> None:

@@ -102,16 +102,6 @@ def open_app(browser: Browser, url: str, width: int = 1280, height: int = 900) -
     return page
 
 
-@pytest.fixture
-def page(browser: Browser, frontend_url: str) -> Iterator[Page]:
-    page = open_app(browser, frontend_url)
-    try:
-        yield page
-        assert page.page_errors == [], page.page_errors  # type: ignore[attr-defined]
-    finally:
-        page.context.close()
-
-
 def set_params(page: Page, **values: str) -> None:
     for name, value in values.items():
         page.fill(f"#param-{name}", value)

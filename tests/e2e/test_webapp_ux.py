@@ -13,7 +13,6 @@ import base64
 import io
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -109,16 +108,6 @@ def open_app(browser: Browser, url: str, caps: dict | None = CAPS, size: tuple[i
     page.goto(url)
     expect(page.locator("#app")).to_have_attribute("data-capabilities", "defaults" if caps is None else "server")
     return page
-
-
-@pytest.fixture
-def page(browser: Browser, frontend_url: str) -> Iterator[Page]:
-    page = open_app(browser, frontend_url)
-    try:
-        yield page
-        assert page.page_errors == [], page.page_errors  # type: ignore[attr-defined]
-    finally:
-        page.context.close()
 
 
 def pick(page: Page, images: dict[str, Path], styles: int = 1) -> None:
