@@ -50,6 +50,11 @@ def post(ts: TorchServe, data: dict[str, str], headers: dict[str, str] | None = 
     return httpx.post(ts.model_url, files=FILES, data=data, headers=headers, timeout=timeout)
 
 
+def lines(r: httpx.Response) -> list[dict]:
+    """The NDJSON events of a whole streamed answer."""
+    return [json.loads(line) for line in r.text.splitlines() if line.strip()]
+
+
 def timed(ts: TorchServe, data: dict[str, str]) -> float:
     start = time.monotonic()
     r = post(ts, data)
@@ -105,7 +110,7 @@ def test_a_client_that_leaves_beside_another_job_is_dropped_at_its_next_chunk(se
 
     def steady() -> None:
         r = post(server, {"size": "64", "iterations": "40", "snapshot_every": "5", "multiscale": "false", "response": "stream"})
-        results["lines"] = [json.loads(line) for line in r.text.splitlines() if line.strip()]
+        results["events"] = lines(r)
 
     thread = threading.Thread(target=steady)
     thread.start()
@@ -115,7 +120,7 @@ def test_a_client_that_leaves_beside_another_job_is_dropped_at_its_next_chunk(se
     wait_for(lambda: (metric(server, "StyleJobs", outcome="cancelled") or 0) > cancelled_before, timeout=10)
     assert time.monotonic() - gone_at < 2.5
     thread.join(timeout=180)
-    assert results["lines"][-1]["event"] == "done"  # type: ignore[index]
+    assert results["events"][-1]["event"] == "done"  # type: ignore[index]
 
 
 def test_a_small_job_finishes_while_a_big_one_runs(server: TorchServe) -> None:
@@ -152,7 +157,7 @@ def test_a_job_that_fails_mid_run_ends_with_an_error_line_and_the_others_go_on(s
         data = {"size": "48", "iterations": "12", "snapshot_every": "2", "multiscale": "false", "response": "stream"}
         r = post(server, data, headers)
         assert r.status_code == 200
-        results[name] = [json.loads(line) for line in r.text.splitlines() if line.strip()]
+        results[name] = lines(r)
 
     threads = [threading.Thread(target=run, args=("faulty", {"X-Style-Test-Fault-At": "5"})), threading.Thread(target=run, args=("healthy", None))]
     for t in threads:
@@ -170,14 +175,14 @@ def test_jobs_beyond_the_memory_budget_wait_with_queued_events(server: TorchServ
 
     def first() -> None:
         r = post(server, {"size": "128", "iterations": "30", "snapshot_every": "10", "multiscale": "false", "response": "stream"})
-        holder["first"] = [json.loads(line) for line in r.text.splitlines() if line.strip()]
+        holder["first"] = lines(r)
 
     thread = threading.Thread(target=first)
     thread.start()
     time.sleep(1.0)
     r = post(server, {"size": "128", "iterations": "4", "snapshot_every": "2", "multiscale": "false", "response": "stream"})
     thread.join(timeout=180)
-    events = [json.loads(line) for line in r.text.splitlines() if line.strip()]
+    events = lines(r)
     assert events[0] == {"event": "queued", "position": 1}, events[:2]
     assert [e["event"] for e in events[1:]] == ["snapshot", "done"]
     assert holder["first"][-1]["event"] == "done"
