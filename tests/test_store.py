@@ -105,7 +105,7 @@ def test_a_writer_killed_mid_write_is_invisible_and_swept(tmp_path: Path) -> Non
 
 def test_sweeper_removes_by_age_then_oldest_beyond_the_size(tmp_path: Path) -> None:
     now = [1_000_000.0]
-    store = FileStore(tmp_path, max_age_s=3600, max_bytes=900, clock=lambda: now[0])
+    store = FileStore(tmp_path, max_age_s=3600, max_bytes=1000, clock=lambda: now[0])
     old = store.put(files(300))
     now[0] += 1800
     middle = store.put(files(300))
@@ -116,11 +116,11 @@ def test_sweeper_removes_by_age_then_oldest_beyond_the_size(tmp_path: Path) -> N
     now[0] += 1800  # `old` is now past max_age
     assert store.sweep() == 1
     assert not store.exists(old.id) and store.exists(middle.id)
-    newest = store.put(files(300))  # 3 x ~310 bytes > 900: the oldest left goes
+    newest = store.put(files(400))  # ~310 + 310 + 410 bytes > 1000: the oldest left goes
     assert store.sweep() == 1
     assert not store.exists(middle.id)
     assert store.exists(newer.id) and store.exists(newest.id)
-    assert store.usage()[1] <= 900
+    assert store.usage()[1] <= 1000
     assert not (tmp_path / ".tokens" / old.id).exists()
 
 
