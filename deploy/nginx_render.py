@@ -4,7 +4,7 @@ replaced; start/stop that nginx as the current user with every writable path und
     python -m deploy.nginx_render --upstream 127.0.0.1:8080 --listen 8000 --root frontend --tmp .run/front > nginx.conf
 
 Replaced: the upstream server, the listen line (loopback only: `listen 127.0.0.1:PORT`), the static
-root, the /tmp/ prefix of pid and temp paths, and optionally the per-client job rate (`jobs_rate`):
+root, the results directory (`/srv/results`, the volume the model server writes), the /tmp/ prefix of pid and temp paths, and optionally the per-client job rate (`jobs_rate`):
 on one machine every browser tab and script is the same client 127.0.0.1, the single local user,
 so `make serve` and the test fixtures allow more jobs per minute than a shared cluster front.
 Every replacement must match, so a change to nginx.conf that the renderer no longer understands
@@ -44,11 +44,16 @@ def _sub(pattern: str, replacement: str, text: str, what: str, count: int | None
     return new
 
 
+RESULTS_DIR = "/srv/results"  # where the front pod mounts the results volume (read-only)
+
+
 def render(conf_text: str, upstream: str, listen: int, root: Path | str = FRONTEND, tmp: Path | str = "/tmp",
-           jobs_rate: str | None = None) -> str:
-    """The deployed conf with the upstream server, listen address, static root and /tmp/ paths replaced
-    (and the job rate, e.g. "120r/m", when given)."""
+           jobs_rate: str | None = None, results: Path | str | None = None) -> str:
+    """The deployed conf with the upstream server, listen address, static root, results directory
+    (default: <tmp>/results) and /tmp/ paths replaced (and the job rate, e.g. "120r/m", when given)."""
     tmp_dir = str(Path(tmp).resolve())
+    results_dir = str(Path(results).resolve()) if results is not None else tmp_dir.rstrip("/") + "/results"
+    conf_text = _sub(r"(?<=alias )" + re.escape(RESULTS_DIR) + r"(?=/)", results_dir, conf_text, "results alias line", 1)
     text = _sub(r"(?<=^        server )model-server:8080(?=;)", upstream, conf_text, "upstream server line", 1)
     text = _sub(r"(?<=^        listen )8080(?=;)", f"127.0.0.1:{listen}", text, "listen line", 1)
     if jobs_rate is not None:
@@ -114,7 +119,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def start(upstream: str, run_dir: Path, root: Path = FRONTEND, conf_text: str | None = None, port: int | None = None,
-          jobs_rate: str | None = None) -> Nginx:
+          jobs_rate: str | None = None, results: Path | None = None) -> Nginx:
     """The real nginx with the rendered conf on 127.0.0.1:`port` (default: a free one), as the current
     (non-root) user; pid, temp files, the rendered conf and its log all live in `run_dir`."""
     if not Path(NGINX).exists():
@@ -127,7 +132,7 @@ def start(upstream: str, run_dir: Path, root: Path = FRONTEND, conf_text: str | 
             port = sock.getsockname()[1]
     conf = run_dir / "nginx.conf"
     conf.write_text(render(conf_text or NGINX_CONF.read_text(), upstream=upstream, listen=port, root=root, tmp=run_dir,
-                           jobs_rate=jobs_rate))
+                           jobs_rate=jobs_rate, results=results))
     check = subprocess.run([NGINX, "-t", "-q", "-p", str(run_dir), "-c", str(conf), "-e", "stderr"], capture_output=True, text=True, timeout=30)
     if check.returncode != 0:
         raise RuntimeError(f"nginx -t failed: {check.stderr}")
@@ -153,8 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tmp", type=Path, required=True, help="writable directory for pid and temp files")
     parser.add_argument("--conf", type=Path, default=NGINX_CONF)
     parser.add_argument("--jobs-rate", help="per-client job rate instead of the deployed one, e.g. 120r/m")
+    parser.add_argument("--results", type=Path, help="the results directory the model server writes (default: TMP/results)")
     args = parser.parse_args(argv)
-    sys.stdout.write(render(args.conf.read_text(), args.upstream, args.listen, args.root, args.tmp, args.jobs_rate))
+    sys.stdout.write(render(args.conf.read_text(), args.upstream, args.listen, args.root, args.tmp, args.jobs_rate, args.results))
     return 0
 
 

@@ -1,0 +1,25 @@
+// Results this browser stored on the server: ids (and their delete tokens) in localStorage, so the
+// session history survives a reload and the share page can offer "delete" to its creator only.
+const KEY = "style-transfer.results";
+const MAX_SAVED = 50;
+export const USE_SETTINGS_KEY = "style-transfer.use-settings";
+
+function storage() {
+  try { return globalThis.localStorage ?? null; } catch { return null; }
+}
+
+export function savedResults() {
+  try { return JSON.parse(storage()?.getItem(KEY) || "[]").filter((r) => r && typeof r.id === "string"); } catch { return []; }
+}
+
+export function rememberResult(entry) {
+  const list = [entry, ...savedResults().filter((r) => r.id !== entry.id)].slice(0, MAX_SAVED);
+  storage()?.setItem(KEY, JSON.stringify(list));
+  return list;
+}
+
+export function forgetResult(id) {
+  const list = savedResults().filter((r) => r.id !== id);
+  storage()?.setItem(KEY, JSON.stringify(list));
+  return list;
+}

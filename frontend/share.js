@@ -1,0 +1,115 @@
+// The share page of one stored result (/r/<id>): the picture, how it was made, its snapshots.
+// It reads only the front's read-only /results/<id>/ files; deleting needs the token that the
+// creating browser keeps (results.js' saved results in localStorage).
+import { savedResults, forgetResult, USE_SETTINGS_KEY } from "./saved.js";
+
+const $ = (id) => document.getElementById(id);
+const SETTINGS = [
+  ["size", "Size (px)"], ["iterations", "Iterations"], ["network", "Network"], ["style_weight", "Style weight"],
+  ["content_weight", "Content weight"], ["tv_weight", "Smoothness (TV) weight"], ["style_blend", "Style blend"],
+  ["optimizer", "Optimizer"], ["init", "Start from"], ["multiscale", "Multiscale"], ["preserve_colors", "Keep content colours"],
+  ["style_scale", "Style scale"], ["pooling", "Pooling"], ["seed", "Seed"],
+];
+
+export function resultId(pathname) {
+  const m = /^\/r\/([A-Za-z0-9_-]{22})$/.exec(pathname);
+  return m ? m[1] : null;
+}
+
+function show(text, state) {
+  $("share-status").textContent = text;
+  if (state) $("share").dataset.state = state;
+}
+
+function settingRows(record) {
+  const params = record.params || {};
+  const rows = SETTINGS.filter(([name]) => params[name] !== undefined && params[name] !== null)
+    .map(([name, label]) => [label, Array.isArray(params[name]) ? params[name].join(", ") : String(params[name])]);
+  if (record.regions) rows.push(["Regions", "painted"]);
+  rows.push(["Weights", record.weights_label || record.weights || "?"]);
+  if (record.elapsed_s !== undefined) rows.push(["Took", `${Math.round(record.elapsed_s)} s${record.stopped && record.stopped !== "completed" ? ` (${record.stopped.replace("_", " ")})` : ""}`]);
+  if (record.created) rows.push(["Made", new Date(record.created * 1000).toLocaleString()]);
+  return rows;
+}
+
+async function main() {
+  const id = resultId(location.pathname);
+  if (!id) return show("This is not a result link.", "missing");
+  const base = `/results/${id}/`;
+  let record;
+  try {
+    const r = await fetch(`${base}record.json`);
+    if (r.status === 404) {
+      forgetResult(id);
+      return show("This result is gone: it expired or was deleted.", "missing");
+    }
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    record = await r.json();
+  } catch (err) {
+    return show(`Could not load the result (${err.message}).`, "error");
+  }
+  document.querySelector(".share-layout").hidden = false;
+  const final = $("share-final");
+  final.src = `${base}final.png`;
+  if (record.size) { final.width = record.size[0]; final.height = record.size[1]; }
+  $("share-download").href = `${base}final.png`;
+  $("share-download").download = `style-transfer-${id.slice(0, 8)}.png`;
+
+  const dl = $("share-settings");
+  for (const [label, value] of settingRows(record)) dl.append(Object.assign(document.createElement("dt"), { textContent: label }), Object.assign(document.createElement("dd"), { textContent: value }));
+
+  const inputs = $("share-inputs");
+  const shown = record.inputs ? [["content.jpg", "Content image"], ...record.inputs.styles.map((f, i) => [f, `Style image ${i + 1}`])] : [];
+  for (const [file, label] of shown) {
+    const fig = document.createElement("figure");
+    fig.append(Object.assign(document.createElement("img"), { src: base + file, alt: label, loading: "lazy" }), Object.assign(document.createElement("figcaption"), { textContent: label }));
+    inputs.append(fig);
+  }
+  if (!shown.length) inputs.append(Object.assign(document.createElement("p"), { className: "note", textContent: "The inputs were not stored with this result." }));
+
+  const film = $("share-film");
+  for (const snap of record.snapshots || []) {
+    const li = document.createElement("li");
+    li.append(Object.assign(document.createElement("img"), { src: base + snap.file, alt: `Snapshot at iteration ${snap.iteration}`, loading: "lazy" }));
+    film.append(li);
+  }
+  if (!film.children.length) film.hidden = true;
+
+  $("share-copy").addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(location.href);
+      $("share-note").textContent = "Link copied.";
+    } catch {
+      $("share-note").textContent = `Copy this link: ${location.href}`;
+    }
+  });
+  if (navigator.share) {
+    $("share-native").hidden = false;
+    $("share-native").addEventListener("click", () => navigator.share({ title: "Style transfer result", url: location.href }).catch(() => {}));
+  }
+  $("share-use").addEventListener("click", () => {
+    sessionStorage.setItem(USE_SETTINGS_KEY, JSON.stringify({ params: record.params, id }));
+  });
+
+  const mine = savedResults().find((r) => r.id === id);
+  if (mine?.deleteToken) {
+    const del = $("share-delete");
+    del.hidden = false;
+    del.addEventListener("click", async () => {
+      if (!confirm("Delete this result for everyone who has the link?")) return;
+      del.disabled = true;
+      const r = await fetch(`/results/${id}`, { method: "DELETE", headers: { "X-Delete-Token": mine.deleteToken } }).catch(() => null);
+      if (r?.ok) {
+        forgetResult(id);
+        document.querySelector(".share-layout").hidden = true;
+        show("Deleted. The link no longer works.", "deleted");
+      } else {
+        del.disabled = false;
+        $("share-note").textContent = `Could not delete it${r ? ` (HTTP ${r.status})` : ""}.`;
+      }
+    });
+  }
+  show(`${record.weights_label || "Result"} · ${record.size ? `${record.size[0]}×${record.size[1]} px` : ""}`, "ready");
+}
+
+if (typeof document !== "undefined" && document.getElementById("share")) main();
