@@ -5,7 +5,9 @@ the model server (a fake upstream that records what reaches it)."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,8 +31,15 @@ def upstream() -> Iterator[FakeUpstream]:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("results")
+def results() -> Iterator[Path]:
+    """World-readable like the results volume (nginx's workers run as another user than the writer);
+    pytest's own tmp root is private to its user."""
+    path = Path(tempfile.mkdtemp(prefix="results-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +77,9 @@ def test_a_result_is_served_read_only_with_immutable_caching(front: Nginx, store
     record = httpx.get(f"{front.url}/results/{stored.id}/record.json", timeout=10)
     assert record.json() == {"params": {"size": 64}} and "json" in record.headers["content-type"]
     assert httpx.get(f"{front.url}/results/{stored.id}/snapshot_01.jpg", timeout=10).content == b"\xff\xd8 jpeg"
-    assert httpx.put(f"{front.url}/results/{stored.id}/final.png", content=b"x", timeout=10).status_code in (403, 405)
+    for method in ("PUT", "POST", "DELETE"):
+        assert httpx.request(method, f"{front.url}/results/{stored.id}/final.png", content=b"x", timeout=10).status_code in (403, 404, 405)
+    assert httpx.get(f"{front.url}/results/{stored.id}/final.png", timeout=10).content == b"\x89PNG final"
 
 
 @pytest.mark.parametrize("path", [
