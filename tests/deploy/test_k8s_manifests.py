@@ -159,6 +159,32 @@ def hpa_problems(docs: list[Doc]) -> list[str]:
     return bad
 
 
+def results_volume_problems(docs: list[Doc]) -> list[str]:
+    """One ReadWriteMany claim `results`, mounted read-write in the model server at the directory its
+    STYLE_RESULTS_DIR names and read-only in the front at the directory its nginx.conf serves."""
+    claims = [c for c in of_kind(docs, "PersistentVolumeClaim") if c["metadata"]["name"] == "results"]
+    if not claims:
+        return ["no PersistentVolumeClaim named results"]
+    bad = [] if claims[0]["spec"]["accessModes"] == ["ReadWriteMany"] else [f"results claim is {claims[0]['spec']['accessModes']}, not ReadWriteMany"]
+    served = re.findall(r"alias (\S+?)/\$result_id", nginx_conf(docs))
+    for name, want_ro in (("model-server", False), ("front", True)):
+        spec = one(docs, "Deployment", name)["spec"]["template"]["spec"]
+        volumes = [v["name"] for v in spec.get("volumes", []) if v.get("persistentVolumeClaim", {}).get("claimName") == "results"]
+        mounts = [m for m in spec["containers"][0].get("volumeMounts", []) if m["name"] in volumes]
+        if len(mounts) != 1:
+            bad.append(f"{name}: mounts the results claim {len(mounts)} times")
+            continue
+        if bool(mounts[0].get("readOnly")) != want_ro:
+            bad.append(f"{name}: results mount readOnly={mounts[0].get('readOnly')}, expected {want_ro}")
+        if name == "model-server":
+            env = {e["name"]: e.get("value") for e in spec["containers"][0].get("env", [])}
+            if env.get("STYLE_RESULTS_DIR") != mounts[0]["mountPath"]:
+                bad.append(f"model-server: STYLE_RESULTS_DIR={env.get('STYLE_RESULTS_DIR')} but the volume is at {mounts[0]['mountPath']}")
+        elif served != [mounts[0]["mountPath"]]:
+            bad.append(f"front: nginx serves results from {served}, the volume is at {mounts[0]['mountPath']}")
+    return bad
+
+
 def nginx_conf(docs: list[Doc]) -> str:
     maps = [d for d in of_kind(docs, "ConfigMap") if d["metadata"]["name"].startswith("front-nginx")]
     assert len(maps) == 1, [d["metadata"]["name"] for d in of_kind(docs, "ConfigMap")]
@@ -196,7 +222,7 @@ def test_every_resource_is_valid_for_the_schema(overlay: str) -> None:
 
 
 @pytest.mark.parametrize("check", [services_exposing_management, missing_resources, missing_probes, not_hardened,
-                                   model_server_policy_problems, hpa_problems], ids=lambda f: f.__name__)
+                                   model_server_policy_problems, hpa_problems, results_volume_problems], ids=lambda f: f.__name__)
 def test_policy(overlay: str, check: Callable[[list[Doc]], list[str]]) -> None:
     assert check(manifests(overlay)) == []
 
@@ -320,7 +346,18 @@ def _old_hpa(docs: list[Doc]) -> None:
     one(docs, "HorizontalPodAutoscaler", "model-server")["apiVersion"] = "autoscaling/v1"
 
 
+def _results_writable_in_front(docs: list[Doc]) -> None:
+    mounts = one(docs, "Deployment", "front")["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    next(m for m in mounts if m["name"] == "results").pop("readOnly")
+
+
+def _results_single_node(docs: list[Doc]) -> None:
+    one(docs, "PersistentVolumeClaim", "results")["spec"]["accessModes"] = ["ReadWriteOnce"]
+
+
 @pytest.mark.parametrize(("breaker", "check"), [
+    (_results_writable_in_front, results_volume_problems),
+    (_results_single_node, results_volume_problems),
     (_break_schema, schema_errors),
     (_expose_management, services_exposing_management),
     (_drop_resources, missing_resources),
