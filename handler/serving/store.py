@@ -59,7 +59,8 @@ class Stored:
 
 
 class ResultStore(Protocol):
-    def put(self, files: Mapping[str, bytes]) -> Stored: ...
+    def reserve(self) -> Stored: ...
+    def put(self, files: Mapping[str, bytes], reserved: Stored | None = None) -> Stored: ...
     def get(self, result_id: str, name: str) -> bytes: ...
     def delete(self, result_id: str, token: str) -> bool: ...
     def sweep(self) -> int: ...
@@ -87,12 +88,19 @@ class FileStore:
 
     # -- writing -----------------------------------------------------------------------------------
 
-    def put(self, files: Mapping[str, bytes]) -> Stored:
+    def reserve(self) -> Stored:
+        """An id and delete token for a result to be written later (nothing is visible yet), so an
+        answer can carry its link before the job has finished."""
+        return Stored(new_id(), secrets.token_urlsafe(32))
+
+    def put(self, files: Mapping[str, bytes], reserved: Stored | None = None) -> Stored:
         """Store one result whole (``record.json`` and ``final.png`` at least) or raise StoreError."""
         bad = [name for name in files if not FILE_PATTERN.fullmatch(name)]
         if bad or "final.png" not in files or "record.json" not in files:
             raise ValueError(f"a result needs final.png and record.json and only known names, got {sorted(files)}")
-        result_id, token = new_id(), secrets.token_urlsafe(32)
+        if reserved is not None and not valid_id(reserved.id):
+            raise ValueError("not a reserved result id")
+        result_id, token = reserved.id if reserved else new_id(), reserved.delete_token if reserved else secrets.token_urlsafe(32)
         incoming = self.root / INCOMING_DIR / f"{result_id}.{secrets.token_hex(4)}"
         try:
             incoming.mkdir(parents=True)
@@ -103,6 +111,8 @@ class FileStore:
             _write_synced(tokens / result_id, _token_hash(token).encode())
             now = self.clock()
             os.utime(incoming, (now, now))  # the result's age is the directory's mtime
+            if (self.root / result_id).exists():
+                raise FileExistsError(17, "result id already used", result_id)
             os.rename(incoming, self.root / result_id)  # the moment it becomes visible, all at once
         except OSError as exc:
             shutil.rmtree(incoming, ignore_errors=True)

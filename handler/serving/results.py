@@ -1,0 +1,179 @@
+"""What the worker keeps of a finished job, and how it is shared: the result store's serving side.
+
+A job that completes (or stops at its time budget) is written to the store (``serving.store``)
+with its final PNG, a small JSON record of how it was made, and up to ``max_snapshots`` JPEG
+thumbnails of its snapshots; its inputs only when the request asked (``store_inputs=true``). The
+id and delete token are drawn when the job arrives, so even a PNG answer, whose headers leave with
+its first chunk, can carry its link (``X-Style-Result``). Storage never fails a job: a result that
+cannot be written is answered all the same, with a ``warning``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+from stylize import images
+from stylize.engine import Snapshot
+
+from .store import FileStore, NotFound, Stored, StoreError, valid_id
+
+logger = logging.getLogger(__name__)
+
+THUMB_SIDE = 256  # snapshot thumbnails: enough for a film strip, ~10 KiB each
+INPUT_SIDE = 1024  # stored inputs (store_inputs=true) are re-encoded no larger than this
+SWEEP_EVERY_S = 30.0  # a sweep scans the whole store: at most this often, after a write
+DIR_ENV = "STYLE_RESULTS_DIR"
+
+
+@dataclass(frozen=True)
+class ResultsSettings:
+    """``handler.results`` in model-config.yaml; ``$STYLE_RESULTS_DIR`` sets (or overrides) ``dir``.
+    Without a directory nothing is stored (and capabilities says so)."""
+
+    enabled: bool = True
+    dir: str | None = None
+    max_age_s: float = 7 * 24 * 3600.0
+    max_bytes: int = 2 * 1024**3
+    max_snapshots: int = 24
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None, environ: Mapping[str, str] = os.environ) -> ResultsSettings:
+        values = dict(values or {})
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"handler.results: unknown setting(s) {', '.join(unknown)}")
+        directory = environ.get(DIR_ENV) or values.get("dir") or None
+        return cls(enabled=bool(values.get("enabled", True)), dir=directory,
+                   max_age_s=float(values.get("max_age_s", cls.max_age_s)), max_bytes=int(values.get("max_bytes", cls.max_bytes)),
+                   max_snapshots=int(values.get("max_snapshots", cls.max_snapshots)))
+
+    @property
+    def active(self) -> bool:
+        return self.enabled and bool(self.dir)
+
+
+@dataclass
+class Keeping:
+    """One job's share of the store while it runs: its reserved id and its snapshot thumbnails."""
+
+    reserved: Stored
+    max_snapshots: int
+    thumbs: list[tuple[dict[str, Any], bytes]] = field(default_factory=list)
+
+    def snapshot(self, snap: Snapshot) -> None:
+        picture = images.to_pil(snap.image)
+        picture.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
+        meta = {"iteration": snap.iteration, "stage": snap.stage, "losses": {k: round(v, 6) for k, v in snap.losses.items()}}
+        self.thumbs.append((meta, images.encode(picture, "jpeg", quality=85)))
+        if len(self.thumbs) > self.max_snapshots:
+            self.thumbs = self.thumbs[::2]  # halve, evenly spread over the run
+
+
+class Results:
+    """The worker's results: reserve an id on arrival, keep on completion, delete with a token."""
+
+    def __init__(self, settings: ResultsSettings, store: FileStore | None = None) -> None:
+        self.settings = settings
+        self.store = store if store is not None else (
+            FileStore(settings.dir, max_age_s=settings.max_age_s, max_bytes=settings.max_bytes) if settings.active else None)
+        self._last_sweep = 0.0
+        self._sweeping = threading.Lock()
+
+    @property
+    def active(self) -> bool:
+        return self.store is not None
+
+    def describe(self) -> dict[str, Any]:
+        """For capabilities: whether results are kept and for how long."""
+        return {"enabled": self.active, "max_age_s": self.settings.max_age_s if self.active else None}
+
+    def reserve(self, wanted: bool) -> Keeping | None:
+        if not (self.active and wanted):
+            return None
+        assert self.store is not None
+        return Keeping(self.store.reserve(), self.settings.max_snapshots)
+
+    def keep(self, keeping: Keeping, done: Mapping[str, Any], png: bytes, *, content: Image.Image | None = None,
+             styles: Sequence[Image.Image] = (), regions: bool = False) -> dict[str, Any]:
+        """Write the result; returns what the done record gains: ``result`` and ``delete_token``,
+        or a ``warning`` when the store could not take it (the job is answered either way)."""
+        assert self.store is not None
+        stored = keeping.reserved
+        files: dict[str, bytes] = {"final.png": png}
+        snapshots = []
+        for n, (meta, jpeg) in enumerate(keeping.thumbs, start=1):
+            name = f"snapshot_{n:02d}.jpg"
+            files[name] = jpeg
+            snapshots.append({"file": name, **meta})
+        inputs = None
+        if content is not None:
+            files["content.jpg"] = _input_jpeg(content)
+            names = []
+            for i, style in enumerate(styles, start=1):
+                files[f"style_{i}.jpg"] = _input_jpeg(style)
+                names.append(f"style_{i}.jpg")
+            inputs = {"content": "content.jpg", "styles": names}
+        record = {key: done[key] for key in ("iteration", "iterations", "size", "losses", "elapsed_s", "stopped", "params",
+                                             "weights", "timings") if key in done}
+        record.update(id=stored.id, created=round(time.time(), 3), snapshots=snapshots, inputs=inputs, regions=regions)
+        for key in ("network", "weights_source", "weights_label"):
+            if key in done:
+                record[key] = done[key]
+        files["record.json"] = json.dumps(record).encode()
+        try:
+            self.store.put(files, reserved=stored)
+        except (StoreError, OSError) as exc:
+            logger.warning("result %s not stored: %s", stored.id, exc)
+            return {"warning": f"the result was not stored, so it has no share link ({exc})"}
+        self._sweep_soon()
+        return {"result": stored.links(), "delete_token": stored.delete_token}
+
+    def delete(self, result_id: str, token: str) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, JSON body) for ``DELETE /results/<id>``."""
+        gone = {"code": 404, "type": "NotFound", "message": "result: no such result (it may have expired or been deleted)"}
+        if self.store is None or not valid_id(result_id):
+            return 404, gone
+        try:
+            if self.store.delete(result_id, token):
+                return 200, {"deleted": result_id}
+        except NotFound:
+            return 404, gone
+        return 403, {"code": 403, "type": "Forbidden", "message": "token: this is not the result's delete token"}
+
+    def _sweep_soon(self) -> None:
+        """After a write, at most every SWEEP_EVERY_S, in the background: a sweep never delays a job."""
+        now = time.monotonic()
+        if now - self._last_sweep < SWEEP_EVERY_S or not self._sweeping.acquire(blocking=False):
+            return
+        self._last_sweep = now
+
+        def run() -> None:
+            try:
+                assert self.store is not None
+                removed = self.store.sweep()
+                if removed:
+                    logger.info("result sweeper removed %d result(s)", removed)
+            except Exception:
+                logger.warning("result sweep failed", exc_info=True)
+            finally:
+                self._sweeping.release()
+
+        threading.Thread(target=run, name="result-sweeper", daemon=True).start()
+
+    def sweep_now(self) -> int:
+        return self.store.sweep() if self.store is not None else 0
+
+
+def _input_jpeg(picture: Image.Image) -> bytes:
+    copy = picture.convert("RGB")
+    copy.thumbnail((INPUT_SIDE, INPUT_SIDE), Image.Resampling.LANCZOS)
+    return images.encode(copy, "jpeg", quality=90)
