@@ -1,4 +1,4 @@
-"""stylize.request: one request's fields -> a validated job, or a 400/413 naming the field."""
+"""serving.request: one request's fields -> a validated job, or a 400/413 naming the field."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import json
 
 import pytest
 from images_util import content_image, style_image, to_bytes
-from stylize.request import Limits, RequestError, parse
+from serving.request import Limits, parse
+from serving.responses import refusal
+from stylize.errors import FieldError
 
 CONTENT = to_bytes(content_image(64, 48))
 STYLE = to_bytes(style_image(40))
@@ -17,12 +19,13 @@ def fields(**extra: object) -> dict[str, object]:
     return {"content": bytearray(CONTENT), "style": bytearray(STYLE), **extra}
 
 
-def refused(field_name: str, status: int = 400, **kw: object) -> RequestError:
-    with pytest.raises(RequestError) as info:
+def refused(field_name: str, status: int = 400, **kw: object) -> FieldError:
+    with pytest.raises(FieldError) as info:
         parse(**kw)  # type: ignore[arg-type]
     assert info.value.field == field_name, str(info.value)
-    assert info.value.status == status
-    assert info.value.body()["message"].startswith(f"{field_name}: ")
+    answer = refusal(info.value)
+    assert answer.status == status
+    assert json.loads(answer.body)["message"].startswith(f"{field_name}: ")
     return info.value
 
 

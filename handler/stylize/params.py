@@ -1,6 +1,6 @@
 """Style-transfer parameters: one dataclass with defaults, ranges and validation.
 
-Every check raises :class:`ParamError` naming the offending field, so the CLI, the HTTP
+Every check raises :class:`~stylize.errors.FieldError` naming the offending field, so the CLI, the HTTP
 handler and the web app can all tell the user exactly what to fix.
 """
 
@@ -9,23 +9,18 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from .errors import FieldError
+from .fields import MAX_STYLES
 from .vgg import LAYER_NAMES
 
 POOLING = ("max", "avg")
 INITS = ("content", "noise", "style")
 OPTIMIZERS = ("lbfgs", "adam")
-MAX_STYLES = 8
-
-
-class ParamError(ValueError):
-    """A parameter is invalid; ``field`` names it, ``str(err)`` is ``"<field>: <what is wrong>"``."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-        self.message = message
+__all__ = ["MAX_STYLES", "ParamError", "StyleParams", "markdown_table"]
+ParamError = FieldError  # the older name, kept so callers (and branches in flight) need no change
 
 
 def _num(lo: float, hi: float, help_text: str, **extra: Any) -> dict[str, Any]:
@@ -139,14 +134,18 @@ class StyleParams:
         return out
 
 
-_KINDS: dict[str, type] = {
-    "size": int, "iterations": int, "seed": int, "snapshot_every": int,
-    "content_weight": float, "style_weight": float, "tv_weight": float, "style_scale": float,
-    "learning_rate": float, "time_budget_s": float,
-    "preserve_colors": bool, "multiscale": bool,
-    "pooling": str, "init": str, "optimizer": str,
-    "content_layers": tuple, "style_layers": tuple, "style_blend": tuple, "style_layer_weights": tuple,
-}
+def _base_kind(annotation: Any) -> type:
+    """``int`` -> int, ``float | None`` -> float, ``tuple[str, ...] | None`` -> tuple."""
+    union = get_origin(annotation) in (Union, UnionType)
+    options = [a for a in (get_args(annotation) if union else (annotation,)) if a is not type(None)]
+    kind = get_origin(options[0]) or options[0]
+    if len(options) != 1 or kind not in (int, float, bool, str, tuple):
+        raise TypeError(f"StyleParams field type {annotation!r} is not one of int, float, bool, str, tuple (optionally | None)")
+    return kind
+
+
+# Each field's kind, read from the dataclass annotations (a new field needs no entry here).
+_KINDS: dict[str, type] = {name: _base_kind(hint) for name, hint in get_type_hints(StyleParams).items()}
 
 
 def _kind(name: str) -> type:
