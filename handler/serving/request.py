@@ -62,6 +62,8 @@ class Limits:
 class PayloadTooLarge(FieldError):
     """An upload over a byte limit: answered 413 instead of 400."""
 
+    status = 413
+
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ class Chunk:
 
 def refusal(err: FieldError) -> Chunk:
     """A request refused before it ran: 400 naming the field (413 for an upload over a limit)."""
-    status = 413 if isinstance(err, PayloadTooLarge) else 400
+    status = PayloadTooLarge.status if isinstance(err, PayloadTooLarge) else 400
     kind = "PayloadTooLarge" if status == 413 else "InvalidInput"
     return Chunk(json.dumps({"code": status, "type": kind, "message": str(err)}), first=True, last=True, status=status)
 
