@@ -95,3 +95,11 @@ def test_json_values_are_accepted() -> None:
     params = StyleParams.from_mapping({"size": 64.0, "style_blend": [1, 3], "preserve_colors": False, "time_budget_s": None})
     assert params.size == 64 and isinstance(params.size, int)
     assert params.style_blend == (1.0, 3.0)
+
+
+def test_kinds_come_from_the_annotations() -> None:
+    from stylize.params import _KINDS
+
+    assert _KINDS["size"] is int and _KINDS["time_budget_s"] is float and _KINDS["multiscale"] is bool
+    assert _KINDS["pooling"] is str and _KINDS["style_blend"] is tuple and _KINDS["content_layers"] is tuple
+    assert set(_KINDS) == set(StyleParams.schema())

@@ -183,6 +183,8 @@ def test_jobs_beyond_the_memory_budget_wait_with_queued_events(server: TorchServ
     r = post(server, {"size": "128", "iterations": "4", "snapshot_every": "2", "multiscale": "false", "response": "stream"})
     thread.join(timeout=180)
     events = lines(r)
+    assert events[0]["event"] == "plan", events[:1]
+    events = events[1:]
     assert events[0] == {"event": "queued", "position": 1}, events[:2]
     assert [e["event"] for e in events[1:]] == ["snapshot", "done"]
     assert holder["first"][-1]["event"] == "done"
