@@ -13,10 +13,12 @@ from tqdm import tqdm
 from . import images, masks, weights
 from .engine import Engine
 from .images import ImageError
-from .params import ParamError, StyleParams
+from .params import ParamError, StyleParams, number_text
 from .weights import WeightsError
 
 _SCHEMA = StyleParams.schema()
+# What an unset optional parameter means, where its help does not say it.
+NOT_SET = {"time_budget_s": "no limit"}
 
 
 def add_param_options(parser: argparse.ArgumentParser) -> None:
@@ -24,16 +26,21 @@ def add_param_options(parser: argparse.ArgumentParser) -> None:
     for f in fields(StyleParams):
         spec = _SCHEMA[f.name]
         flag = "--" + f.name.replace("_", "-")
-        rng = f" [{spec['min']:g}..{spec['max']:g}]" if "min" in spec else ""
+        rng = f" [{number_text(spec['min'])}..{number_text(spec['max'])}]" if "min" in spec else ""
         choices = f" ({', '.join(spec['choices'])})" if "choices" in spec and f.name not in ("content_layers", "style_layers") else ""
         default = spec["default"]
-        shown = ",".join(map(str, default)) if isinstance(default, list) else default
+        if default is None:  # not set: the help says what that means ("default equal"), or NOT_SET does
+            shown = f" (default: {NOT_SET[f.name]})" if f.name in NOT_SET else ""
+        elif isinstance(default, list):
+            shown = f" (default: {','.join(map(str, default))})"
+        else:
+            shown = f" (default: {number_text(default) if isinstance(default, (int, float)) and not isinstance(default, bool) else default})"
         if spec["type"] == "bool":
             parser.add_argument(flag, dest=f.name, default=None, action=argparse.BooleanOptionalAction,
-                                help=f"{spec['help']} (default: {shown})")
+                                help=f"{spec['help']}{shown}")
         else:
             parser.add_argument(flag, dest=f.name, default=None, metavar=f.name.upper(),
-                                help=f"{spec['help']}{rng}{choices} (default: {shown})")
+                                help=f"{spec['help']}{rng}{choices}{shown}")
 
 
 def collect_params(args: argparse.Namespace) -> dict[str, object]:
