@@ -151,7 +151,7 @@ def test_stream_snapshots_final_and_downloads(page: Page, images: dict[str, Path
     assert preview == [48, 64], preview
     page.get_by_test_id("style-input").set_input_files([images["style"], images["style_2"]])
     expect(page.get_by_test_id("style-item-2")).to_be_visible()
-    page.get_by_test_id("blend-2").fill("25")  # 50:25 -> style_blend 0.6667,0.3333
+    page.get_by_test_id("blend-2").fill("25")  # the sliders are shares: 75 % / 25 %
     expect(page.locator('[data-testid="style-item-1"] output')).to_have_text("67 %")
     set_params(page, size="48", iterations="16", snapshot_every="4")
 
@@ -165,7 +165,7 @@ def test_stream_snapshots_final_and_downloads(page: Page, images: dict[str, Path
     assert len(posts) == 1 and posts[0]["url"] == frontend_url.rstrip("/") + "/predictions/style_transfer", posts
     fields = posts[0]["fields"]
     assert {"content", "style", "style_2", "style_blend", "size", "iterations", "snapshot_every", "response"} <= set(fields), fields
-    assert fields["response"] == "stream" and fields["style_blend"] == "0.6667,0.3333" and fields["size"] == "48"
+    assert fields["response"] == "stream" and fields["style_blend"] == "0.75,0.25" and fields["size"] == "48"
     assert fields["content"]["type"] == "image/jpeg" and fields["content"]["wh"] == [36, 48], fields["content"]
 
     # Snapshots were in the filmstrip before the done event, and came in earlier network reads.
@@ -251,7 +251,7 @@ def test_out_of_range_value_is_caught_before_sending(page: Page, images: dict[st
     page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
     page.get_by_test_id("start").click()
     # The server's maximum (1024 in model-config.yaml and in the app's built-in defaults), not the panel's 2048.
-    expect(page.get_by_test_id("error-size")).to_have_text("size: must be between 16 and 1024, got 8")
+    expect(page.get_by_test_id("error-size")).to_have_text("Size: must be between 16 and 1024, got 8")
     expect(page.locator("#param-size")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#param-size")).to_be_focused()
     expect(page.get_by_test_id("start")).to_be_enabled()
