@@ -4,9 +4,10 @@ import { PARAMS } from "./params.js";
 import { fieldOfMessage } from "./errors.js";
 
 // Fields that are not in the parameter panel: the pickers, the blend and the region masks.
-const OTHER_LABELS = { content: "Content image", style: "Style image 1", style_blend: "Style blend", mask: "Region mask 1",
-  style_mask: "Style region mask 1", download: "Download" };
-const NUMBERED = [[/^style_(\d+)$/, "Style image"], [/^mask_(\d+)$/, "Region mask"], [/^style_mask_(\d+)$/, "Style region mask"]];
+// "style" is the picker (and its first image): "Style image: add at least one style image".
+const OTHER_LABELS = { content: "Content image", style: "Style image", style_blend: "Style blend", mask: "Region mask for style 1",
+  style_mask: "Style mask for style 1", download: "Download" };
+const NUMBERED = [[/^style_(\d+)$/, "Style image "], [/^mask_(\d+)$/, "Region mask for style "], [/^style_mask_(\d+)$/, "Style mask for style "]];
 
 /** The label a user sees for a field name; the name itself when there is none. */
 export function fieldLabel(name) {
@@ -16,7 +17,7 @@ export function fieldLabel(name) {
   if (OTHER_LABELS[name]) return OTHER_LABELS[name];
   for (const [pattern, label] of NUMBERED) {
     const n = pattern.exec(name)?.[1];
-    if (n) return `${label} ${n}`;
+    if (n) return `${label}${n}`;
   }
   return name;
 }

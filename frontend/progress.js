@@ -82,7 +82,7 @@ export function lossAxes(points, width, height, pad = 4) {
   const stages = [];
   for (let i = 1; i < usable.length; i++) {
     const [a, b] = [usable[i - 1], usable[i]];
-    if (b.stage !== undefined && a.stage !== undefined && b.stage !== a.stage) {
+    if (b.stage > a.stage) { // a later stage (the final record repeats the last one)
       stages.push({ x: (sx(a.x) + sx(b.x)) / 2, label: `stage ${b.stage}` });
     }
   }

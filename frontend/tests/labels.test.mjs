@@ -9,8 +9,10 @@ test("messages show the field's label, not its machine name", () => {
   assert.equal(labelled("content: notes.jpg is not an image (use PNG, JPEG, WebP, GIF, BMP or TIFF)"),
     "Content image: notes.jpg is not an image (use PNG, JPEG, WebP, GIF, BMP or TIFF)");
   assert.equal(labelled("style_3: could not decode"), "Style image 3: could not decode");
-  assert.equal(labelled("mask_2: all black"), "Region mask 2: all black");
-  assert.equal(labelled("style_mask: all black"), "Style region mask 1: all black");
+  assert.equal(labelled("style: add at least one style image"), "Style image: add at least one style image");
+  assert.equal(labelled("mask_2: all black"), "Region mask for style 2: all black");
+  assert.equal(labelled("mask: all black"), "Region mask for style 1: all black");
+  assert.equal(labelled("style_mask_3: all black"), "Style mask for style 3: all black");
   assert.equal(labelled("Unexpected error: boom"), "Unexpected error: boom", "no field, unchanged");
   assert.equal(fieldLabel("nonsense_field"), "nonsense_field");
 });
