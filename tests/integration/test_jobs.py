@@ -121,7 +121,7 @@ def test_a_lone_client_that_leaves_frees_the_worker_within_two_seconds(server: T
     assert dropped_iterations(server)[-1] <= seen[-1]["iteration"] + 2 * 6, (dropped_iterations(server), seen[-1])
     assert metric(server, "StyleRunningJobs") == 0 and metric(server, "StyleReservedMemoryMB") == 0
     assert (metric(server, "StyleJobs", outcome="cancelled") or 0) >= 1
-    # The worker is free: the next job runs alone (nothing beside it), not behind the abandoned one.
+    # The worker is free: the next job runs to its end (the abandoned one no longer takes slices).
     r = post(server, {**SMALL, "response": "json"})
     assert r.status_code == 200 and r.json()["iteration"] == 10, r.text[:200]
 
