@@ -124,7 +124,7 @@ def test_server_limit_from_model_config(handler: StyleTransferHandler) -> None:
     reply = one(handler, {"content": CONTENT, "style": STYLE, "iterations": "1", "response": "json"})
     assert reply.status == 200 and json.loads(reply.body)["params"]["size"] == 256
     reply = one(handler, {"content": CONTENT, "style": STYLE, "size": "300"})
-    assert reply.status == 400 and json.loads(reply.body)["message"] == "size: must be at most 256 on this server, got 300"
+    assert reply.status == 400 and json.loads(reply.body)["message"] == "size: must be between 16 and 256, got 300"
 
 
 def test_repeated_field_marker_is_refused(handler: StyleTransferHandler) -> None:

@@ -104,6 +104,22 @@ def test_server_limits_on_size_iterations_and_work() -> None:
     assert parse(fields(size="128", iterations="66"), limits=limits).params.iterations == 66
 
 
+@pytest.mark.parametrize(("name", "value"), [("size", "99999"), ("size", "2000"), ("size", "1025"), ("iterations", "9999"),
+                                            ("iterations", "2001")])
+def test_a_value_beyond_this_servers_limit_gets_one_message_naming_that_limit(name: str, value: str) -> None:
+    # The engine's own range (size up to 2048, iterations up to 10000) is never quoted on a smaller server:
+    # 99999 and 2000 get the same message, with this server's limit.
+    limits = Limits(max_size=1024, max_iterations=2000, max_work=10**12)
+    low, high = {"size": (16, 1024), "iterations": (1, 2000)}[name]
+    err = refused(name, fields_in=fields(**{name: value}), limits=limits)
+    assert str(err) == f"{name}: must be between {low} and {high}, got {value}"
+
+
+def test_defaults_beyond_a_small_servers_limit_adapt_instead_of_failing() -> None:
+    job = parse(fields(), limits=Limits(max_size=256, max_iterations=100, max_work=10**12))
+    assert (job.params.size, job.params.iterations) == (256, 100)
+
+
 def test_time_budget_is_capped_by_the_server() -> None:
     limits = Limits(max_time_s=60)
     assert parse(fields(), limits=limits).params.time_budget_s == 60

@@ -22,21 +22,35 @@ def shipped_schema() -> dict[str, Any]:
     return json.loads(SCHEMA_FILE.read_text())
 
 
+# What an unset optional parameter means, where its help does not say it ("default equal").
+NOT_SET = {"time_budget_s": "no limit"}
+
+
+def number_text(value: float) -> str:
+    """A limit as people write it: 2147483647 (not 2.14748e+09), 1e9, 86400, 0.001."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    if float(value).is_integer() and abs(value) < 1e16:
+        digits = str(int(value))
+        return f"1e{len(digits) - 1}" if value >= 1e6 and digits.rstrip("0") == "1" else digits
+    return f"{value:g}"
+
+
 def add_param_options(parser: argparse.ArgumentParser, params: dict[str, dict[str, Any]]) -> None:
     """One --option per parameter (values are parsed and validated where they are used: the
     engine's StyleParams.from_mapping, or the server)."""
     for name, spec in params.items():
         flag = "--" + name.replace("_", "-")
-        rng = f" [{spec['min']:g}..{spec['max']:g}]" if "min" in spec else ""
+        rng = f" [{number_text(spec['min'])}..{number_text(spec['max'])}]" if "min" in spec else ""
         choices = f" ({', '.join(spec['choices'])})" if "choices" in spec and not name.endswith("_layers") else ""
         default = spec["default"]
-        shown = ",".join(map(str, default)) if isinstance(default, list) else default
+        # not set: the help says what that means ("default equal"), or NOT_SET does; never "(default: None)"
+        value = NOT_SET.get(name) if default is None else ",".join(map(str, default)) if isinstance(default, list) else number_text(default)
+        shown = f" (default: {value})" if value is not None else ""
         if spec["type"] == "bool":
-            parser.add_argument(flag, dest=name, default=None, action=argparse.BooleanOptionalAction,
-                                help=f"{spec['help']} (default: {shown})")
+            parser.add_argument(flag, dest=name, default=None, action=argparse.BooleanOptionalAction, help=f"{spec['help']}{shown}")
         else:
-            parser.add_argument(flag, dest=name, default=None, metavar=name.upper(),
-                                help=f"{spec['help']}{rng}{choices} (default: {shown})")
+            parser.add_argument(flag, dest=name, default=None, metavar=name.upper(), help=f"{spec['help']}{rng}{choices}{shown}")
 
 
 def collect_params(args: argparse.Namespace, params: dict[str, dict[str, Any]]) -> dict[str, object]:

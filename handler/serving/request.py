@@ -283,15 +283,14 @@ def _response_form(requested: Any, accept: str | None) -> str:
 
 
 def _params(values: dict[str, Any], limits: Limits) -> StyleParams:
-    params = StyleParams.from_mapping(values)
-    if "size" not in values and params.size > limits.max_size:  # the default adapts to a smaller server
-        params = replace(params, size=limits.max_size)
-    if "iterations" not in values and params.iterations > limits.max_iterations:
-        params = replace(params, iterations=limits.max_iterations)
+    # A value sent beyond this server's limit gets one message naming that limit ("between 16 and 1024"),
+    # not the engine's range; a default beyond it adapts instead (the user did not ask for it).
+    server_max = {"size": limits.max_size, "iterations": limits.max_iterations}
+    params = StyleParams.from_mapping(values, maxima={k: v for k, v in server_max.items() if k in values})
     if params.size > limits.max_size:
-        raise FieldError("size", f"must be at most {limits.max_size} on this server, got {params.size}")
+        params = replace(params, size=limits.max_size)
     if params.iterations > limits.max_iterations:
-        raise FieldError("iterations", f"must be at most {limits.max_iterations} on this server, got {params.iterations}")
+        params = replace(params, iterations=limits.max_iterations)
     budget = params.time_budget_s
     if budget is None or budget > limits.max_time_s:
         params = replace(params, time_budget_s=limits.max_time_s)

@@ -51,11 +51,14 @@ class StyleParams:
     multiscale: bool = field(default=True, metadata={"help": "Optimise coarse-to-fine from ~128 px, growing about x1.41 per stage."})
     time_budget_s: float | None = field(default=None, metadata=_num(0.001, 86400.0, "Stop after this many seconds and return the best image so far."))
 
-    def validated(self, n_styles: int | None = None) -> StyleParams:
-        """Return a copy with normalised values; raise ParamError for the first bad field."""
+    def validated(self, n_styles: int | None = None, maxima: Mapping[str, float] | None = None) -> StyleParams:
+        """Return a copy with normalised values; raise ParamError for the first bad field. `maxima`
+        narrows a field's range to a server's limit, so its one message names that limit."""
         for f in fields(self):
             value = getattr(self, f.name)
             meta = f.metadata
+            if maxima and f.name in maxima:
+                meta = {**meta, "max": min(meta["max"], maxima[f.name])}
             if value is None:
                 if f.default is None:
                     continue
@@ -71,7 +74,8 @@ class StyleParams:
                 if kind is int and not float(value).is_integer():
                     raise ParamError(f.name, "must be a whole number")
                 if not meta["min"] <= value <= meta["max"]:
-                    raise ParamError(f.name, f"must be between {meta['min']:g} and {meta['max']:g}, got {value:g}")
+                    raise ParamError(f.name, f"must be between {number_text(meta['min'])} and {number_text(meta['max'])}, "
+                                             f"got {number_text(value)}")
             if kind is str and value not in meta["choices"]:
                 raise ParamError(f.name, f"must be one of {', '.join(meta['choices'])}, got {value!r}")
         self._check_layers("content_layers")
@@ -108,10 +112,10 @@ class StyleParams:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> StyleParams:
+    def from_mapping(cls, values: Mapping[str, Any], maxima: Mapping[str, float] | None = None) -> StyleParams:
         """Build from loosely typed values (form fields are strings, JSON gives numbers/lists).
 
-        Unknown names are an error: nothing a user sent is silently dropped.
+        Unknown names are an error: nothing a user sent is silently dropped. `maxima`: see validated().
         """
         known = {f.name for f in fields(cls)}
         parsed: dict[str, Any] = {}
@@ -119,7 +123,7 @@ class StyleParams:
             if name not in known:
                 raise ParamError(name, "unknown parameter")
             parsed[name] = _parse(name, raw)
-        return cls(**parsed).validated()
+        return cls(**parsed).validated(maxima=maxima)
 
     @classmethod
     def schema(cls) -> dict[str, dict[str, Any]]:
@@ -199,6 +203,15 @@ def _parse(name: str, raw: Any) -> Any:
         except (TypeError, ValueError):
             raise ParamError(name, f"must be a comma-separated list of numbers, got {str(item)[:40]!r}") from None
     return tuple(out)
+
+
+def number_text(value: float) -> str:
+    """A limit as people write it: 2147483647 (not 2.14748e+09), 1e9, 86400, 0.001."""
+    if float(value).is_integer() and abs(value) < 1e16:
+        digits = str(int(value))
+        # Round powers of ten of a million and up read better as 1e6, 1e9.
+        return f"1e{len(digits) - 1}" if value >= 1e6 and digits.rstrip("0") == "1" else digits
+    return f"{value:g}"
 
 
 def _check_weights(name: str, values: tuple[float, ...] | None) -> tuple[float, ...] | None:
