@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-export PYTHONPATH := $(CURDIR):$(CURDIR)/handler
+export PYTHONPATH := $(CURDIR):$(CURDIR)/handler:$(CURDIR)/client
 MODEL_STORE := model_store
 MAR := $(MODEL_STORE)/style_transfer.mar
 # auto: ImageNet weights when obtainable (torch hub cache/download or $$VGG19_WEIGHTS), else random-init.
@@ -12,22 +12,23 @@ WEIGHTS_MODE ?= auto
 VGG19_WEIGHTS ?=
 export VGG19_WEIGHTS
 ARCHIVE_ARGS := --weights-mode $(WEIGHTS_MODE)$(if $(VGG19_WEIGHTS), --source $(VGG19_WEIGHTS))
-ENGINE_SOURCES := $(wildcard handler/stylize/*.py)
+ENGINE_SOURCES := $(wildcard handler/stylize/*.py handler/serving/*.py)
 # Building and running the container images without Docker (root podman; see deploy/podman.py).
 PODMAN_PACKAGES := podman buildah crun runc conmon fuse-overlayfs slirp4netns uidmap containernetworking-plugins \
 	golang-github-containers-common catatonit iptables debootstrap
 # The web app's browser libraries, pinned in frontend/package-lock.json, copied where index.html loads them.
 FRONTEND_VENDOR := frontend/vendor/gifenc.esm.js
 
-.PHONY: install system-deps archive serve stop images test test-py test-js lint bench docs clean FORCE
+.PHONY: install system-deps archive serve stop images test test-py test-js lint bench docs schema clean FORCE
 
 install: $(STAMP) $(FRONTEND_VENDOR)
 
-# Reinstall only when requirements.txt changes; the .pth makes `python -m stylize` work from anywhere.
-$(STAMP): requirements.txt
+# Reinstall only when requirements.txt changes; the .pth makes `python -m stylize` and `python -m stylize_client`
+# work from anywhere (the client on its own: pip install ./client).
+$(STAMP): requirements.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	echo "$(CURDIR)/handler" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/stylize-src.pth"
+	printf '%s\n' "$(CURDIR)/handler" "$(CURDIR)/client" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/stylize-src.pth"
 	touch $@
 
 $(FRONTEND_VENDOR): frontend/package.json frontend/package-lock.json
@@ -77,7 +78,7 @@ images: install system-deps
 	$(PY) -m deploy.podman build
 
 lint: install
-	$(VENV)/bin/ruff check handler tests tools $(wildcard bench deploy)
+	$(VENV)/bin/ruff check handler client tests tools $(wildcard bench deploy)
 
 test: install system-deps lint test-js test-py
 
@@ -91,6 +92,11 @@ test-js: $(FRONTEND_VENDOR)
 # the tables go to stdout and bench/RESULTS.md.
 bench: $(MAR)
 	$(PY) -m bench --serve-store $(MODEL_STORE) --markdown bench/RESULTS.md
+
+# Regenerate the schema files read without the engine (frontend/schema.json: the web app's fallback;
+# client/stylize_client/schema.json: the client's options) after changing StyleParams.
+schema: install
+	$(PY) -m tools.schema
 
 # Regenerate the README's parameter table from StyleParams.
 docs: install

@@ -8,7 +8,8 @@ import {
 import { fieldOfMessage, styleFieldName } from "./errors.js";
 import { buildParamPanel, markPreset, readValues, setDisabled, setMaxima, setValues } from "./form.js";
 import { RunHistory } from "./history.js";
-import { encodeImage, uploadName } from "./images.js";
+import { labelled } from "./labels.js";
+import { ACCEPTED_FORMATS, NotAnImage, encodeImage, requireImage, uploadName } from "./images.js";
 import { PARAM_NAMES, toFormEntries, validateParams } from "./params.js";
 import { ContentPicker, StyleList, bindDropzone } from "./pickers.js";
 import { formatDuration } from "./progress.js";
@@ -30,14 +31,22 @@ const styles = new StyleList($("style-list"), $("style-count"), () => {
   onMaskFile(item, index, file) {
     const field = maskFieldName(index);
     clearError(styleFieldName(index));
-    regions.loadMask(item.slot, file).then(() => {
+    requireImage(file).then(() => regions.loadMask(item.slot, file)).then(() => {
       $("paint").open = true; // show what was loaded, ready to touch up
-    }, (err) => showError(`${field}: could not use ${file.name} (${err.message})`));
+    }, (err) => showError(err instanceof NotAnImage ? `${field}: ${err.message}` : `${field}: could not use ${file.name} (${err.message})`));
   },
 });
-const history = new RunHistory($("history"), $("history-empty"), (values) => {
+const history = new RunHistory($("history"), $("history-empty"), (values, { weights, regions: saved, painted }, n) => {
   setValues(values);
   refreshLimits();
+  // The blend and the regions come back too when they still fit (same number of styles, same content).
+  const kept = [];
+  const notKept = [];
+  if (weights.length > 1) (styles.setWeights(weights) ? kept : notKept).push("blend");
+  if (painted.length) (regions.restore(saved) ? kept : notKept).push("painted regions");
+  const said = [`Settings of run ${n} restored${kept.length ? ` (with its ${kept.join(" and ")})` : ""}.`];
+  if (notKept.length) said.push(`Its ${notKept.join(" and ")} did not fit the current images and ${notKept.length > 1 ? "were" : "was"} left as is.`);
+  $("status").textContent = said.join(" ");
   $("param-size").focus();
 });
 let caps = DEFAULT_CAPABILITIES;
@@ -64,9 +73,20 @@ buildParamPanel({
 setValues(presets.quick.values);
 refreshLimits();
 for (const name of PARAM_NAMES) {
-  $(`param-${name}`).addEventListener("input", () => {
+  const input = $(`param-${name}`);
+  input.addEventListener("input", () => {
     if (name === "size" || name === "iterations") editedByHand = true;
     refreshLimits();
+    // A corrected value clears its message at once (size also settles the iterations' work budget);
+    // a wrong one is said when the field is left.
+    for (const marked of document.querySelectorAll('#job-form [aria-invalid="true"]')) {
+      if (PARAM_NAMES.has(marked.name) && !fieldProblem(marked.name)) clearError(marked.name);
+    }
+  });
+  input.addEventListener("blur", () => {
+    const problem = fieldProblem(name);
+    if (problem) showError(`${name}: ${problem}`, { scroll: false });
+    else clearError(name);
   });
 }
 loadCapabilities();
@@ -80,7 +100,7 @@ bindDropzone(document.querySelector('[data-testid="content-drop"]'), $("content-
       regions.setContent(content.previewUrl, content.previewSize, b && { width: b.width, height: b.height });
       refreshLimits();
     },
-    (err) => showError(`content: could not read ${file.name} (${err.message})`),
+    (err) => showError(err instanceof NotAnImage ? `content: ${err.message}` : `content: could not read ${file.name} (${err.message})`),
   ));
 });
 bindDropzone(document.querySelector('[data-testid="style-drop"]'), $("style-input"), (files) => {
@@ -88,7 +108,7 @@ bindDropzone(document.querySelector('[data-testid="style-drop"]'), $("style-inpu
   return track(styles.add(files).then(
     ({ overflow, notImages }) => {
       const problems = [];
-      if (notImages.length) problems.push(`${notImages.join(", ")} ${notImages.length === 1 ? "is not an image" : "are not images"} (use JPEG, PNG or WebP)`);
+      if (notImages.length) problems.push(`${notImages.join(", ")} ${notImages.length === 1 ? "is not an image" : "are not images"} (use ${ACCEPTED_FORMATS})`);
       if (overflow) problems.push(`at most 8 style images; ${overflow} not added`);
       if (problems.length) showError(`style: ${problems.join("; ")}`);
     },
@@ -151,7 +171,8 @@ function setState(state, message) {
   $("start").disabled = running;
   $("cancel").disabled = !running;
   // A button that becomes disabled drops keyboard focus; hand it to the one that takes over.
-  if (running && focused === $("start")) $("cancel").focus();
+  // Enter in a field starts too: the field is then disabled, so focus goes to Cancel likewise.
+  if (running && (focused === $("start") || $("job-form").contains(focused) && focused !== $("cancel"))) $("cancel").focus();
   if (!running && focused === $("cancel")) $("start").focus();
   setDisabled(running);
   styles.setDisabled(running);
@@ -168,6 +189,25 @@ function clearErrors() {
 function clearError(field) {
   const el = document.querySelector(`[data-error-for="${field}"]`);
   if (el) el.textContent = "";
+  $(`param-${field}`)?.removeAttribute("aria-invalid");
+}
+
+/** This field's problem with its current value (this server's limits), or undefined. */
+function fieldProblem(name) {
+  const { values, errors } = validateParams(readValues(), maxima());
+  if (errors[name] || name !== "iterations" || errors.size) return errors[name];
+  return workBudgetError(values.size, values.iterations, caps.limits, content.aspect)?.replace(/^iterations:\s*/, "");
+}
+
+/** Scrolls so `el` is on screen and not under the sticky Start/Cancel bar at the bottom. */
+function revealAboveBar(el) {
+  if (!el) return;
+  el.scrollIntoView?.({ block: "nearest" });
+  const bar = document.querySelector(".actions");
+  if (bar.contains(el)) return;
+  const barTop = bar.getBoundingClientRect().top;
+  const box = el.getBoundingClientRect();
+  if (barTop < innerHeight && box.bottom > barTop - 8) window.scrollBy(0, box.bottom - barTop + 8);
 }
 
 // Fields without an element of their own, shown where the user can act on them.
@@ -180,18 +220,24 @@ function homeOf(named) {
   return mask ? styleFieldName(Number(mask[1] ?? 1) - 1) : ERROR_HOME[named] ?? named;
 }
 
-/** Show a "<field>: message" next to its field (and mark the input invalid), else under Start. */
-function showError(message) {
+/** Where a field's message shows: its own line, else the line under Start. */
+function errorLineOf(named) {
+  const field = homeOf(named);
+  return (field && document.querySelector(`[data-error-for="${field}"]`)) || $("run-error");
+}
+
+/** Show a "<field>: message" next to its field, with the field's label (and mark the input invalid), else under Start. */
+function showError(message, { scroll = true } = {}) {
   const named = fieldOfMessage(message);
   const field = homeOf(named);
-  const el = (field && document.querySelector(`[data-error-for="${field}"]`)) || $("run-error");
-  el.textContent = message;
+  const el = errorLineOf(named);
+  el.textContent = labelled(message);
   const input = field && PARAM_NAMES.has(field) ? $(`param-${field}`) : null;
   if (input) {
     input.setAttribute("aria-invalid", "true");
     if (input.closest("details")) input.closest("details").open = true;
   }
-  (input ?? el).scrollIntoView?.({ block: "nearest" });
+  if (scroll) revealAboveBar(el);
 }
 
 /** Keyboard and screen-reader users land on the first thing to fix. */
@@ -205,7 +251,9 @@ function focusField(named) {
     || (field?.startsWith("style") && !PARAM_NAMES.has(field) && $("style-input"))
     || (PARAM_NAMES.has(field) && $(`param-${field}`))
     || $("start");
-  target.focus();
+  target.focus({ preventScroll: true });
+  // The message is under its field: both must be above the sticky Start/Cancel bar.
+  revealAboveBar(target === $("start") ? target : errorLineOf(named));
 }
 
 /** Everything the user must fix before a request makes sense; messages in the server's format. */
@@ -256,6 +304,8 @@ async function start() {
   results.reset({ size: values.size, multiscale: values.multiscale });
   results.setBefore(content.previewUrl);
   regions.snapshotForRun();
+  // What "Use these settings" brings back besides the parameters: this run's blend and regions.
+  const run = { weights: styles.items.map((i) => i.weight), shares: styles.shares(), painted: regions.painted(), regions: regions.save() };
   app.dataset.result = "";
   delete app.dataset.doneMs;
   delete app.dataset.snapshotsAtDone;
@@ -303,10 +353,11 @@ async function start() {
   } finally {
     controller = null;
     app.dataset.result = outcome;
-    $("download-gif").disabled = results.frames.length < 2;
+    $("download-gif").hidden = results.frames.length < 2;
     const status = { done: "Done", cancelled: "Cancelled — ready", error: "Failed — see the message; ready" }[outcome];
     setState("ready", status);
     if (fieldToFix !== undefined) focusField(fieldToFix);
+    if (outcome === "error") results.failed();
     if (outcome === "cancelled") {
       results.cancelled();
       $("current-caption").textContent = "Cancelled. Snapshots received so far are kept below.";
@@ -314,7 +365,10 @@ async function start() {
     // Phones: the finished result stays first on the page (styles.css); show it, however far the user scrolled.
     if (outcome === "done" && window.matchMedia?.("(max-width: 800px)").matches) document.querySelector(".output").scrollIntoView?.({ block: "start" });
     if (outcome === "done") {
-      history.add({ blob: results.frames.at(-1).blob, values, styles: styles.items.length, elapsedS: final.elapsed_s, stopped: final.stopped });
+      history.add({
+        blob: results.frames.at(-1).blob, values, styles: styles.items.length, elapsedS: final.elapsed_s, stopped: final.stopped,
+        shares: run.shares, painted: run.painted, extra: run,
+      });
     }
   }
 }

@@ -43,3 +43,27 @@ export function displayPercents(weights) {
   }
   return floors;
 }
+
+/**
+ * The sliders are the shares (issue 21): moving style `index` to `value` % gives the others the rest,
+ * in proportion to what they had (equally when they had nothing). Weights always sum to 100.
+ */
+export function setShare(weights, index, value) {
+  if (weights.length === 1) return [100];
+  const v = Math.min(100, Math.max(0, Number(value) || 0));
+  const others = weights.reduce((sum, w, i) => (i === index ? sum : sum + Math.max(0, w)), 0);
+  return weights.map((w, i) => {
+    if (i === index) return v;
+    return others > 0 ? (Math.max(0, w) / others) * (100 - v) : (100 - v) / (weights.length - 1);
+  });
+}
+
+/** Weights summing to 100 after a style joined (it gets an equal 1/n share, the others keep their proportions) or left. */
+export function rescaleShares(weights, added = 0) {
+  const n = weights.length + added;
+  if (n === 0) return [];
+  const total = weights.reduce((a, w) => a + Math.max(0, w), 0);
+  const kept = total > 0 ? weights.map((w) => (Math.max(0, w) / total) * (100 - (100 * added) / n))
+    : weights.map(() => 100 / n);
+  return [...kept, ...Array(added).fill(100 / n)];
+}

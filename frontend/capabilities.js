@@ -18,7 +18,10 @@ export const DEFAULT_CAPABILITIES = Object.freeze({
 export const PREVIEW_TARGET_S = 15;
 export const PREVIEW_ITERATIONS = 100;
 const SIZE_STEP = 16;
-const MIN_PREVIEW_SIZE = 64;
+// Below this a first result reads as a blurry thumbnail (issue 21): a slow server gets fewer
+// iterations at this size rather than a smaller picture.
+export const MIN_PREVIEW_SIZE = 192;
+const MIN_PREVIEW_ITERATIONS = 20;
 const MAX_PREVIEW_SIZE = 512;
 
 /**
@@ -72,7 +75,7 @@ export function fitPreset(values, limits, aspect = 1) {
   return { ...values, size, iterations: Math.min(values.iterations, maxIterationsAt(size, limits, aspect)) };
 }
 
-/** Largest size (multiple of 16, 64-512 px) whose multiscale run of `iterations` takes about targetS. */
+/** Largest size (multiple of 16, 192-512 px) whose multiscale run of `iterations` takes about targetS (192 when none does). */
 export function previewSize(pixelIterationsPerS, { iterations = PREVIEW_ITERATIONS, targetS = PREVIEW_TARGET_S, limits = null } = {}) {
   const cap = Math.min(MAX_PREVIEW_SIZE, limits?.max_size ?? MAX_PREVIEW_SIZE);
   let best = Math.min(MIN_PREVIEW_SIZE, cap);
@@ -82,12 +85,26 @@ export function previewSize(pixelIterationsPerS, { iterations = PREVIEW_ITERATIO
   return best;
 }
 
+/**
+ * The first-run preview: {size, iterations}. The size is the largest that runs PREVIEW_ITERATIONS in
+ * about PREVIEW_TARGET_S, never below MIN_PREVIEW_SIZE; where even that size is too slow, the
+ * iterations shrink to fit the time (at least MIN_PREVIEW_ITERATIONS).
+ */
+export function quickPreview(pixelIterationsPerS, { targetS = PREVIEW_TARGET_S, limits = null } = {}) {
+  const size = previewSize(pixelIterationsPerS, { targetS, limits });
+  let iterations = PREVIEW_ITERATIONS;
+  while (iterations > MIN_PREVIEW_ITERATIONS && estimateSeconds(stagePlan(size, iterations, true), pixelIterationsPerS) > targetS) {
+    iterations -= 5;
+  }
+  return { size, iterations: Math.max(MIN_PREVIEW_ITERATIONS, iterations) };
+}
+
 /** Presets for this server; "quick" is the first-run preview sized for its device. */
 export function presetsFor(caps, aspect = 1) {
-  const quickSize = previewSize(caps.speed.pixel_iterations_per_s, { limits: caps.limits });
+  const quick = quickPreview(caps.speed.pixel_iterations_per_s, { limits: caps.limits });
   const out = {};
   for (const [key, preset] of Object.entries(PRESETS)) {
-    const values = key === "quick" ? { ...preset.values, size: quickSize, iterations: PREVIEW_ITERATIONS } : preset.values;
+    const values = key === "quick" ? { ...preset.values, ...quick } : preset.values;
     out[key] = { label: preset.label, values: fitPreset(values, caps.limits, aspect) };
   }
   return out;

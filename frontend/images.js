@@ -53,3 +53,33 @@ export function uploadName(field, blob, source) {
   if (blob === source.file) return source.file.name || field;
   return `${field}.${blob.type === "image/jpeg" ? "jpg" : "png"}`;
 }
+
+// What the server decodes (handler/stylize/images.py, Pillow): the browser refuses anything else at
+// pick time, by its first bytes, so a text file renamed .jpg is not taken for a photo.
+export const ACCEPTED_FORMATS = "PNG, JPEG, WebP, GIF, BMP or TIFF";
+
+/** The image format named by a file's first bytes (at least 12), or null when it is none the server reads. */
+export function sniffFormat(bytes) {
+  const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  const ascii = (from, to) => String.fromCharCode(...b.subarray(from, to));
+  if (b[0] === 0x89 && ascii(1, 4) === "PNG") return "png";
+  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return "jpeg";
+  if (ascii(0, 4) === "GIF8") return "gif";
+  if (ascii(0, 4) === "RIFF" && ascii(8, 12) === "WEBP") return "webp";
+  if (ascii(0, 2) === "BM") return "bmp";
+  if ((ascii(0, 2) === "II" && b[2] === 42 && b[3] === 0) || (ascii(0, 2) === "MM" && b[2] === 0 && b[3] === 42)) return "tiff";
+  return null;
+}
+
+/** Rejects with `<name> is not an image (use …)` unless the file starts like an accepted image. */
+export async function requireImage(file) {
+  const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());
+  if (!sniffFormat(head)) throw new NotAnImage(file.name);
+}
+
+export class NotAnImage extends Error {
+  constructor(name) {
+    super(`${name} is not an image (use ${ACCEPTED_FORMATS})`);
+    this.name = "NotAnImage";
+  }
+}

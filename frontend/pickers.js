@@ -1,7 +1,7 @@
 // Content picker and the list of style images (add, blend, reorder, remove), with previews.
-import { blendFieldValue, displayPercents, moveItem } from "./blend.js";
+import { blendFieldValue, displayPercents, moveItem, rescaleShares, setShare } from "./blend.js";
 import { styleFieldName } from "./errors.js";
-import { encodeImage, fitWithin, loadImage } from "./images.js";
+import { NotAnImage, encodeImage, fitWithin, loadImage, requireImage } from "./images.js";
 import { MAX_STYLES } from "./params.js";
 import { maskFieldName, slotColour } from "./regions.js";
 
@@ -55,7 +55,9 @@ export class ContentPicker {
     return this.img.hidden ? null : this.img.src;
   }
 
+  /** Rejects (NotAnImage) and keeps the current image when the file is not an image the server reads. */
   async set(file) {
+    await requireImage(file);
     const previous = this.source;
     this.source = await loadImage(file);
     previous?.bitmap?.close();
@@ -81,9 +83,9 @@ export class StyleList {
 
   /**
    * Adds files up to MAX_STYLES. Returns { overflow, notImages }: how many did not fit, and the names
-   * of files that are not images at all (a text file would only show a broken-image icon and be
-   * refused by the server later). A file of an image type this browser cannot decode (TIFF, say)
-   * is kept: the server may read it, and its own message names the field if not.
+   * of files that are not images at all, by their first bytes (a text file renamed .jpg would only
+   * show a broken-image icon and be refused by the server later). An image this browser cannot
+   * decode (TIFF, say) is kept: the server reads it.
    */
   async add(files) {
     const notImages = [];
@@ -93,17 +95,36 @@ export class StyleList {
         overflow += 1;
         continue;
       }
-      const source = await loadImage(file);
-      if (!source.bitmap && !file.type.startsWith("image/")) {
+      try {
+        await requireImage(file);
+      } catch (err) {
+        if (!(err instanceof NotAnImage)) throw err;
         notImages.push(file.name);
         continue;
       }
+      const source = await loadImage(file);
       const used = new Set(this.items.map((i) => i.slot));
       const slot = [...Array(MAX_STYLES).keys()].find((k) => !used.has(k));
-      this.items.push({ source, url: await previewUrl(source), weight: 50, slot });
+      // A new style gets an equal share (1/n); the others keep their proportions of the rest.
+      const weights = rescaleShares(this.items.map((i) => i.weight), 1);
+      this.items.push({ source, url: await previewUrl(source), weight: 0, slot });
+      this.items.forEach((item, i) => { item.weight = weights[i]; });
     }
     this.render();
     return { overflow, notImages };
+  }
+
+  /** Blend weights (list order) back from a saved run; false when the number of styles differs. */
+  setWeights(weights) {
+    if (weights.length !== this.items.length) return false;
+    weights.forEach((w, i) => { this.items[i].weight = w; });
+    this.render();
+    return true;
+  }
+
+  /** Each style's share of the blend in whole percent (what the sliders show). */
+  shares() {
+    return displayPercents(this.items.map((i) => i.weight));
   }
 
   blend() {
@@ -112,8 +133,12 @@ export class StyleList {
 
   setDisabled(disabled) {
     this.disabled = disabled;
-    // Buttons that do nothing at an end of the list (first "Move up", last "Move down") stay disabled.
-    for (const control of this.listEl.querySelectorAll("input, button")) control.disabled = disabled || control.dataset.atEdge === "true";
+    // Buttons that do nothing at an end of the list (first "Move up", last "Move down") stay disabled,
+    // and so does the slider of a lone style (it has the whole blend).
+    for (const control of this.listEl.querySelectorAll("input, button")) {
+      const lone = control.type === "range" && this.items.length === 1;
+      control.disabled = disabled || control.dataset.atEdge === "true" || lone;
+    }
   }
 
   render() {
@@ -142,7 +167,11 @@ export class StyleList {
     const label = document.createElement("label");
     label.htmlFor = sliderId;
     label.textContent = `Blend ${n}`;
-    const slider = Object.assign(document.createElement("input"), { type: "range", id: sliderId, min: 0, max: 100, step: 1, value: item.weight });
+    const name = Object.assign(document.createElement("span"), { className: "style-name", textContent: `${n}. ${item.source.file.name}` });
+    name.title = item.source.file.name;
+    // The slider is the style's share: its position and the percentage beside it are the same number.
+    const slider = Object.assign(document.createElement("input"), { type: "range", id: sliderId, min: 0, max: 100, step: 1, value: share });
+    slider.disabled = this.items.length === 1; // one style has all of it
     slider.dataset.testid = `blend-${n}`;
     const out = document.createElement("output");
     out.htmlFor = sliderId;
@@ -151,8 +180,9 @@ export class StyleList {
     // While dragging: every style's share changes, so all outputs update on each input event
     // (no re-render, which would end the drag).
     slider.addEventListener("input", () => {
-      item.weight = Number(slider.value);
-      this.#updateShares();
+      const weights = setShare(this.items.map((i) => i.weight), index, Number(slider.value));
+      this.items.forEach((it, i) => { it.weight = weights[i]; });
+      this.#updateShares(index);
     });
     const buttons = document.createElement("div");
     buttons.className = "item-buttons";
@@ -168,7 +198,7 @@ export class StyleList {
     const controls = document.createElement("div");
     controls.className = "blend";
     controls.append(label, slider, out);
-    li.append(img, controls, buttons, this.#region(item, index), error);
+    li.append(img, name, controls, buttons, this.#region(item, index), error);
     return li;
   }
 
@@ -193,11 +223,14 @@ export class StyleList {
     return row;
   }
 
-  #updateShares() {
+  /** Every output and every other slider follows the shares (the dragged slider keeps its position). */
+  #updateShares(dragged = -1) {
     const shares = displayPercents(this.items.map((i) => i.weight));
     for (const [index, li] of [...this.listEl.children].entries()) {
       li.querySelector("output").textContent = `${shares[index]} %`;
-      li.querySelector('input[type="range"]').setAttribute("aria-valuetext", `${shares[index]} % of the style`);
+      const slider = li.querySelector('input[type="range"]');
+      if (index !== dragged) slider.value = String(shares[index]);
+      slider.setAttribute("aria-valuetext", `${shares[index]} % of the style`);
     }
   }
 
@@ -223,6 +256,8 @@ export class StyleList {
   /** Removes a style; focus goes to the style that took its place, else the one before, else "add files". */
   #remove(index) {
     const [item] = this.items.splice(index, 1);
+    const weights = rescaleShares(this.items.map((i) => i.weight));
+    this.items.forEach((it, i) => { it.weight = weights[i]; });
     this.hooks.onRemove?.(item);
     if (item.url) URL.revokeObjectURL(item.url);
     item.source.bitmap?.close();

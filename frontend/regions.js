@@ -132,6 +132,22 @@ export class RegionPainter {
     return out;
   }
 
+  /** The painted regions as they are now, for restoring later over the same content image. */
+  save() {
+    return this.painter ? { painter: this.painter, masks: this.painter.set.masks.map((m) => m.slice()) } : null;
+  }
+
+  /** Puts saved regions back (one undo step); false when the content image changed since (nothing to paint them on). */
+  restore(saved) {
+    if (!saved || saved.painter !== this.painter) return false;
+    const { set } = this.painter;
+    set.checkpoint();
+    set.masks = saved.masks.map((m) => m.slice());
+    this.painter.render();
+    this.#update();
+    return true;
+  }
+
   /** While a job runs the regions are fixed: no painting, no controls. */
   setDisabled(disabled) {
     this.disabled = disabled;

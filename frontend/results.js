@@ -2,10 +2,14 @@
 // Every frame (snapshot or final) is kept as a Blob so any of them can be downloaded later.
 import { encodeGif } from "./animation.js";
 import { base64ToBlob } from "./api.js";
-import { etaSeconds, formatDuration, lossPolyline, progressPercent } from "./progress.js";
+import { etaSeconds, formatDuration, lossAxes, lossPolyline, progressPercent } from "./progress.js";
 import { stagePlan } from "./stages.js";
 
 const $ = (id) => document.getElementById(id);
+// The loss chart's plot area inside its 320 x 104 viewBox (index.html): room on the left for the
+// loss labels, below for the iterations.
+const PLOT = { left: 40, top: 4, width: 272, height: 80 };
+const SVG_NS = "http://www.w3.org/2000/svg";
 
 export class Results {
   constructor() {
@@ -35,11 +39,11 @@ export class Results {
     this.losses = [];
     this.selected = -1;
     $("filmstrip").replaceChildren();
-    $("loss-line").setAttribute("points", "");
+    this.#drawChart();
     $("current-image").hidden = true;
     $("download-current").hidden = true;
     $("download-png").hidden = true;
-    $("download-gif").disabled = true;
+    $("download-gif").hidden = true; // shown once there are two frames to animate
     $("download-error").textContent = "";
     $("view-tools").hidden = true;
     $("compare-slider").value = "0"; // the live image of a new run is not covered
@@ -65,6 +69,15 @@ export class Results {
     this.#progress(pct, `${pct} % · iteration ${event.iteration} / ${event.iterations}${stage} · ETA ${eta}`);
   }
 
+  /** After a failure: no "waiting" left on screen; what was received (if anything) stays. */
+  failed() {
+    const last = this.frames.at(-1);
+    $("current-caption").textContent = last
+      ? `The run failed at iteration ${last.iteration} / ${last.iterations}; the snapshots received are kept below.`
+      : "No result: the run failed before the first snapshot (see the message under Start).";
+    this.#progress($("progress").value, last ? `Failed at iteration ${last.iteration} / ${last.iterations}` : "Failed");
+  }
+
   /** After Cancel: where the run stopped, no ETA (nothing is left to wait for). */
   cancelled() {
     const last = this.frames.at(-1);
@@ -79,7 +92,39 @@ export class Results {
     const png = $("download-png");
     png.href = frame.url;
     png.hidden = false;
-    $("download-gif").disabled = this.frames.length < 2;
+    $("download-gif").hidden = this.frames.length < 2;
+  }
+
+  /** Line, log-scale ticks, first/last iteration and stage marks; the chart is hidden while it has nothing to show. */
+  #drawChart() {
+    const { left, top, width, height } = PLOT;
+    $("loss-line").setAttribute("points", lossPolyline(this.losses, width, height));
+    const axes = lossAxes(this.losses, width, height);
+    const el = (name, attrs, text) => {
+      const node = document.createElementNS(SVG_NS, name);
+      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+      if (text !== undefined) node.textContent = text;
+      return node;
+    };
+    const bottom = top + height;
+    const parts = [el("line", { x1: left, y1: top, x2: left, y2: bottom, class: "axis" }),
+      el("line", { x1: left, y1: bottom, x2: left + width, y2: bottom, class: "axis" })];
+    for (const t of axes.yTicks) {
+      parts.push(el("line", { x1: left, y1: top + t.y, x2: left + width, y2: top + t.y, class: "grid" }));
+      parts.push(el("text", { x: left - 4, y: top + t.y + 3, "text-anchor": "end" }, t.label));
+    }
+    for (const [i, t] of axes.xTicks.entries()) {
+      const anchor = axes.xTicks.length === 1 ? "middle" : i === 0 ? "start" : "end";
+      parts.push(el("text", { x: left + t.x, y: bottom + 12, "text-anchor": anchor }, t.label));
+    }
+    if (axes.xTicks.length) parts.push(el("text", { x: left + width / 2, y: bottom + 12, "text-anchor": "middle" }, "iteration"));
+    for (const s of axes.stages) {
+      parts.push(el("line", { x1: left + s.x, y1: top, x2: left + s.x, y2: bottom, class: "stage", "data-testid": "loss-stage" }));
+      parts.push(el("text", { x: left + s.x + 2, y: top + 9, class: "stage-label" }, s.label));
+    }
+    $("loss-axes").replaceChildren(...parts);
+    $("loss-stage-key").hidden = axes.stages.length === 0;
+    $("loss-figure").hidden = this.losses.length === 0;
   }
 
   #progress(pct, text) {
@@ -94,8 +139,8 @@ export class Results {
     };
     this.frames.push(frame);
     if (event.losses && Number.isFinite(event.losses.total)) {
-      this.losses.push({ x: event.iteration, y: event.losses.total });
-      $("loss-line").setAttribute("points", lossPolyline(this.losses, 300, 80));
+      this.losses.push({ x: event.iteration, y: event.losses.total, stage: event.stage });
+      this.#drawChart();
       $("loss-caption").textContent = `Loss (log scale): ${event.losses.total.toPrecision(4)} at iteration ${event.iteration}`;
     }
     $("filmstrip").append(this.#thumb(frame, this.frames.length - 1, received));

@@ -2,25 +2,26 @@
 
 TorchServe (``continuousBatching: true`` in model-config.yaml) calls :meth:`handle` again and
 again with the requests it holds for this worker; every call answers each request with one chunk
-(``stylize.jobs.Board``). Whether a chunk is the last of its request travels to TorchServe through
+(``serving.scheduler.Board``). Whether a chunk is the last of its request travels to TorchServe through
 ``context.stopping_criteria``; a request whose first chunk is also its last gets a plain response.
-Parsing and validation live in ``stylize.request``, scheduling in ``stylize.jobs``, the optimisation
-in ``stylize.engine``: none of them imports TorchServe.
+Parsing and validation live in ``serving.request``, scheduling in ``serving.scheduler``, the answer
+forms in ``serving.responses``, the optimisation in ``stylize.engine``: none of them imports TorchServe.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import torch
-from stylize import Engine, StyleParams, __version__, memory, weights
-from stylize.jobs import Board, Incoming, Run
-from stylize.request import Limits
+from serving import capabilities, memory
+from serving.request import Limits
+from serving.scheduler import Board, Incoming, Run, SchedulerSettings
+from stylize import Engine, StyleParams, weights
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
@@ -73,16 +74,15 @@ class StyleTransferHandler(BaseHandler):
         state, self.weights_info = weights.load(path)
         self.engine = Engine(state, self.weights_info, self.device)
         self.limits = Limits.from_mapping(config.get("limits"))
-        scheduler = config.get("scheduler") or {}
-        self.slice_s = float(scheduler.get("slice_s", 0.5))
-        self.watchdog_s = float(scheduler.get("watchdog_s", 1.0))
-        self.budget = self._memory_budget(scheduler.get("memory_budget_mb") or {})
+        self.settings = SchedulerSettings.from_mapping(config.get("scheduler"))
+        self.slice_s, self.watchdog_s = self.settings.slice_s, self.settings.watchdog_s
+        self.budget = self._memory_budget(self.settings.memory_budget_mb)
         self.batch_size = int(getattr(context, "model_yaml_config", {}).get("batchSize", 1) or 1)
         self.test_hooks = os.environ.get("STYLE_TEST_HOOKS") == "1"
         self.speed = self._measure_speed()
         self.context = context
         self.board = Board(self.engine, self.limits, self.budget, slice_s=self.slice_s,
-                           call_budget_s=float(scheduler.get("call_budget_s", 4 * self.slice_s)),
+                           call_budget_s=self.settings.call_s,
                            capabilities=self.capabilities, device_free=self._device_free, report=self._report)
         logger.info("style engine on %s, weights %s (%s), limits %s, memory budget %.0f MiB, %d jobs per worker, "
                     "slice %.2f s, %.0f pixel-iterations/s", self.device, self.weights_info.provenance,
@@ -138,21 +138,11 @@ class StyleTransferHandler(BaseHandler):
     # -- what this server is ---------------------------------------------------------------------
 
     def capabilities(self) -> dict[str, Any]:
-        return {
-            "service": "style_transfer",
-            "weights": {"provenance": self.weights_info.provenance, "random_init": self.weights_info.is_random,
-                        "source": self.weights_info.source},
-            "device": {"type": self.device.type,
-                       "name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"},
-            "limits": self.limits.as_dict(),
-            "params": StyleParams.schema(),
-            "scheduler": {"batch_size": self.batch_size, "memory_budget_mb": round(self.budget / memory.MIB),
-                          "slice_s": self.slice_s},
-            "speed": {"pixel_iterations_per_s": round(self.speed)},
-            "versions": {"service": __version__, "torch": torch.__version__, "torchserve": _version("torchserve")},
-        }
+        return capabilities.document(weights=self.weights_info, device=self.device, limits=self.limits,
+                                     batch_size=self.batch_size, budget_bytes=self.budget, slice_s=self.slice_s,
+                                     pixel_iterations_per_s=self.speed)
 
-    def _memory_budget(self, settings: dict[str, Any]) -> int:
+    def _memory_budget(self, settings: Mapping[str, Any]) -> int:
         kind = self.device.type
         setting = os.environ.get("STYLE_MEMORY_BUDGET_MB") or settings.get(kind, "auto")
         if kind == "cuda":
@@ -223,13 +213,6 @@ class StyleTransferHandler(BaseHandler):
 def _pixels(run: Run) -> int:
     w, h = memory.output_size(run.job.content.size, run.job.params.size)
     return w * h
-
-
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _headers(context: Any, idx: int) -> dict[str, str]:

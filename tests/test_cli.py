@@ -107,3 +107,14 @@ def test_strict_hint_names_only_what_the_cli_accepts(pictures: tuple[str, str], 
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: ImageNet VGG19 weights are not available") and "VGG19_WEIGHTS=/path/to/vgg19-dcbb9e9d.pth" in line
     assert "--source" not in line
+
+
+def test_help_shows_real_defaults_and_whole_ranges() -> None:
+    result = stylize("--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())  # argparse wraps lines
+    assert "(default: None)" not in text and "e+0" not in text, text
+    assert "--seed SEED Random seed" in text and "[0..2147483647] (default: 0)" in text
+    assert "[0..1e9] (default: 100)" in text  # style weight
+    assert "(default: no limit)" in text  # time budget
+    assert "default equal." in text  # style blend: the help says what "not set" means

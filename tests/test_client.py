@@ -1,4 +1,4 @@
-"""`python -m stylize.client`: the addresses it accepts, its checks before sending anything, and
+"""`python -m stylize_client`: the addresses it accepts, its checks before sending anything, and
 Ctrl-C closing the stream (so the server drops the job), against a fake streaming server and the
 real TorchServe behind the local front."""
 
@@ -15,7 +15,7 @@ import pytest
 from fake_servers import SNAPSHOT, fake_upstream
 from images_util import content_image, style_image
 from PIL import Image
-from stylize.client import INTERRUPTED, endpoint
+from stylize_client.cli import INTERRUPTED, endpoint
 
 from deploy.nginx_render import Nginx
 from tools.torchserve import ROOT, TorchServe
@@ -24,7 +24,7 @@ CLIENT_ENV = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'handler'}
 
 
 def client(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stylize.client", *args], capture_output=True, text=True, timeout=300, env=CLIENT_ENV)
+    return subprocess.run([sys.executable, "-m", "stylize_client", *args], capture_output=True, text=True, timeout=300, env=CLIENT_ENV)
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_unwritable_output_is_refused_before_sending(pictures: tuple[str, str], 
 
 def test_ctrl_c_closes_the_stream_and_says_so(pictures: tuple[str, str], tmp_path: Path) -> None:
     with fake_upstream() as server:
-        proc = subprocess.Popen([sys.executable, "-m", "stylize.client", *pictures, "--url", server.url, "-o", str(tmp_path / "o.png"),
+        proc = subprocess.Popen([sys.executable, "-m", "stylize_client", *pictures, "--url", server.url, "-o", str(tmp_path / "o.png"),
                                  "--snapshots-dir", str(tmp_path / "snaps")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env=CLIENT_ENV)
         try:

@@ -82,11 +82,25 @@ def test_json_response_holds_snapshots_and_result(handler: StyleTransferHandler)
 def test_stream_sends_snapshots_in_earlier_chunks_than_done(handler: StyleTransferHandler) -> None:
     reply = one(handler, {"content": CONTENT, "style": STYLE, **SMALL}, {"Accept": "application/x-ndjson"})
     assert reply.content_type == "application/x-ndjson" and reply.streamed
-    events = lines(reply)
+    plan, *events = lines(reply)
+    assert plan == {"event": "plan", "stages": [{"size": [32, 24], "iterations": 6}]}  # the first line: before any run
     assert [e["event"] for e in events] == ["snapshot", "snapshot", "done"]
     first_snapshot = next(i for i, c in enumerate(reply.chunks) if b'"snapshot"' in c)
     assert b'"done"' not in reply.chunks[first_snapshot] or first_snapshot == len(reply.chunks) - 1
     assert b'"done"' in reply.chunks[-1] and events[-1]["stopped"] == "completed"
+
+
+def test_plan_is_answered_without_a_run(handler: StyleTransferHandler) -> None:
+    """response=plan: the stages of a job from its params and the content's size (no images), as the
+    stream's first line would send them; the server's limits apply as for a job."""
+    reply = one(handler, {"response": b"plan", "size": b"300", "iterations": b"10", "width": b"400", "height": b"200"})
+    assert reply.status == 400 and json.loads(reply.body)["message"] == "size: must be at most 256 on this server, got 300"
+    reply = one(handler, {"response": b"plan", "size": b"256", "iterations": b"10", "width": b"400", "height": b"200"})
+    assert reply.status == 200 and reply.streamed is False and reply.calls == 1
+    assert json.loads(reply.body) == {"event": "plan", "stages": [{"size": [128, 64], "iterations": 4}, {"size": [181, 90], "iterations": 3},
+                                                                  {"size": [256, 128], "iterations": 3}]}
+    reply = one(handler, {"response": b"plan", "size": b"64", "width": b"40"})
+    assert reply.status == 400 and json.loads(reply.body)["message"].startswith("height: is missing")
 
 
 def test_bad_input_is_a_plain_400_naming_the_field(handler: StyleTransferHandler) -> None:
@@ -110,7 +124,7 @@ def test_server_limit_from_model_config(handler: StyleTransferHandler) -> None:
     reply = one(handler, {"content": CONTENT, "style": STYLE, "iterations": "1", "response": "json"})
     assert reply.status == 200 and json.loads(reply.body)["params"]["size"] == 256
     reply = one(handler, {"content": CONTENT, "style": STYLE, "size": "300"})
-    assert reply.status == 400 and json.loads(reply.body)["message"] == "size: must be at most 256 on this server, got 300"
+    assert reply.status == 400 and json.loads(reply.body)["message"] == "size: must be between 16 and 256, got 300"
 
 
 def test_repeated_field_marker_is_refused(handler: StyleTransferHandler) -> None:
@@ -172,7 +186,7 @@ def test_jobs_wait_for_memory_with_queued_events(weights_file: Path, tmp_path: P
     front.call()
     assert h.board.counts() == {"running": 1, "waiting": 1, "reserved_bytes": h.board.runs[first.request_id].need_bytes}
     front.run()
-    events = lines(second)
+    events = lines(second)[1:]  # after the plan line
     assert events[0] == {"event": "queued", "position": 1}
     assert [e["event"] for e in events[1:]] == ["snapshot", "done"]
     assert lines(first)[-1]["event"] == "done"

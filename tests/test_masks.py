@@ -12,9 +12,9 @@ import pytest
 import torch
 from images_util import content_image, to_bytes
 from PIL import Image, ImageDraw
+from serving.request import Limits, parse
 from stylize import Engine, ImageError, ParamError, StyleParams, engine, images, losses, masks, weights
 from stylize.__main__ import main as cli
-from stylize.request import Limits, RequestError, parse
 from stylize.vgg import FeatureNet
 
 W, H = 64, 32  # wide enough that an uncovered middle band is not inside every deep feature's reach
@@ -233,7 +233,7 @@ def png(img: Image.Image) -> bytes:
 
 def refused(field_name: str, fields_in: dict[str, object], status: int = 400, limits: Limits | None = None) -> None:
     """A 400/413 naming the field (the handler answers ImageError as a 400 too)."""
-    with pytest.raises((RequestError, ImageError)) as info:
+    with pytest.raises(ImageError) as info:
         parse(fields_in, limits=limits or Limits())
     assert info.value.field == field_name and getattr(info.value, "status", 400) == status, str(info.value)
     assert str(info.value).startswith(f"{field_name}: ")

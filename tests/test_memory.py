@@ -7,7 +7,8 @@ import sys
 import textwrap
 
 import pytest
-from stylize import StyleParams, memory
+from serving import memory
+from stylize import StyleParams
 
 from tools.torchserve import ROOT
 
@@ -61,7 +62,8 @@ def test_host_memory_is_positive_and_at_most_physical() -> None:
 
 MEASURE = textwrap.dedent("""
     from PIL import Image
-    from stylize import Engine, StyleParams, memory, weights
+    from serving import memory
+    from stylize import Engine, StyleParams, weights
     state, info = weights.obtain("random", seed=0)
     engine = Engine(state, info, "cpu")
     del state

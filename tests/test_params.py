@@ -95,3 +95,21 @@ def test_json_values_are_accepted() -> None:
     params = StyleParams.from_mapping({"size": 64.0, "style_blend": [1, 3], "preserve_colors": False, "time_budget_s": None})
     assert params.size == 64 and isinstance(params.size, int)
     assert params.style_blend == (1.0, 3.0)
+
+
+def test_kinds_come_from_the_annotations() -> None:
+    from stylize.params import _KINDS
+
+    assert _KINDS["size"] is int and _KINDS["time_budget_s"] is float and _KINDS["multiscale"] is bool
+    assert _KINDS["pooling"] is str and _KINDS["style_blend"] is tuple and _KINDS["content_layers"] is tuple
+    assert set(_KINDS) == set(StyleParams.schema())
+
+
+def test_limits_are_written_as_people_write_them() -> None:
+    from stylize.params import number_text
+
+    assert [number_text(v) for v in (2147483647, 1e9, 1e6, 86400, 0.001, 1e-5, 0.1, 16, 0)] == [
+        "2147483647", "1e9", "1e6", "86400", "0.001", "1e-05", "0.1", "16", "0"]
+    with pytest.raises(ParamError) as info:
+        StyleParams(seed=2**32).validated()
+    assert str(info.value) == "seed: must be between 0 and 2147483647, got 4294967296"

@@ -3,7 +3,7 @@ photo against the real TorchServe through the local nginx front, so the README c
 
 The commands are the README's text, executed by bash. Only a `curl` shell function wraps the real
 curl to (a) point the README's http://127.0.0.1:8000 at the test front's free port, (b) shrink the
-job for two shared CPU cores (size=256 -> 32, iterations=4 and snapshot_every=2 set or added, so the
+job for two shared CPU cores (size=256 -> 32, iterations=100 -> 4 and snapshot_every=2 set or added, so the
 json form still has snapshots; in a JSON body file the same keys of "params") and (c) fail on HTTP errors (--fail-with-body). Upload sizes,
 encodings and the shell plumbing (base64, printf, pipes into jq) are the README's.
 """
@@ -38,17 +38,18 @@ body.setdefault("params", {}).update(size=int(sys.argv[2]), iterations=int(sys.a
 json.dump(body, open(path, "w"))' "$1" "$SIZE" "$ITERATIONS"
 }
 curl() {
-  local args=() prev="" form=0 every=0 a
+  local args=() prev="" form=0 every=0 iters=0 a
   for a in "$@"; do
     case "$a" in "$README_BASE"*) a="$FRONT${a#"$README_BASE"}";; esac
     if [ "$prev" = "-F" ]; then
       form=1
-      case "$a" in size=*) a="size=$SIZE";; snapshot_every=*) a="snapshot_every=$EVERY"; every=1;; esac
+      case "$a" in size=*) a="size=$SIZE";; iterations=*) a="iterations=$ITERATIONS"; iters=1;;
+                   snapshot_every=*) a="snapshot_every=$EVERY"; every=1;; esac
     fi
     if [ "$prev" = "--data-binary" ] && [ "${a#@}" != "$a" ]; then shrink_json "${a#@}"; fi
     args+=("$a"); prev="$a"
   done
-  if [ "$form" = 1 ]; then args+=(-F "iterations=$ITERATIONS"); fi
+  if [ "$form" = 1 ] && [ "$iters" = 0 ]; then args+=(-F "iterations=$ITERATIONS"); fi
   if [ "$form" = 1 ] && [ "$every" = 0 ]; then args+=(-F "snapshot_every=$EVERY"); fi
   command curl -sS --fail-with-body "${args[@]}"
 }
@@ -94,6 +95,11 @@ def test_readme_block_is_the_four_documented_forms() -> None:
         (False, False, False), (True, False, False), (False, True, False), (False, False, True)]
     # No image's base64 on a command line (that is what failed with a real photo).
     assert not any("$(base64" in c for c in curls)
+    # Every example is a small job as written (the defaults, 512 px x 300 iterations, take minutes on a CPU).
+    multipart = curls[:3]
+    assert all("-F size=256" in c and "-F iterations=100" in c for c in multipart), multipart
+    printf = next(c for c in commands if c.startswith("printf "))
+    assert '"params": {"size": 256, "iterations": 100}' in printf
 
 
 def test_readme_curl_examples_work_with_a_real_sized_photo(front: Nginx, tmp_path: Path) -> None:

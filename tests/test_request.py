@@ -1,4 +1,4 @@
-"""stylize.request: one request's fields -> a validated job, or a 400/413 naming the field."""
+"""serving.request: one request's fields -> a validated job, or a 400/413 naming the field."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import json
 
 import pytest
 from images_util import content_image, style_image, to_bytes
-from stylize.request import Limits, RequestError, parse
+from serving.request import Limits, parse
+from serving.responses import refusal
+from stylize.errors import FieldError
 
 CONTENT = to_bytes(content_image(64, 48))
 STYLE = to_bytes(style_image(40))
@@ -17,12 +19,13 @@ def fields(**extra: object) -> dict[str, object]:
     return {"content": bytearray(CONTENT), "style": bytearray(STYLE), **extra}
 
 
-def refused(field_name: str, status: int = 400, **kw: object) -> RequestError:
-    with pytest.raises(RequestError) as info:
+def refused(field_name: str, status: int = 400, **kw: object) -> FieldError:
+    with pytest.raises(FieldError) as info:
         parse(**kw)  # type: ignore[arg-type]
     assert info.value.field == field_name, str(info.value)
-    assert info.value.status == status
-    assert info.value.body()["message"].startswith(f"{field_name}: ")
+    answer = refusal(info.value)
+    assert answer.status == status
+    assert json.loads(answer.body)["message"].startswith(f"{field_name}: ")
     return info.value
 
 
@@ -99,6 +102,22 @@ def test_server_limits_on_size_iterations_and_work() -> None:
     assert parse(fields(size="128", iterations="50"), limits=limits).params.iterations == 50
     # Output pixels, not size squared: 128x96 x 66 fits the budget that 128x128 x 66 would exceed.
     assert parse(fields(size="128", iterations="66"), limits=limits).params.iterations == 66
+
+
+@pytest.mark.parametrize(("name", "value"), [("size", "99999"), ("size", "2000"), ("size", "1025"), ("iterations", "9999"),
+                                            ("iterations", "2001")])
+def test_a_value_beyond_this_servers_limit_gets_one_message_naming_that_limit(name: str, value: str) -> None:
+    # The engine's own range (size up to 2048, iterations up to 10000) is never quoted on a smaller server:
+    # 99999 and 2000 get the same message, with this server's limit.
+    limits = Limits(max_size=1024, max_iterations=2000, max_work=10**12)
+    low, high = {"size": (16, 1024), "iterations": (1, 2000)}[name]
+    err = refused(name, fields_in=fields(**{name: value}), limits=limits)
+    assert str(err) == f"{name}: must be between {low} and {high}, got {value}"
+
+
+def test_defaults_beyond_a_small_servers_limit_adapt_instead_of_failing() -> None:
+    job = parse(fields(), limits=Limits(max_size=256, max_iterations=100, max_work=10**12))
+    assert (job.params.size, job.params.iterations) == (256, 100)
 
 
 def test_time_budget_is_capped_by_the_server() -> None:

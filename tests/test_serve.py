@@ -3,9 +3,12 @@ and stop leaves nothing running. Uses a private run dir, never the checkout's .r
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,3 +90,77 @@ def test_start_with_every_port_moved_then_stop_leaves_nothing(model_store: Path,
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in processes), processes
     assert not any(serve.port_taken(port) for _, port in ports.items())
     assert not any(path.exists() for path in serve.pid_files(run).values())
+
+
+def start_in_background(model_store: Path, run: Path, ports: serve.Ports) -> subprocess.Popen[str]:
+    """`python -m tools.serve start` as `make serve` runs it: in its own process group, as a terminal would."""
+    flags = [arg for key, port in ports.items()
+             for arg in ("--port" if key == "web" else "--" + key.replace("_", "-") + "-port", str(port))]
+    return subprocess.Popen([sys.executable, "-m", "tools.serve", "start", *flags, "--run-dir", str(run),
+                             "--model-store", str(model_store)], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+
+
+def wait_for_pid_file(path: Path, command: subprocess.Popen[str], timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip().isdigit():
+            return int(path.read_text())
+        assert command.poll() is None, command.communicate()
+        time.sleep(0.05)
+    raise AssertionError(f"no {path} within {timeout} s")
+
+
+def group_gone(pgid: int, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("how", ["SIGINT to the command (Ctrl-C)", "SIGTERM to its process group"])
+def test_interrupting_a_start_while_torchserve_starts_stops_it(how: str, model_store: Path, tmp_path: Path) -> None:
+    ports, run = free_ports(), tmp_path / "run"
+    command = start_in_background(model_store, run, ports)
+    try:
+        # The pid file exists while TorchServe is still loading (it used to be written only once it was ready).
+        pid = wait_for_pid_file(run / "torchserve.pid", command)
+        assert not (run / "front.pid").exists(), "interrupted before the front started"
+        if how.startswith("SIGINT"):
+            command.send_signal(signal.SIGINT)
+        else:
+            os.killpg(command.pid, signal.SIGTERM)
+        _, err = command.communicate(timeout=60)
+    finally:
+        if command.poll() is None:
+            command.kill()
+        serve.stop(run)
+    assert command.returncode == 128 + (signal.SIGINT if how.startswith("SIGINT") else signal.SIGTERM), err
+    assert "interrupted" in err and "Traceback" not in err, err
+    assert group_gone(pid), "TorchServe outlived the interrupted start"
+    assert not any(path.exists() for path in serve.pid_files(run).values())
+    assert not any(serve.port_taken(port) for _, port in ports.items())
+
+
+def test_stop_finds_servers_of_its_run_dir_without_a_pid_file(model_store: Path, tmp_path: Path) -> None:
+    ports, run = free_ports(), tmp_path / "run"
+    command = start_in_background(model_store, run, ports)
+    try:
+        pid = wait_for_pid_file(run / "torchserve.pid", command)
+        command.kill()  # SIGKILL cannot be handled: TorchServe lives on in its own session
+        command.wait(timeout=10)
+        (run / "torchserve.pid").unlink()
+        assert serve.leftovers(run) == [pid]
+        assert serve.leftovers(tmp_path / "another-run") == [], "only this run dir's servers"
+        result = serve_cli("stop", "--run-dir", str(run))
+    finally:
+        if command.poll() is None:
+            command.kill()
+        serve.stop(run)
+    assert result.returncode == 0 and "without a pid file" in result.stdout, result.stdout
+    assert group_gone(pid)
+    assert serve.leftovers(run) == []

@@ -1,4 +1,4 @@
-"""Build ``style_transfer.mar``: weights (safetensors) + handler + engine package + model config.
+"""Build ``style_transfer.mar``: weights (safetensors) + handler + engine and serving packages + model config.
 
     python -m tools.archive [--model-store DIR] [--weights-mode auto|strict|random] [--source vgg19.pth]
 """
@@ -18,7 +18,7 @@ from stylize import weights
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_NAME = "style_transfer"
 HANDLER = ROOT / "handler" / "style_handler.py"
-ENGINE = ROOT / "handler" / "stylize"
+PACKAGES = (ROOT / "handler" / "stylize", ROOT / "handler" / "serving")  # the engine, the serving layer
 MODEL_CONFIG = ROOT / "model-config.yaml"
 WEIGHTS_FILE = "vgg19_conv.safetensors"
 
@@ -45,10 +45,11 @@ def build(model_store: Path, mode: str = "auto", source: str | None = None, mode
             _, info = weights.load(work / WEIGHTS_FILE)
         else:
             info = export_weights(work, mode, source)
-        # A clean copy of the engine package: no __pycache__ in the archive. The archiver copies a
-        # directory's contents, so pass the parent: the archive must hold stylize/ as a package
-        # (the handler imports it; a flat copy only worked where handler/ was on PYTHONPATH).
-        shutil.copytree(ENGINE, work / "extra" / "stylize", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        # Clean copies of the packages: no __pycache__ in the archive. The archiver copies a
+        # directory's contents, so pass the parent: the archive must hold stylize/ and serving/ as
+        # packages (the handler imports them; a flat copy only worked where handler/ was on PYTHONPATH).
+        for package in PACKAGES:
+            shutil.copytree(package, work / "extra" / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         cmd = [str(Path(sys.executable).parent / "torch-model-archiver"),
                "--model-name", MODEL_NAME, "--version", "1.0",
                "--handler", str(HANDLER),

@@ -12,14 +12,19 @@ through an SSH tunnel). Everything it writes (pid, temp files, log) stays under 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
+
+import psutil
 
 from deploy import nginx_render
 from tools.torchserve import ROOT, TorchServe
@@ -81,9 +86,49 @@ def pid_files(run: Path) -> dict[str, Path]:
     return {name: run / f"{name}.pid" for name in SERVICES}
 
 
+class Interrupted(BaseException):
+    """SIGINT/SIGTERM/SIGHUP while starting: unwinds through every cleanup handler (BaseException, as
+    KeyboardInterrupt, so no `except Exception` swallows it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """While starting, a signal (Ctrl-C, a closed terminal, a script's `kill -- -PGID`) raises Interrupted
+    so what was started is stopped; afterwards the previous handlers are back (the servers are detached)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread (tests calling start() in a thread)
+        return
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def start(ports: Ports, store: Path = STORE, run: Path = RUN) -> int:
+    try:
+        with _signals_interrupt():
+            return _start(ports, store, run)
+    except Interrupted as sig:
+        # TorchServe.start and nginx_render.start stop their own process when interrupted while waiting;
+        # what had already started is stopped here, pid files included.
+        stop(run, quiet=True)
+        print(f"interrupted ({sig}): stopped what was started", file=sys.stderr)
+        return 128 + sig.signum
+
+
+def _start(ports: Ports, store: Path, run: Path) -> int:
     pids = pid_files(run)
-    if any(path.exists() for path in pids.values()):
+    if any(path.exists() for path in pids.values()) or leftovers(run):
         stop(run)
     problem = port_problem(ports)
     if problem:
@@ -95,19 +140,21 @@ def start(ports: Ports, store: Path = STORE, run: Path = RUN) -> int:
                         metrics_port=ports.metrics, cors_origin=None, grpc_ports=(ports.grpc_inference, ports.grpc_management))
     print("starting TorchServe (first start loads the weights; about 10 s on CPU) …", flush=True)
     try:
-        server.start(timeout=300)
+        # The pid is on disk as soon as the process exists: `make stop` finds it even if this command dies.
+        server.start(timeout=300, on_spawn=lambda pid: pids["torchserve"].write_text(str(pid)))
     except (RuntimeError, TimeoutError) as err:
         print(f"error: TorchServe did not start: {str(err).splitlines()[0]} (log: {server.log_dir}, {server.run_dir / 'torchserve.out'})",
               file=sys.stderr)
+        pids["torchserve"].unlink(missing_ok=True)
         return 1
     # Detach: the servers outlive this command, `make stop` ends them.
-    assert server.process is not None
-    pids["torchserve"].write_text(str(server.process.pid))
     try:
         front = nginx_render.start(f"127.0.0.1:{ports.inference}", run / "front", port=ports.web, jobs_rate=LOCAL_JOBS_RATE)
-    except (RuntimeError, TimeoutError, FileNotFoundError) as err:
+    except BaseException as err:
         server.stop()
         pids["torchserve"].unlink(missing_ok=True)
+        if not isinstance(err, (RuntimeError, TimeoutError, FileNotFoundError)):
+            raise
         print(f"error: the nginx front did not start: {str(err).splitlines()[0]} (log: {run / 'front' / 'nginx.log'})", file=sys.stderr)
         return 1
     pids["front"].write_text(str(front.process.pid))
@@ -146,7 +193,24 @@ def _end_group(pid: int) -> None:
             time.sleep(0.1)
 
 
-def stop(run: Path = RUN) -> int:
+def leftovers(run: Path) -> list[int]:
+    """Process groups of servers started for this run dir that have no pid file (a start killed before it
+    wrote one, a pid file deleted by hand): found by the run dir in their command line."""
+    run = run.resolve()
+    marks = [f"{run / 'torchserve' / 'config.properties'}", f"{run / 'front'}"]
+    groups = set()
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if proc.info["pid"] != os.getpid() and any(arg in (mark, f"={mark}") or arg.endswith(f"={mark}")
+                                                  for arg in cmdline for mark in marks):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                groups.add(os.getpgid(proc.info["pid"]))
+    # Only the servers' own sessions (started with start_new_session), never this command's group.
+    groups.discard(os.getpgrp())
+    return sorted(g for g in groups if g > 1)
+
+
+def stop(run: Path = RUN, quiet: bool = False) -> int:
     stopped = []
     for name, path in pid_files(run).items():
         if not path.exists():
@@ -156,7 +220,13 @@ def stop(run: Path = RUN) -> int:
             _end_group(int(text))
         path.unlink(missing_ok=True)
         stopped.append(name)
-    print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    orphans = leftovers(run)
+    for pgid in orphans:
+        _end_group(pgid)
+    if orphans:
+        stopped.append(f"{len(orphans)} server process group(s) of {run} without a pid file")
+    if not quiet:
+        print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
     return 0
 
 

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -97,13 +98,17 @@ class TorchServe:
         return [exe, "--start", "--foreground", "--ncs", "--disable-token-auth",
                 "--ts-config", str(self.config_path), "--model-store", str(self.model_store)]
 
-    def start(self, timeout: float = 180.0) -> TorchServe:
+    def start(self, timeout: float = 180.0, on_spawn: Callable[[int], None] | None = None) -> TorchServe:
+        """Start and wait until ready. `on_spawn(pid)` runs as soon as the process exists (before the
+        wait), so a caller can record the pid before anything can interrupt it."""
         self.write_config()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         out = open(self.run_dir / "torchserve.out", "wb")  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(self.command(), cwd=self.run_dir, env=self.env(), stdout=out,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         try:
+            if on_spawn is not None:
+                on_spawn(self.process.pid)
             self.wait_ready(timeout)
         except BaseException:
             self.stop()

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { blendFieldValue, displayPercents, moveItem, normaliseBlend } from "../blend.js";
+import { blendFieldValue, displayPercents, moveItem, normaliseBlend, rescaleShares, setShare } from "../blend.js";
 
 const close = (actual, expected) => actual.forEach((a, i) => assert.ok(Math.abs(a - expected[i]) < 1e-12, `${actual} vs ${expected}`));
 
@@ -53,4 +53,24 @@ test("displayed percentages always sum to exactly 100 (largest remainder)", () =
       shown.forEach((p, i) => assert.ok(Math.abs(p - (100 * weights[i]) / weights.reduce((a, b) => a + b, 0)) < 1, String(weights)));
     }
   }
+});
+
+test("the sliders are the shares: moving one gives the others the rest in proportion", () => {
+  const sum = (ws) => ws.reduce((a, b) => a + b, 0);
+  assert.deepEqual(setShare([50, 50], 0, 70), [70, 30]);
+  assert.deepEqual(setShare([50, 25, 25], 0, 80), [80, 10, 10]);
+  assert.deepEqual(setShare([100, 0, 0], 0, 40), [40, 30, 30], "others with nothing share the rest equally");
+  assert.deepEqual(setShare([100], 0, 30), [100], "a lone style has the whole blend");
+  assert.equal(sum(setShare([12.5, 37.5, 50], 2, 33)), 100);
+  // What the issue saw: 50 and 30 displayed as 63 % / 37 %. Now a slider's position is its share.
+  const weights = setShare([50, 50], 1, 30);
+  assert.deepEqual(displayPercents(weights), [70, 30]);
+});
+
+test("adding or removing a style keeps the shares summing to 100", () => {
+  assert.deepEqual(rescaleShares([], 1), [100]);
+  assert.deepEqual(rescaleShares([100], 1), [50, 50]);
+  assert.deepEqual(rescaleShares([70, 30], 2).map((w) => Math.round(w * 100) / 100), [35, 15, 25, 25]);
+  assert.deepEqual(rescaleShares([35, 15]), [70, 30], "after a removal the rest is scaled back up");
+  assert.deepEqual(rescaleShares([0, 0]), [50, 50]);
 });

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { fetchCapabilities, queuedStatus } from "../api.js";
 import {
   DEFAULT_CAPABILITIES, capabilitiesUrls, fieldMaxima, fitPreset, maxIterationsAt, outputPixels, parseCapabilities,
-  predictSeconds, presetsFor, previewSize, workBudgetError,
+  predictSeconds, presetsFor, previewSize, quickPreview, workBudgetError,
 } from "../capabilities.js";
 import { validateParams } from "../params.js";
 
@@ -71,10 +71,23 @@ test("first-run size: a preview of ~15 s on the server's device", () => {
   assert.ok(cpuSeconds <= 15 && cpuSeconds >= 10, `${cpu} px: ${cpuSeconds} s`);
   assert.ok(cpu >= 128 && cpu < 512, String(cpu));
   assert.equal(previewSize(50e6), 512, "a GPU gets the largest preview");
-  assert.equal(previewSize(1000), 64, "a very slow server still gets a usable size");
+  assert.equal(previewSize(1000), 192, "a very slow server still gets a size that reads");
   assert.equal(previewSize(50e6, { limits: { max_size: 256 } }), 256, "never above the server's size");
   const quick = presetsFor(parseCapabilities(DOC)).quick.values;
   assert.deepEqual(quick, { size: cpu, iterations: 100 });
+});
+
+test("a slow server's quick preview stays at least 192 px and runs fewer iterations to fit the time", () => {
+  for (const speed of [20000, 60000, 120000, 200000, 330000, 50e6]) {
+    const { size, iterations } = quickPreview(speed);
+    assert.ok(size >= 192 && size % 16 === 0, `${speed}: ${size}`);
+    const seconds = predictSeconds({ speed: { pixel_iterations_per_s: speed } }, { size, iterations, multiscale: true });
+    if (iterations > 20) assert.ok(seconds <= 15, `${speed}: ${size} px x ${iterations} takes ${seconds} s`);
+    if (iterations < 100) assert.equal(size, 192, "iterations shrink only once the size is at its floor");
+  }
+  const slow = quickPreview(60000);
+  assert.ok(slow.iterations < 100 && slow.iterations >= 20, JSON.stringify(slow));
+  assert.deepEqual(quickPreview(50e6, { limits: { max_size: 128 } }), { size: 128, iterations: 100 }, "never above the server's size");
 });
 
 test("work budget message is worded like the server's", () => {

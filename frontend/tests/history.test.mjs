@@ -15,3 +15,12 @@ test("a run is described by the settings that change its look", () => {
   ]);
   assert.equal(describeRun(values, { styles: 1, elapsedS: 4, stopped: "time_budget" }).at(-1), "took 4 s (time budget)");
 });
+
+test("a run with a blend and painted regions says so", () => {
+  const values = { ...defaultValues(), size: 256, iterations: 100 };
+  const lines = describeRun(values, { styles: 2, elapsedS: 3, stopped: "completed", shares: [70, 30], painted: [1, 2] });
+  assert.ok(lines.includes("blend 70 % / 30 %"), lines.join("\n"));
+  assert.ok(lines.includes("regions painted for style 1, 2"), lines.join("\n"));
+  const plain = describeRun(values, { styles: 1, elapsedS: 3, stopped: "completed", shares: [100], painted: [] });
+  assert.ok(!plain.some((l) => l.startsWith("blend") || l.startsWith("regions")), plain.join("\n"));
+});

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { etaSeconds, formatDuration, lossPolyline, progressPercent } from "../progress.js";
+import { etaSeconds, formatDuration, formatLoss, lossAxes, lossPolyline, progressPercent } from "../progress.js";
 import { stagePlan } from "../stages.js";
 
 test("progress percent is rounded and clamped", () => {
@@ -81,4 +81,26 @@ test("loss chart: log scale, fits the box, skips unplottable points", () => {
 test("loss chart edge cases", () => {
   assert.equal(lossPolyline([], 300, 80), "");
   assert.equal(lossPolyline([{ x: 5, y: 3 }], 300, 80), "150.0,40.0");
+});
+
+test("loss chart axes: decade ticks on the log scale, first/last iteration, a mark where each stage starts", () => {
+  const points = [{ x: 10, y: 1000, stage: 1 }, { x: 20, y: 50, stage: 1 }, { x: 30, y: 400, stage: 2 }, { x: 40, y: 2, stage: 2 }];
+  const axes = lossAxes(points, 300, 80);
+  assert.deepEqual(axes.yTicks.map((t) => t.label), ["10", "100", "1000"]);
+  const ys = axes.yTicks.map((t) => t.y);
+  assert.ok(ys[0] > ys[1] && ys[1] > ys[2], "higher losses are drawn higher up");
+  assert.deepEqual(axes.xTicks.map((t) => t.label), ["10", "40"]);
+  assert.equal(axes.stages.length, 1);
+  assert.equal(axes.stages[0].label, "stage 2");
+  const [x20, x30] = lossPolyline(points, 300, 80).split(" ").slice(1, 3).map((p) => Number(p.split(",")[0]));
+  assert.ok(axes.stages[0].x > x20 && axes.stages[0].x < x30, "the mark lies between the last point of stage 1 and the first of stage 2");
+});
+
+test("loss chart axes without a whole decade in range label the lowest and highest loss", () => {
+  const axes = lossAxes([{ x: 1, y: 300, stage: 1 }, { x: 2, y: 200, stage: 1 }], 300, 80);
+  assert.deepEqual(axes.yTicks.map((t) => t.label), ["300", "200"]);
+  assert.deepEqual(axes.stages, []);
+  assert.deepEqual(lossAxes([], 300, 80), { yTicks: [], xTicks: [], stages: [] });
+  assert.equal(formatLoss(25000), "3e4");
+  assert.equal(formatLoss(0.5), "0.5");
 });

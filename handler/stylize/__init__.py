@@ -6,7 +6,8 @@ consume the same :meth:`Engine.run` iterator of :class:`Snapshot` records.
 
 __version__ = "1.1.0"  # the service's version, reported by response=capabilities
 
-from .engine import Engine, Pause, Snapshot, pick_device
+from .engine import Engine, Pause, Snapshot, Stage, pick_device, plan
+from .errors import FieldError
 from .images import ImageError
 from .params import MAX_STYLES, ParamError, StyleParams
 from .weights import IMAGENET, RANDOM, WeightsError, WeightsInfo
@@ -16,12 +17,15 @@ __all__ = [
            "MAX_STYLES",
            "RANDOM",
            "Engine",
+           "FieldError",
            "ImageError",
            "ParamError",
            "Pause",
            "Snapshot",
+           "Stage",
            "StyleParams",
            "WeightsError",
            "WeightsInfo",
            "pick_device",
+           "plan",
 ]

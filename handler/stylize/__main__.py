@@ -5,67 +5,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import fields
 from pathlib import Path
 
+from stylize_client.options import OptionError, add_param_options, check_writable, collect_params, prepare_dir
 from tqdm import tqdm
 
 from . import images, masks, weights
 from .engine import Engine
-from .images import ImageError
-from .params import ParamError, StyleParams
+from .errors import FieldError
+from .params import StyleParams
 from .weights import WeightsError
-
-_SCHEMA = StyleParams.schema()
-
-
-def add_param_options(parser: argparse.ArgumentParser) -> None:
-    """One --option per StyleParams field (values parsed/validated by StyleParams.from_mapping)."""
-    for f in fields(StyleParams):
-        spec = _SCHEMA[f.name]
-        flag = "--" + f.name.replace("_", "-")
-        rng = f" [{spec['min']:g}..{spec['max']:g}]" if "min" in spec else ""
-        choices = f" ({', '.join(spec['choices'])})" if "choices" in spec and f.name not in ("content_layers", "style_layers") else ""
-        default = spec["default"]
-        shown = ",".join(map(str, default)) if isinstance(default, list) else default
-        if spec["type"] == "bool":
-            parser.add_argument(flag, dest=f.name, default=None, action=argparse.BooleanOptionalAction,
-                                help=f"{spec['help']} (default: {shown})")
-        else:
-            parser.add_argument(flag, dest=f.name, default=None, metavar=f.name.upper(),
-                                help=f"{spec['help']}{rng}{choices} (default: {shown})")
-
-
-def collect_params(args: argparse.Namespace) -> dict[str, object]:
-    return {f.name: getattr(args, f.name) for f in fields(StyleParams) if getattr(args, f.name) is not None}
-
-
-def check_writable(path: Path, field_name: str) -> None:
-    """Refuse an output file that could not be written, before any work starts (ParamError: one line)."""
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise ParamError(field_name, f"{path} is a directory; give a file name")
-    if not parent.is_dir():
-        raise ParamError(field_name, f"cannot write {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ParamError(field_name, f"cannot write {path}: permission denied")
-
-
-def prepare_dir(path: Path, field_name: str) -> None:
-    """Create a snapshots directory up front, so a bad path fails before the job, not after it."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ParamError(field_name, f"cannot create {path} ({exc.strerror})") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise ParamError(field_name, f"cannot write into {path}: permission denied")
 
 
 def _read(path: str, field_name: str, max_pixels: int) -> images.Image.Image:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise ImageError(field_name, f"cannot read {path} ({exc.strerror})") from None
+        raise FieldError(field_name, f"cannot read {path} ({exc.strerror})") from None
     return images.decode(data, field_name, max_pixels)
 
 
@@ -84,18 +40,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="greyscale region of the content where style N applies (white = fully); repeatable")
     parser.add_argument("--style-mask", action="append", default=[], metavar="N=FILE",
                         help="greyscale region of style N's own image to take the style from; repeatable")
-    add_param_options(parser)
+    schema = StyleParams.schema()
+    add_param_options(parser, schema)
     args = parser.parse_args(argv)
 
     try:
-        params = StyleParams.from_mapping(collect_params(args)).validated(n_styles=len(args.styles))
+        params = StyleParams.from_mapping(collect_params(args, schema)).validated(n_styles=len(args.styles))
         content = _read(args.content, "content", args.max_pixels)
         styles = [_read(p, "style" if i == 0 else f"style_{i + 1}", args.max_pixels) for i, p in enumerate(args.styles)]
         regions = {kind: masks.read_specs(getattr(args, kind), kind, len(styles), args.max_pixels) for kind in ("mask", "style_mask")}
         masks.regions(regions["mask"], regions["style_mask"], len(styles))  # refuse an all-black set before loading weights
         suffix = Path(args.output).suffix.lower().lstrip(".") or "png"
         if suffix not in images.FORMATS:
-            raise ParamError("output", f"unsupported extension .{suffix} (use .png, .jpg or .webp)")
+            raise FieldError("output", f"unsupported extension .{suffix} (use .png, .jpg or .webp)")
         check_writable(Path(args.output), "output")
         snapshots_dir = Path(args.snapshots_dir) if args.snapshots_dir else None
         if snapshots_dir:
@@ -106,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"weights: {'RANDOM-INIT' if info.is_random else 'ImageNet'} VGG19 from {args.weights}{texture}", file=sys.stderr)
         else:
             state, info = weights.resolve(args.weights_mode)
-    except (ParamError, ImageError, WeightsError) as exc:
+    except (FieldError, OptionError, WeightsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     engine = Engine(state, info, args.device)

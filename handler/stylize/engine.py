@@ -77,6 +77,21 @@ def split_iterations(total: int, stages: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(stages)]
 
 
+@dataclass(frozen=True)
+class Stage:
+    size: tuple[int, int]  # (w, h) of the image optimised in this stage
+    iterations: int
+
+
+def plan(params: StyleParams, content_wh: tuple[int, int]) -> list[Stage]:
+    """The stages a run optimises, as :meth:`Engine.run` runs them (fewer iterations than stages
+    drops the first, smallest ones). The serving layer sends this to clients for their estimates."""
+    sizes = stage_sizes(params.size, params.multiscale)
+    budget = split_iterations(params.iterations, len(sizes))
+    sizes = sizes[len(sizes) - len(budget):]
+    return [Stage(images.fit_size(content_wh[0], content_wh[1], side), n) for side, n in zip(sizes, budget, strict=True)]
+
+
 class _Tracker:
     """The optimiser's closure; remembers the best evaluated image and the latest losses.
 
@@ -138,17 +153,14 @@ class Engine:
         layer_w = [w / sum(layer_w) for w in layer_w]
         net = FeatureNet(self.convs, params.content_layers + params.style_layers, params.pooling).to(self.device)
         final_wh = images.fit_size(content_t.shape[-1], content_t.shape[-2], params.size)
-        sizes = stage_sizes(params.size, params.multiscale)
-        budget = split_iterations(params.iterations, len(sizes))
-        sizes = sizes[len(sizes) - len(budget):]
+        stages = plan(params, (content_t.shape[-1], content_t.shape[-2]))
         generator = torch.Generator(device="cpu").manual_seed(params.seed)
         image: Tensor | None = None
         done, stopped = 0, COMPLETED
         last_losses: dict[str, Tensor] = {}
         last_yield = time.monotonic()
 
-        for stage, (longest, stage_iters) in enumerate(zip(sizes, budget, strict=True), start=1):
-            wh = images.fit_size(content_t.shape[-1], content_t.shape[-2], longest)
+        for stage, (wh, stage_iters) in enumerate([(st.size, st.iterations) for st in stages], start=1):
             objective = self._objective(net, content_t, style_ts, blend, layer_w, params, wh, regions)
             image = self._init(image, params, content_t, style_ts, wh, generator)
             image.requires_grad_(True)
@@ -169,10 +181,10 @@ class Engine:
                     image.clamp_(0, 1)
                 done += 1
                 if params.snapshot_every and done % params.snapshot_every == 0 and done < params.iterations:
-                    yield self._snapshot(image, done, params, stage, len(sizes), tracker.losses, start, content_t)
+                    yield self._snapshot(image, done, params, stage, len(stages), tracker.losses, start, content_t)
                     last_yield = time.monotonic()
                 elif pause_every_s is not None and time.monotonic() - last_yield >= pause_every_s:
-                    yield Pause(done, params.iterations, stage, len(sizes), round(time.monotonic() - start, 4))
+                    yield Pause(done, params.iterations, stage, len(stages), round(time.monotonic() - start, 4))
                     last_yield = time.monotonic()
             image = tracker.best  # the next stage starts from this stage's best image
             last_losses = tracker.losses or last_losses
@@ -181,7 +193,7 @@ class Engine:
 
         assert image is not None
         result = images.resize(image.float(), final_wh)
-        yield self._snapshot(result, done, params, stage, len(sizes), last_losses, start, content_t,
+        yield self._snapshot(result, done, params, stage, len(stages), last_losses, start, content_t,
                              final=True, stopped=stopped)
 
     # -- helpers -------------------------------------------------------------------------------

@@ -10,17 +10,13 @@ from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 from torch import Tensor
 from torch.nn import functional as F
 
+from .errors import FieldError
+
 DEFAULT_MAX_PIXELS = 40_000_000  # decoded pixels per image; a 16-bit 8K photo is ~33 Mpx
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP"}
 
 
-class ImageError(ValueError):
-    """An input image is unusable; ``str(err)`` is ``"<field>: <what is wrong>"``."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-        self.message = message
+ImageError = FieldError  # the older name: an input image is unusable
 
 
 def decode(data: bytes, field_name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:

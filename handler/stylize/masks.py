@@ -35,17 +35,13 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from . import images
+from .errors import FieldError
+from .fields import names, numbered
 from .losses import EPS, Objective, _Gram, relative_error
-from .params import ParamError
 from .vgg import LAYER_NAMES, FeatureNet
 
 MaskInput = Image.Image | Tensor | None
 MIN_MASS = 1e-6  # a region below this many cells' worth at a layer has nothing to match there
-
-
-def field_names(kind: str, n: int) -> list[str]:
-    """API/CLI names: mask, mask_2 … (kind "mask") or style_mask, style_mask_2 …"""
-    return [kind if i == 1 else f"{kind}_{i}" for i in range(1, n + 1)]
 
 
 def to_mask(mask: Image.Image | Tensor) -> Tensor:
@@ -112,21 +108,26 @@ class Regions:
 
 
 def regions(masks: Sequence[MaskInput] | None, style_masks: Sequence[MaskInput] | None, n_styles: int) -> Regions | None:
-    """Validate; None when the result would be the global blend (no mask, or only white ones)."""
+    """Validate; None when the result would be the global blend (no mask, or only white ones).
+
+    The one place these checks live: the CLI, the engine and the HTTP API (serving.request) all
+    land here, so each refusal names the field the same way everywhere."""
     masks = list(masks or [])
     style_masks = list(style_masks or [])
     for kind, given in (("mask", masks), ("style_mask", style_masks)):
-        if len(given) > n_styles:
-            extra = field_names(kind, len(given))[n_styles]
-            raise ParamError(extra, f"there are {n_styles} style image(s), no style {n_styles + 1} to apply this mask to")
+        extra = [i for i, m in enumerate(given) if i >= n_styles and m is not None]
+        if extra:
+            raise FieldError(numbered(kind, extra[0] + 1),
+                             f"there is no style {extra[0] + 1} for this mask ({n_styles} style image(s) sent)")
+        del given[n_styles:]
     content = [None if m is None else to_mask(m) for m in masks] + [None] * (n_styles - len(masks))
     own = [None if m is None else to_mask(m) for m in style_masks] + [None] * (n_styles - len(style_masks))
-    given_content = [(name, m) for name, m in zip(field_names("mask", n_styles), content, strict=True) if m is not None]
+    given_content = [(name, m) for name, m in zip(names("mask", n_styles), content, strict=True) if m is not None]
     if given_content and all(float(m.max()) <= 0 for _, m in given_content):
-        raise ParamError(given_content[0][0], "every mask is black, so no style would apply anywhere")
-    for name, m in zip(field_names("style_mask", n_styles), own, strict=True):
+        raise FieldError(given_content[0][0], "every mask is black, so no style would apply anywhere (white = style applies)")
+    for name, m in zip(names("style_mask", n_styles), own, strict=True):
         if m is not None and float(m.max()) <= 0:
-            raise ParamError(name, "is all black: it selects no part of the style image")
+            raise FieldError(name, "is all black: it selects no part of the style image (white = take the style from here)")
     if all(m is None or float(m.min()) >= 1 for m in content + own):
         return None
     return Regions(content, own)
@@ -179,19 +180,16 @@ def read_specs(specs: Sequence[str], kind: str, n_styles: int, max_pixels: int =
     for spec in specs:
         number, sep, path = spec.partition("=")
         if not sep or not number.strip().isdigit() or not path:
-            raise ParamError(kind, f"{flag} takes N=FILE (N = style number, 1 = the first style), got {spec!r}")
+            raise FieldError(kind, f"{flag} takes N=FILE (N = style number, 1 = the first style), got {spec!r}")
         n = int(number)
         if not 1 <= n <= n_styles:
-            raise ParamError(kind, f"{flag} {spec}: there is no style {n} ({n_styles} style image(s) given)")
-        name = field_names(kind, n)[-1]
+            raise FieldError(kind, f"{flag} {spec}: there is no style {n} ({n_styles} style image(s) given)")
+        name = numbered(kind, n)
         if out[n - 1] is not None:
-            raise ParamError(name, f"{flag} given twice for style {n}")
+            raise FieldError(name, f"{flag} given twice for style {n}")
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
-            raise ParamError(name, f"cannot read {path} ({exc.strerror})") from None
-        try:
-            out[n - 1] = images.decode_mask(data, name, max_pixels)
-        except images.ImageError as err:
-            raise ParamError(err.field, err.message) from None
+            raise FieldError(name, f"cannot read {path} ({exc.strerror})") from None
+        out[n - 1] = images.decode_mask(data, name, max_pixels)
     return out

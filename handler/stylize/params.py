@@ -1,6 +1,6 @@
 """Style-transfer parameters: one dataclass with defaults, ranges and validation.
 
-Every check raises :class:`ParamError` naming the offending field, so the CLI, the HTTP
+Every check raises :class:`~stylize.errors.FieldError` naming the offending field, so the CLI, the HTTP
 handler and the web app can all tell the user exactly what to fix.
 """
 
@@ -9,23 +9,18 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from .errors import FieldError
+from .fields import MAX_STYLES
 from .vgg import LAYER_NAMES
 
 POOLING = ("max", "avg")
 INITS = ("content", "noise", "style")
 OPTIMIZERS = ("lbfgs", "adam")
-MAX_STYLES = 8
-
-
-class ParamError(ValueError):
-    """A parameter is invalid; ``field`` names it, ``str(err)`` is ``"<field>: <what is wrong>"``."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-        self.message = message
+__all__ = ["MAX_STYLES", "ParamError", "StyleParams", "markdown_table"]
+ParamError = FieldError  # the older name, kept so callers (and branches in flight) need no change
 
 
 def _num(lo: float, hi: float, help_text: str, **extra: Any) -> dict[str, Any]:
@@ -56,11 +51,14 @@ class StyleParams:
     multiscale: bool = field(default=True, metadata={"help": "Optimise coarse-to-fine from ~128 px, growing about x1.41 per stage."})
     time_budget_s: float | None = field(default=None, metadata=_num(0.001, 86400.0, "Stop after this many seconds and return the best image so far."))
 
-    def validated(self, n_styles: int | None = None) -> StyleParams:
-        """Return a copy with normalised values; raise ParamError for the first bad field."""
+    def validated(self, n_styles: int | None = None, maxima: Mapping[str, float] | None = None) -> StyleParams:
+        """Return a copy with normalised values; raise ParamError for the first bad field. `maxima`
+        narrows a field's range to a server's limit, so its one message names that limit."""
         for f in fields(self):
             value = getattr(self, f.name)
             meta = f.metadata
+            if maxima and f.name in maxima:
+                meta = {**meta, "max": min(meta["max"], maxima[f.name])}
             if value is None:
                 if f.default is None:
                     continue
@@ -76,7 +74,8 @@ class StyleParams:
                 if kind is int and not float(value).is_integer():
                     raise ParamError(f.name, "must be a whole number")
                 if not meta["min"] <= value <= meta["max"]:
-                    raise ParamError(f.name, f"must be between {meta['min']:g} and {meta['max']:g}, got {value:g}")
+                    raise ParamError(f.name, f"must be between {number_text(meta['min'])} and {number_text(meta['max'])}, "
+                                             f"got {number_text(value)}")
             if kind is str and value not in meta["choices"]:
                 raise ParamError(f.name, f"must be one of {', '.join(meta['choices'])}, got {value!r}")
         self._check_layers("content_layers")
@@ -113,10 +112,10 @@ class StyleParams:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> StyleParams:
+    def from_mapping(cls, values: Mapping[str, Any], maxima: Mapping[str, float] | None = None) -> StyleParams:
         """Build from loosely typed values (form fields are strings, JSON gives numbers/lists).
 
-        Unknown names are an error: nothing a user sent is silently dropped.
+        Unknown names are an error: nothing a user sent is silently dropped. `maxima`: see validated().
         """
         known = {f.name for f in fields(cls)}
         parsed: dict[str, Any] = {}
@@ -124,7 +123,7 @@ class StyleParams:
             if name not in known:
                 raise ParamError(name, "unknown parameter")
             parsed[name] = _parse(name, raw)
-        return cls(**parsed).validated()
+        return cls(**parsed).validated(maxima=maxima)
 
     @classmethod
     def schema(cls) -> dict[str, dict[str, Any]]:
@@ -139,14 +138,18 @@ class StyleParams:
         return out
 
 
-_KINDS: dict[str, type] = {
-    "size": int, "iterations": int, "seed": int, "snapshot_every": int,
-    "content_weight": float, "style_weight": float, "tv_weight": float, "style_scale": float,
-    "learning_rate": float, "time_budget_s": float,
-    "preserve_colors": bool, "multiscale": bool,
-    "pooling": str, "init": str, "optimizer": str,
-    "content_layers": tuple, "style_layers": tuple, "style_blend": tuple, "style_layer_weights": tuple,
-}
+def _base_kind(annotation: Any) -> type:
+    """``int`` -> int, ``float | None`` -> float, ``tuple[str, ...] | None`` -> tuple."""
+    union = get_origin(annotation) in (Union, UnionType)
+    options = [a for a in (get_args(annotation) if union else (annotation,)) if a is not type(None)]
+    kind = get_origin(options[0]) or options[0]
+    if len(options) != 1 or kind not in (int, float, bool, str, tuple):
+        raise TypeError(f"StyleParams field type {annotation!r} is not one of int, float, bool, str, tuple (optionally | None)")
+    return kind
+
+
+# Each field's kind, read from the dataclass annotations (a new field needs no entry here).
+_KINDS: dict[str, type] = {name: _base_kind(hint) for name, hint in get_type_hints(StyleParams).items()}
 
 
 def _kind(name: str) -> type:
@@ -200,6 +203,15 @@ def _parse(name: str, raw: Any) -> Any:
         except (TypeError, ValueError):
             raise ParamError(name, f"must be a comma-separated list of numbers, got {str(item)[:40]!r}") from None
     return tuple(out)
+
+
+def number_text(value: float) -> str:
+    """A limit as people write it: 2147483647 (not 2.14748e+09), 1e9, 86400, 0.001."""
+    if float(value).is_integer() and abs(value) < 1e16:
+        digits = str(int(value))
+        # Round powers of ten of a million and up read better as 1e6, 1e9.
+        return f"1e{len(digits) - 1}" if value >= 1e6 and digits.rstrip("0") == "1" else digits
+    return f"{value:g}"
 
 
 def _check_weights(name: str, values: tuple[float, ...] | None) -> tuple[float, ...] | None:

@@ -39,19 +39,37 @@ def test_ping_is_proxied(nginx: Nginx) -> None:
     assert r.status_code == 200 and r.json()["status"] == "Healthy"
 
 
-@pytest.mark.parametrize("path", ["/models", "/models/style_transfer", "/predictions/other_model", "/explanations/style_transfer", "/metrics"])
-def test_only_the_inference_endpoint_is_proxied(nginx: Nginx, path: str) -> None:
-    r = httpx.get(f"{nginx.url}{path}", timeout=10)
+@pytest.mark.parametrize("path", ["/models", "/models/style_transfer", "/predictions/other_model", "/predictions/",
+                                  "/predictions/style_transfer/extra", "/explanations/style_transfer", "/metrics"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_only_the_inference_endpoint_is_proxied(nginx: Nginx, path: str, method: str) -> None:
+    r = httpx.request(method, f"{nginx.url}{path}", timeout=10)
     assert r.status_code == 404, (r.status_code, r.text[:200])
     assert "modelName" not in r.text and "ts_" not in r.text
+    # Every answer under the API is JSON in the API's shape, never nginx's HTML page.
+    assert r.headers["content-type"] == "application/json"
+    assert r.json()["code"] == 404 and r.json()["message"].startswith("path: ")
 
 
 def test_methods_other_than_the_api_are_refused(nginx: Nginx, torchserve: TorchServe) -> None:
     # OPTIONS / is TorchServe's API description (the direct answer proves the test would see it).
     assert "openapi" in httpx.options(f"{torchserve.url}/", timeout=10).text
     assert "openapi" not in httpx.options(f"{nginx.url}/", timeout=10).text
-    assert httpx.get(f"{nginx.url}/predictions/style_transfer", timeout=10).status_code == 403
-    assert httpx.delete(f"{nginx.url}/ping", timeout=10).status_code == 403
+
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("GET", "/predictions/style_transfer", "POST"), ("PUT", "/predictions/style_transfer", "POST"),
+    ("DELETE", "/predictions/style_transfer", "POST"), ("HEAD", "/predictions/style_transfer", "POST"),
+    ("DELETE", "/ping", "GET, HEAD"), ("POST", "/ping", "GET, HEAD"), ("PUT", "/capabilities", "GET, HEAD"),
+])
+def test_a_wrong_method_is_a_json_405_naming_the_allowed_ones(nginx: Nginx, method: str, path: str, allow: str) -> None:
+    r = httpx.request(method, f"{nginx.url}{path}", timeout=10)
+    assert r.status_code == 405, (r.status_code, r.text[:200])
+    assert r.headers["allow"] == allow
+    if method != "HEAD":
+        assert r.headers["content-type"] == "application/json"
+        assert r.json() == {"code": 405, "type": "MethodNotAllowed", "message": f"method: not allowed on this path; use {allow}"}
 
 
 def test_oversized_body_is_refused_by_nginx_as_json(nginx: Nginx) -> None:
@@ -107,6 +125,8 @@ def test_ndjson_snapshots_arrive_through_the_proxy_while_the_job_runs(nginx: Ngi
             if line.strip():
                 arrivals.append((time.monotonic() - start, json.loads(line)))
     print(f"through nginx: lines at {[round(t, 2) for t, _ in arrivals]} s; server elapsed {[e['elapsed_s'] for _, e in arrivals]}")
+    assert arrivals[0][1]["event"] == "plan"
+    arrivals = arrivals[1:]
     assert [e["event"] for _, e in arrivals] == ["snapshot"] * 4 + ["done"]
     assert streaming_problem(arrivals) is None, (streaming_problem(arrivals), nginx.tail())
 
@@ -144,7 +164,7 @@ def test_capabilities_reaches_torchserve_as_exactly_the_capabilities_form(nginx_
 
 def test_capabilities_is_read_only(nginx_on_fake: Nginx, upstream: FakeUpstream) -> None:
     seen = len(upstream.requests)
-    assert httpx.post(f"{nginx_on_fake.url}/capabilities", data={"response": "png"}, timeout=10).status_code == 403
+    assert httpx.post(f"{nginx_on_fake.url}/capabilities", data={"response": "png"}, timeout=10).status_code == 405
     assert len(upstream.requests) == seen
 
 

@@ -78,7 +78,10 @@ def test_a_result_is_served_read_only_with_immutable_caching(front: Nginx, store
     assert record.json() == {"params": {"size": 64}} and "json" in record.headers["content-type"]
     assert httpx.get(f"{front.url}/results/{stored.id}/snapshot_01.jpg", timeout=10).content == b"\xff\xd8 jpeg"
     for method in ("PUT", "POST", "DELETE"):
-        assert httpx.request(method, f"{front.url}/results/{stored.id}/final.png", content=b"x", timeout=10).status_code in (403, 404, 405)
+        refused = httpx.request(method, f"{front.url}/results/{stored.id}/final.png", content=b"x", timeout=10)
+        assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD" and refused.json()["code"] == 405
+    refused = httpx.get(f"{front.url}/results/{stored.id}", timeout=10)
+    assert refused.status_code == 405 and refused.headers["allow"] == "DELETE"
     assert httpx.get(f"{front.url}/results/{stored.id}/final.png", timeout=10).content == b"\x89PNG final"
 
 

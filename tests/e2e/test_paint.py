@@ -221,7 +221,7 @@ def test_a_400_naming_mask_2_shows_at_style_2(page: Page, paint_images: dict[str
     expect_ready(page, "error")
     fields = set(page.evaluate("window.__posts")[0]["fields"])
     assert "mask_2" in fields and "mask" not in fields, fields  # only the style with paint sends a mask
-    expect(page.get_by_test_id("error-style_2")).to_have_text(message)
+    expect(page.get_by_test_id("error-style_2")).to_have_text("Region mask for style 2: not an image (use PNG, JPEG or WebP)")
     expect(page.get_by_test_id("mask-input-2")).to_be_focused()
 
 

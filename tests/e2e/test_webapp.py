@@ -151,8 +151,8 @@ def test_stream_snapshots_final_and_downloads(page: Page, images: dict[str, Path
     assert preview == [48, 64], preview
     page.get_by_test_id("style-input").set_input_files([images["style"], images["style_2"]])
     expect(page.get_by_test_id("style-item-2")).to_be_visible()
-    page.get_by_test_id("blend-2").fill("25")  # 50:25 -> style_blend 0.6667,0.3333
-    expect(page.locator('[data-testid="style-item-1"] output')).to_have_text("67 %")
+    page.get_by_test_id("blend-2").fill("25")  # the sliders are shares: 75 % / 25 %
+    expect(page.locator('[data-testid="style-item-1"] output')).to_have_text("75 %")
     set_params(page, size="48", iterations="16", snapshot_every="4")
 
     record_posts(page)
@@ -165,7 +165,7 @@ def test_stream_snapshots_final_and_downloads(page: Page, images: dict[str, Path
     assert len(posts) == 1 and posts[0]["url"] == frontend_url.rstrip("/") + "/predictions/style_transfer", posts
     fields = posts[0]["fields"]
     assert {"content", "style", "style_2", "style_blend", "size", "iterations", "snapshot_every", "response"} <= set(fields), fields
-    assert fields["response"] == "stream" and fields["style_blend"] == "0.6667,0.3333" and fields["size"] == "48"
+    assert fields["response"] == "stream" and fields["style_blend"] == "0.75,0.25" and fields["size"] == "48"
     assert fields["content"]["type"] == "image/jpeg" and fields["content"]["wh"] == [36, 48], fields["content"]
 
     # Snapshots were in the filmstrip before the done event, and came in earlier network reads.
@@ -221,19 +221,24 @@ def test_stream_snapshots_final_and_downloads(page: Page, images: dict[str, Path
     assert gif.size == (36, 48)
 
 
-def test_invalid_content_shows_the_server_message_inline(page: Page, images: dict[str, Path], torchserve: TorchServe) -> None:
-    page.get_by_test_id("content-input").set_input_files(images["text"])
+def test_invalid_content_shows_the_server_message_inline(page: Page, images: dict[str, Path], torchserve: TorchServe,
+                                                         tmp_path: Path) -> None:
+    # Starts like a PNG (so the browser takes it: a text file is refused at pick time) but is broken:
+    # the browser cannot decode it and sends it as it is; the server's decoder refuses it.
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a png" * 8)
+    page.get_by_test_id("content-input").set_input_files(broken)
     page.get_by_test_id("style-input").set_input_files(images["style"])
     set_params(page, size="32", iterations="2", snapshot_every="0")
     page.get_by_test_id("start").click()
     expect_ready(page, "error")
     message = page.get_by_test_id("content-error")
-    # The server's own "<field>: <what>" message, as it answers the same upload directly.
+    # The server's own "<field>: <what>" message, as it answers the same upload directly, with the field's label.
     direct = httpx.post(torchserve.model_url, timeout=60, data={"size": "32", "iterations": "2", "response": "stream"},
-                        files=[("content", ("notes.txt", images["text"].read_bytes(), "text/plain")),
+                        files=[("content", ("broken.png", broken.read_bytes(), "image/png")),
                                ("style", ("style.png", images["style"].read_bytes(), "image/png"))])
     assert direct.status_code == 400 and direct.json()["message"].startswith("content: "), direct.text
-    expect(message).to_have_text(direct.json()["message"])
+    expect(message).to_have_text("Content image: " + direct.json()["message"].removeprefix("content: "))
     # Keyboard and screen-reader users land on the field the server named.
     expect(page.get_by_test_id("content-input")).to_be_focused()
     assert visible_errors(page) == [message.inner_text().strip()]
@@ -251,7 +256,7 @@ def test_out_of_range_value_is_caught_before_sending(page: Page, images: dict[st
     page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
     page.get_by_test_id("start").click()
     # The server's maximum (1024 in model-config.yaml and in the app's built-in defaults), not the panel's 2048.
-    expect(page.get_by_test_id("error-size")).to_have_text("size: must be between 16 and 1024, got 8")
+    expect(page.get_by_test_id("error-size")).to_have_text("Size: must be between 16 and 1024, got 8")
     expect(page.locator("#param-size")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#param-size")).to_be_focused()
     expect(page.get_by_test_id("start")).to_be_enabled()

@@ -191,13 +191,13 @@ def test_a_small_server_narrows_fields_presets_and_validation(browser: Browser, 
         page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
         set_params(page, size="600")
         page.get_by_test_id("start").click()
-        expect(page.get_by_test_id("error-size")).to_have_text("size: must be between 16 and 512, got 600")
+        expect(page.get_by_test_id("error-size")).to_have_text("Size: must be between 16 and 512, got 600")
         expect(page.locator("#param-size")).to_be_focused()
         set_params(page, size="512", iterations="300")
         page.get_by_test_id("start").click()
         # The content is a 3:4 portrait: 512 x 384 px x 266 iterations fit 512 x 512 x 200.
         expect(page.get_by_test_id("error-iterations")).to_have_text(
-            "iterations: size 512 x 300 iterations exceeds this server's work budget; at this size at most 266 iterations")
+            "Iterations: size 512 x 300 iterations exceeds this server's work budget; at this size at most 266 iterations")
         expect(page.locator("#param-iterations")).to_be_focused()
         assert posted == []
     finally:
@@ -326,7 +326,8 @@ def test_style_list_focus_edges_live_shares_and_non_images(page: Page, images: d
     outputs = page.locator("#style-list output")
     expect(outputs).to_have_text(["50 %", "0 %", "50 %"])
     page.get_by_test_id("blend-2").evaluate("s => { s.value = '50'; s.dispatchEvent(new Event('input', { bubbles: true })); }")
-    expect(outputs).to_have_text(["34 %", "33 %", "33 %"])
+    # The sliders are the shares: style 2 takes 50 %, the others split the rest as they had it.
+    expect(outputs).to_have_text(["25 %", "50 %", "25 %"])
 
     # Removing a style: focus goes to the style that took its place, then the one before, then "add".
     page.get_by_test_id("remove-style-2").click()
@@ -338,7 +339,7 @@ def test_style_list_focus_edges_live_shares_and_non_images(page: Page, images: d
 
     # A text file is refused in the browser, with a message naming the field.
     page.get_by_test_id("style-input").set_input_files(images["text"])
-    expect(page.get_by_test_id("style-error")).to_have_text("style: notes.txt is not an image (use JPEG, PNG or WebP)")
+    expect(page.get_by_test_id("style-error")).to_have_text("Style image: notes.txt is not an image (use PNG, JPEG, WebP, GIF, BMP or TIFF)")
     expect(page.get_by_test_id("style-item-1")).to_have_count(0)
 
 
@@ -360,7 +361,7 @@ def test_names_focus_after_a_400_and_the_filmstrip_is_one_tab_stop(page: Page, i
     page.get_by_test_id("start").click()
     expect_ready(page, "error")
     expect(page.locator("#param-iterations")).to_be_focused()
-    expect(page.get_by_test_id("error-iterations")).to_have_text("iterations: must be at most 5 on this server, got 100")
+    expect(page.get_by_test_id("error-iterations")).to_have_text("Iterations: must be at most 5 on this server, got 100")
     page.unroute("**/predictions/style_transfer")
 
     run_faked(page, [snapshot_line(4), snapshot_line(8), done_line()])

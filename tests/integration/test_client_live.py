@@ -1,4 +1,4 @@
-"""`python -m stylize.client` against the real server."""
+"""`python -m stylize_client` against the real server."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 def client(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stylize.client", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "stylize_client", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ does not take the others down, jobs wait for memory with `queued` events."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
@@ -84,48 +85,78 @@ def wait_for(predicate, timeout: float) -> float:  # type: ignore[no-untyped-def
     raise AssertionError(f"not within {timeout} s")
 
 
-def leave_after_first_snapshot(ts: TorchServe, data: dict[str, str]) -> float:
+def leave_after_snapshots(ts: TorchServe, data: dict[str, str], count: int = 1) -> list[dict]:
+    """Read `count` snapshots, then close the connection; the snapshots read."""
+    seen: list[dict] = []
     with httpx.stream("POST", ts.model_url, files=FILES, data=data, timeout=60) as r:
         assert r.status_code == 200
         for line in r.iter_lines():
             if line.strip() and json.loads(line)["event"] == "snapshot":
-                break
-    return time.monotonic()
+                seen.append(json.loads(line))
+                if len(seen) == count:
+                    break
+    return seen
+
+
+def dropped_iterations(ts: TorchServe) -> list[int]:
+    """Iteration at which each dropped job stopped, from the worker log's "dropped job" lines."""
+    return [int(n) for n in re.findall(r"dropped job \S+ \(\w+, iteration (\d+) of", worker_log(ts))]
+
+
+def seconds_per_snapshot(snapshots: list[dict]) -> float:
+    """Server-side seconds between a job's snapshots: one slice under the machine's present load."""
+    gaps = [b["elapsed_s"] - a["elapsed_s"] for a, b in itertools.pairwise(snapshots)]
+    return max(gaps) if gaps else 0.5
 
 
 def test_a_lone_client_that_leaves_frees_the_worker_within_two_seconds(server: TorchServe) -> None:
-    solo = timed(server, SMALL)
-    dropped_before = len(re.findall(r"dropped job", worker_log(server)))
-    gone_at = leave_after_first_snapshot(server, ENDLESS)
-    freed_after = wait_for(lambda: len(re.findall(r"dropped job", worker_log(server))) > dropped_before, timeout=10)
-    assert time.monotonic() - gone_at < 2.0 + 0.5, f"dropped {freed_after:.2f} s after the client left"
+    dropped_before = len(dropped_iterations(server))
+    seen = leave_after_snapshots(server, ENDLESS, count=3)
+    freed_after = wait_for(lambda: len(dropped_iterations(server)) > dropped_before, timeout=30)
+    # The promise (watchdog_s 1 s, checked every 0.25 s): dropped within about two seconds on an idle
+    # machine. On a loaded one every slice is slower, so the bound grows with the slice time measured now.
+    slice_s = seconds_per_snapshot(seen)
+    assert freed_after < 2.0 + 4 * slice_s, f"dropped {freed_after:.2f} s after the client left (slice {slice_s:.2f} s)"
+    # Order of events, not time: it stopped a few slices (2 iterations each) after the last one read.
+    assert dropped_iterations(server)[-1] <= seen[-1]["iteration"] + 2 * 6, (dropped_iterations(server), seen[-1])
     assert metric(server, "StyleRunningJobs") == 0 and metric(server, "StyleReservedMemoryMB") == 0
     assert (metric(server, "StyleJobs", outcome="cancelled") or 0) >= 1
-    after = timed(server, SMALL)
-    assert after <= 2 * solo + 2, (solo, after)
+    # The worker is free: the next job runs to its end (the abandoned one no longer takes slices).
+    r = post(server, {**SMALL, "response": "json"})
+    assert r.status_code == 200 and r.json()["iteration"] == 10, r.text[:200]
 
 
 def test_a_client_that_leaves_beside_another_job_is_dropped_at_its_next_chunk(server: TorchServe) -> None:
-    results: dict[str, object] = {}
+    steady_events: list[dict] = []
 
     def steady() -> None:
-        r = post(server, {"size": "64", "iterations": "40", "snapshot_every": "5", "multiscale": "false", "response": "stream"})
-        results["events"] = lines(r)
+        # 80 iterations: at least 8 calls (at most two slices of 5 iterations per call), while the leaving job
+        # needs about 4 (two snapshots read, then dropped at its next chunk); a loaded machine only makes
+        # slices end at their time limit, with fewer iterations, so the steady job lasts more calls, not fewer.
+        data = {"size": "64", "iterations": "80", "snapshot_every": "5", "multiscale": "false", "response": "stream"}
+        with httpx.stream("POST", server.model_url, files=FILES, data=data, timeout=600) as r:
+            for line in r.iter_lines():
+                if line.strip():
+                    steady_events.append(json.loads(line))
 
     thread = threading.Thread(target=steady)
     thread.start()
-    time.sleep(0.5)
-    cancelled_before = metric(server, "StyleJobs", outcome="cancelled") or 0
-    gone_at = leave_after_first_snapshot(server, {**ENDLESS, "size": "48"})
-    wait_for(lambda: (metric(server, "StyleJobs", outcome="cancelled") or 0) > cancelled_before, timeout=10)
-    assert time.monotonic() - gone_at < 2.5
-    thread.join(timeout=180)
-    assert results["events"][-1]["event"] == "done"  # type: ignore[index]
+    wait_for(lambda: bool(steady_events), timeout=60)  # the steady job is running
+    dropped_before = len(dropped_iterations(server))
+    seen = leave_after_snapshots(server, {**ENDLESS, "size": "48"}, count=2)
+    wait_for(lambda: len(dropped_iterations(server)) > dropped_before, timeout=30)
+    steady_at_drop = len(steady_events)
+    thread.join(timeout=600)
+    # By order of events, not wall time (a loaded machine slows every slice alike): the leaving job stopped
+    # a few of its slices (2 iterations each) after what its client read, and it was dropped while the
+    # steady job still ran, which then finished all its iterations.
+    assert dropped_iterations(server)[-1] <= seen[-1]["iteration"] + 2 * 6, (dropped_iterations(server), seen[-1])
+    assert steady_at_drop < len(steady_events), "the steady job had ended before the leaving one was dropped"
+    assert steady_events[-1]["event"] == "done" and steady_events[-1]["iteration"] == 80
 
 
 def test_a_small_job_finishes_while_a_big_one_runs(server: TorchServe) -> None:
     small = {"size": "64", "iterations": "10", "snapshot_every": "0"}
-    solo = timed(server, small)
     big_lines: list[dict] = []
     stop = threading.Event()
 
@@ -141,12 +172,17 @@ def test_a_small_job_finishes_while_a_big_one_runs(server: TorchServe) -> None:
     thread = threading.Thread(target=big)
     thread.start()
     wait_for(lambda: bool(big_lines), timeout=120)  # the big job is running
-    shared = timed(server, small)
+    big_before = big_lines[-1]["iteration"]
+    timed(server, small)
     still_running = all(e["event"] == "snapshot" for e in big_lines)
+    big_during = big_lines[-1]["iteration"] - big_before
     stop.set()
     thread.join(timeout=120)
+    # By order of events and iteration counts, not wall time (a loaded machine made a ratio to a solo run
+    # measured moments earlier flaky): the small job ended while the big one ran on, and it did not wait
+    # for a large share of the big job's work (10 small iterations cost about 3 of the big job's).
     assert still_running, "the big job ended before the small one"
-    assert shared <= 2 * solo + 2, (solo, shared)
+    assert big_during < 100, f"the big job ran {big_during} of its 300 iterations while the small one waited"
 
 
 def test_a_job_that_fails_mid_run_ends_with_an_error_line_and_the_others_go_on(server: TorchServe) -> None:
@@ -183,6 +219,8 @@ def test_jobs_beyond_the_memory_budget_wait_with_queued_events(server: TorchServ
     r = post(server, {"size": "128", "iterations": "4", "snapshot_every": "2", "multiscale": "false", "response": "stream"})
     thread.join(timeout=180)
     events = lines(r)
+    assert events[0]["event"] == "plan", events[:1]
+    events = events[1:]
     assert events[0] == {"event": "queued", "position": 1}, events[:2]
     assert [e["event"] for e in events[1:]] == ["snapshot", "done"]
     assert holder["first"][-1]["event"] == "done"

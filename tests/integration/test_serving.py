@@ -53,6 +53,8 @@ def test_stream_arrives_while_the_job_runs(torchserve: TorchServe) -> None:
         for line in r.iter_lines():
             if line.strip():
                 arrivals.append((time.monotonic() - start, json.loads(line)))
+    assert arrivals[0][1] == {"event": "plan", "stages": [{"size": [64, 48], "iterations": 24}]}
+    arrivals = arrivals[1:]
     events = [e for _, e in arrivals]
     assert [e["event"] for e in events] == ["snapshot"] * 5 + ["done"]
     assert [e["iteration"] for e in events] == [4, 8, 12, 16, 20, 24]

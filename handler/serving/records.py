@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from . import images
-from .engine import Snapshot
-from .params import StyleParams
+from stylize import images
+from stylize.engine import Snapshot, Stage
+from stylize.params import StyleParams
 
 SNAPSHOT_FORMAT = "jpeg"  # intermediate images: small and quick to encode
 FINAL_FORMAT = "png"  # the result: lossless
@@ -39,6 +39,11 @@ def done_record(final: Snapshot, png: bytes, params: StyleParams, timings: dict[
     record.update(event="done", image=_b64(png), stopped=final.stopped, params=params.as_dict(),
                   timings={k: round(v, 4) for k, v in timings.items()})
     return record
+
+
+def plan_record(stages: list[Stage]) -> dict[str, Any]:
+    """The stages a job runs: the stream's first line and the answer of ``response=plan``."""
+    return {"event": "plan", "stages": [{"size": list(st.size), "iterations": st.iterations} for st in stages]}
 
 
 def error_record(message: str) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """HTTP client for the style-transfer service: streams the snapshot sequence as it happens.
 
-    python -m stylize.client CONTENT STYLE [STYLE ...] --url http://127.0.0.1:8000 -o out.png \\
+    stylize-client CONTENT STYLE [STYLE ...] --url http://127.0.0.1:8000 -o out.png \\
         [--snapshots-dir DIR] [--size 256 --iterations 200 ...every engine parameter]
 
---url takes the web app's address (the nginx front), TorchServe's own (:8080) or the full inference URL
+(also ``python -m stylize_client``). --url takes the web app's address (the nginx front), TorchServe's own (:8080) or the full inference URL
 that `make serve` prints. Ctrl-C closes the connection, which makes the server drop the job.
 """
 
@@ -24,9 +24,10 @@ from urllib.parse import urlsplit
 import httpx
 from tqdm import tqdm
 
-from .__main__ import add_param_options, check_writable, collect_params, prepare_dir
-from .params import ParamError
-from .request import STYLE_FIELDS
+from .options import OptionError, add_param_options, check_writable, collect_params, prepare_dir, shipped_schema
+
+PARAMS = shipped_schema()["params"]
+STYLE_FIELDS: list[str] = shipped_schema()["fields"]["style"]
 
 DEFAULT_URL = os.environ.get("STYLE_URL", "http://127.0.0.1:8000")
 MODEL_PATH = "/predictions/style_transfer"
@@ -98,7 +99,7 @@ def _message(response: httpx.Response) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stylize.client", description="Run a style-transfer job on a server and stream its snapshots.")
+    parser = argparse.ArgumentParser(prog="stylize-client", description="Run a style-transfer job on a server and stream its snapshots.")
     parser.add_argument("content", type=Path)
     parser.add_argument("styles", type=Path, nargs="+", metavar="style")
     parser.add_argument("--url", default=DEFAULT_URL,
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, required=True, help="final PNG")
     parser.add_argument("--snapshots-dir", type=Path, help="save every snapshot (JPEG) here as it arrives")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the whole job")
-    add_param_options(parser)
+    add_param_options(parser, PARAMS)
     args = parser.parse_args(argv)
     for path in [args.content, *args.styles]:
         if not path.is_file():
@@ -119,13 +120,15 @@ def main(argv: list[str] | None = None) -> int:
         check_writable(args.output, "output")
         if args.snapshots_dir:
             prepare_dir(args.snapshots_dir, "snapshots-dir")
-    except ParamError as err:
+    except OptionError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     bar: tqdm | None = None
-    events = stream_job(args.url, args.content, args.styles, collect_params(args), args.timeout)
+    events = stream_job(args.url, args.content, args.styles, collect_params(args, PARAMS), args.timeout)
     try:
         for event in events:
+            if event["event"] == "plan":  # the stages the server will run; the bar counts iterations
+                continue
             if event["event"] == "queued":  # waiting inside the worker for memory; snapshots follow
                 print(f"queued: position {event.get('position')}", file=sys.stderr)
                 continue

@@ -14,8 +14,8 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from . import images
-from .params import StyleParams
+from stylize import images
+from stylize.params import StyleParams
 
 MIB = 1024 * 1024
 ACTIVATION_BYTES_PER_PIXEL = 3000  # forward + backward to relu5_1, fp32, max-pool indices included

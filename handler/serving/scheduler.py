@@ -1,4 +1,4 @@
-"""Many style-transfer runs held by one worker and advanced a slice at a time.
+"""The scheduler: many style-transfer runs held by one worker and advanced a slice at a time.
 
 TorchServe's continuous batching calls the handler again and again with the requests it holds
 for a worker; every call must answer every request with one chunk. :class:`Board` is that loop's
@@ -6,30 +6,61 @@ state, without any TorchServe import: :meth:`Board.step` takes the requests of o
 returns one :class:`Chunk` each. A request missing from a call is a client that has gone: its
 run is dropped at once and its memory freed. Runs start in arrival order while their estimated
 peak memory fits the worker's budget; the others wait inside the worker and, when streamed, say
-so with ``{"event": "queued", "position": N}`` lines.
+so with ``{"event": "queued", "position": N}`` lines. What each answer form sends lives in
+:mod:`serving.responses`; this module only decides which run advances when.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from . import images, memory, records, request
-from .engine import CANCELLED, Engine, Pause, Snapshot
-from .request import Limits, RequestError
+from stylize import images
+from stylize.engine import CANCELLED, Engine, Pause, Snapshot, plan
+from stylize.errors import FieldError
+
+from . import memory, records, request, responses
+from .request import Limits
+from .responses import Chunk
 
 logger = logging.getLogger(__name__)
 
-NDJSON = "application/x-ndjson"
-JSON = "application/json"
 FAILED = "failed"
-CONTENT_TYPES = {"stream": NDJSON, "json": JSON, "png": "image/png"}
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """model-config.yaml ``handler.scheduler``, typed like :class:`~serving.request.Limits`."""
+
+    slice_s: float = 0.5  # engine time per run per slice
+    watchdog_s: float = 1.0  # no call for this long: the held runs' clients have left
+    call_budget_s: float | None = None  # engine time per TorchServe call; default 4 slices
+    memory_budget_mb: Mapping[str, Any] = field(default_factory=dict)  # per device type: MiB or "auto"
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> SchedulerSettings:
+        known = {f.name for f in fields(cls)}
+        values = dict(values or {})
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown scheduler setting(s) in model-config.yaml: {', '.join(unknown)}")
+        budget = values.pop("memory_budget_mb", None) or {}
+        if not isinstance(budget, Mapping):
+            raise ValueError(f"scheduler memory_budget_mb must map device types to MiB or auto, got {budget!r}")
+        floats = {k: float(v) for k, v in values.items() if v is not None}
+        for name, value in floats.items():
+            if not value > 0:
+                raise ValueError(f"scheduler {name} must be positive, got {value:g}")
+        return cls(**floats, memory_budget_mb=dict(budget))
+
+    @property
+    def call_s(self) -> float:
+        return self.call_budget_s if self.call_budget_s is not None else 4 * self.slice_s
 
 
 @dataclass
@@ -43,33 +74,19 @@ class Incoming:
     fault_at: int | None = None  # test hook: raise once the run reaches this iteration
 
 
-@dataclass
-class Chunk:
-    """One request's answer to one call. ``first`` and ``last`` together: a plain response."""
-
-    body: bytes | str
-    first: bool
-    last: bool
-    status: int = 200
-    content_type: str = JSON
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 @dataclass(eq=False)
 class Run:
     request_id: str
     job: request.Job
     need_bytes: int
     arrived: float
+    answer: responses.Answer
     fault_at: int | None = None
     started: float | None = None
     records: Iterator[Snapshot | Pause] | None = None
     answered: bool = False
     position_sent: int | None = None
-    pending: list[str] = field(default_factory=list)  # NDJSON lines not yet sent
-    snapshots: list[dict[str, Any]] = field(default_factory=list)  # json form
     iteration: int = 0
-    result: bytes | str | None = None  # the whole answer of a json/png run; the done line's data for a stream
     error: str | None = None
     error_status: int = 500
     last_advanced: float = 0.0
@@ -77,7 +94,7 @@ class Run:
 
     @property
     def done(self) -> bool:
-        return self.result is not None or self.error is not None
+        return self.answer.result is not None or self.error is not None
 
 
 class Board:
@@ -145,23 +162,28 @@ class Board:
     def _arrive(self, item: Incoming) -> Chunk | None:
         if not item.fields and item.request_id in self.forgotten:
             form = self.forgotten.pop(item.request_id)
-            return self._failure_chunk(form, answered=True, message="the server dropped this job; submit it again")
+            return responses.for_form(form).fail("the server dropped this job; submit it again", 500, first=False)
         started = self.clock()
         try:
-            if request.asks_capabilities(item.fields):
-                return Chunk(json.dumps(self.capabilities()), first=True, last=True)
+            question = request.asks(item.fields)
+            if question == request.CAPABILITIES:
+                return responses.capabilities(self.capabilities())
+            if question == request.PLAN:
+                asked = request.parse_plan(item.fields, self.limits)
+                return responses.plan(plan(asked.params, asked.content_wh))
             job = request.parse(item.fields, item.accept, self.limits, item.repeated)
             need = memory.estimate_bytes(job.params, job.content.size, [s.size for s in job.styles])
             if need > self.budget:
                 most = memory.largest_size_within(self.budget, job.params, job.content.size, [s.size for s in job.styles])
-                raise RequestError("size", f"a {job.params.size} px job needs about {need / memory.MIB:.0f} MiB, more than this "
+                raise FieldError("size", f"a {job.params.size} px job needs about {need / memory.MIB:.0f} MiB, more than this "
                                            f"worker's memory budget of {self.budget / memory.MIB:.0f} MiB; at most {most} px here")
-        except (RequestError, images.ImageError) as err:
-            status = getattr(err, "status", 400)
-            body = err.body() if isinstance(err, RequestError) else {"code": 400, "type": "InvalidInput", "message": str(err)}
-            self.report("rejected", None, getattr(err, "field", "?"))
-            return Chunk(json.dumps(body), first=True, last=True, status=status)
-        run = Run(item.request_id, job, need, arrived=started, fault_at=item.fault_at, decode_s=self.clock() - started)
+        except FieldError as err:
+            self.report("rejected", None, err.field)
+            return responses.refusal(err)
+        answer = responses.for_form(job.response)
+        answer.planned(plan(job.params, job.content.size))
+        run = Run(item.request_id, job, need, arrived=started, answer=answer, fault_at=item.fault_at,
+                  decode_s=self.clock() - started)
         self.runs[item.request_id] = run
         return None
 
@@ -177,8 +199,8 @@ class Board:
                 reserved += run.need_bytes
                 continue
             position += 1
-            if run.position_sent != position and run.job.response == "stream":
-                run.pending.append(json.dumps({"event": "queued", "position": position}) + "\n")
+            if run.position_sent != position:
+                run.answer.queued(position)
             run.position_sent = position
 
     def _fits(self, run: Run, reserved: int) -> bool:
@@ -220,10 +242,7 @@ class Board:
                 if record.final:
                     self._finish(run, record)
                     return
-                if job.response == "stream":
-                    run.pending.append(json.dumps(records.snapshot_record(record)) + "\n")
-                elif job.response == "json":
-                    run.snapshots.append(records.snapshot_record(record))
+                run.answer.snapshot(record)
                 return
         except MemoryError:
             self._fail(run, "out of memory while running this job; try a smaller size", 507)
@@ -241,14 +260,7 @@ class Board:
         timings = {"decode_s": run.decode_s, "queued_s": (run.started or now) - run.arrived, "optimise_s": final.elapsed_s,
                    "total_s": now - run.arrived,
                    "iterations_per_s": final.iteration / final.elapsed_s if final.elapsed_s > 0 else 0.0}
-        done = records.done_record(final, png, run.job.params, timings)
-        if run.job.response == "stream":
-            run.pending.append(json.dumps(done) + "\n")
-            run.result = ""
-        elif run.job.response == "json":
-            run.result = json.dumps({**done, "snapshots": run.snapshots})
-        else:
-            run.result = png
+        run.answer.finish(records.done_record(final, png, run.job.params, timings), png)
         self.report(final.stopped or "completed", run, None)
 
     def _fail(self, run: Run, message: str, status: int) -> None:
@@ -259,37 +271,15 @@ class Board:
     # -- answers ---------------------------------------------------------------------------------
 
     def _chunk(self, run: Run) -> Chunk:
-        form = run.job.response
         first = not run.answered
         run.answered = True
         if run.error is not None:
             del self.runs[run.request_id]
-            if form == "stream":
-                body = "".join(run.pending) + json.dumps(records.error_record(run.error)) + "\n"
-                return Chunk(body, first=first, last=True, content_type=NDJSON)
-            return self._failure_chunk(form, answered=not first, message=run.error, status=run.error_status)
-        last = run.result is not None
+            return run.answer.fail(run.error, run.error_status, first)
+        last = run.answer.result is not None
         if last:
             del self.runs[run.request_id]
-        if form == "stream":
-            body: bytes | str = "".join(run.pending)
-            run.pending.clear()
-        else:  # nothing reaches the client until the whole answer exists
-            body = run.result if run.result is not None else b""
-        return Chunk(body, first=first, last=last, content_type=CONTENT_TYPES[form])
-
-    @staticmethod
-    def _failure_chunk(form: str, answered: bool, message: str, status: int = 500) -> Chunk:
-        """Before the first chunk: a proper error status. After it, status and type are fixed:
-        the stream ends with an error line, json with an error object, png with an empty body."""
-        if not answered:
-            kind = "InsufficientStorage" if status == 507 else "InternalServerError"
-            return Chunk(json.dumps({"code": status, "type": kind, "message": message}), first=True, last=True, status=status)
-        if form == "stream":
-            return Chunk(json.dumps(records.error_record(message)) + "\n", first=False, last=True, content_type=NDJSON)
-        if form == "json":
-            return Chunk(json.dumps({"event": "error", "message": message}), first=False, last=True)
-        return Chunk(b"", first=False, last=True, content_type="image/png")
+        return Chunk(run.answer.take(), first=first, last=last, content_type=run.answer.content_type)
 
     # -- ending ----------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 TorchServe hands a handler one dict per request: multipart fields by name (files as bytes,
 text fields as str or bytes), or a JSON body (already parsed) under ``body``. This module turns
 that into images + :class:`StyleParams` and refuses anything doubtful with a
-:class:`RequestError` whose message names the field.
+:class:`~stylize.errors.FieldError` whose message names the field (:class:`PayloadTooLarge`: a 413).
 """
 
 from __future__ import annotations
@@ -17,20 +17,18 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from PIL import Image
+from stylize import images
+from stylize import masks as region_masks
+from stylize.errors import FieldError
+from stylize.fields import IMAGE_FIELDS, LIST_FIELDS, MASK_FIELDS, MAX_STYLES, STYLE_FIELDS, STYLE_MASK_FIELDS, UPLOAD_FIELDS
+from stylize.params import StyleParams
 
-from . import images
-from .params import MAX_STYLES, ParamError, StyleParams
+from .memory import MIB
 
-RESPONSES = ("stream", "json", "png")
+RESPONSES = ("stream", "json", "png")  # the answer forms of a job
 CAPABILITIES = "capabilities"  # response=capabilities: what this server accepts, instead of a job
-STYLE_FIELDS = ("style", *(f"style_{i}" for i in range(2, MAX_STYLES + 1)))
-IMAGE_FIELDS = ("content", *STYLE_FIELDS)
-# Region masks (greyscale, any size): over the content for style N, over style N's own image.
-MASK_FIELDS = ("mask", *(f"mask_{i}" for i in range(2, MAX_STYLES + 1)))
-STYLE_MASK_FIELDS = ("style_mask", *(f"style_mask_{i}" for i in range(2, MAX_STYLES + 1)))
-UPLOAD_FIELDS = (*IMAGE_FIELDS, *MASK_FIELDS, *STYLE_MASK_FIELDS)
-LIST_FIELDS = {"style": STYLE_FIELDS, "mask": MASK_FIELDS, "style_mask": STYLE_MASK_FIELDS}  # JSON may send these as lists
-MIB = 1024 * 1024
+PLAN = "plan"  # response=plan (+ params, width, height): the stages a job would run, instead of running it
+ASKS = (CAPABILITIES, PLAN)
 
 
 @dataclass(frozen=True)
@@ -61,17 +59,11 @@ class Limits:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-class RequestError(ValueError):
-    """A request the server refuses: HTTP ``status`` with ``"<field>: <what is wrong>"``."""
+class PayloadTooLarge(FieldError):
+    """An upload over a byte limit: answered 413 instead of 400."""
 
-    def __init__(self, field_name: str, message: str, status: int = 400) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-        self.status = status
+    status = 413
 
-    def body(self) -> dict[str, Any]:
-        kind = "PayloadTooLarge" if self.status == 413 else "InvalidInput"
-        return {"code": self.status, "type": kind, "message": str(self)}
 
 
 @dataclass(frozen=True)
@@ -90,12 +82,48 @@ class Job:
         return {"masks": list(self.masks), "style_masks": list(self.style_masks)}
 
 
-def asks_capabilities(fields_in: Mapping[str, Any]) -> bool:
-    """``?response=capabilities`` (query string or form field): describe the server, run nothing."""
+def asks(fields_in: Mapping[str, Any]) -> str | None:
+    """``response=capabilities`` or ``response=plan`` (form field or query string): a question
+    answered at once, without a run; None for a job."""
     value = fields_in.get("response")
     if isinstance(value, (bytes, bytearray)):
         value = bytes(value).decode("utf-8", "replace")
-    return isinstance(value, str) and value.strip().lower() == CAPABILITIES
+    text = value.strip().lower() if isinstance(value, str) else None
+    return text if text in ASKS else None
+
+
+def asks_capabilities(fields_in: Mapping[str, Any]) -> bool:
+    return asks(fields_in) == CAPABILITIES
+
+
+@dataclass(frozen=True)
+class PlanQuestion:
+    """``response=plan``: the effective params (limits applied) and the content's size in pixels."""
+
+    params: StyleParams
+    content_wh: tuple[int, int]
+
+
+def parse_plan(fields_in: Mapping[str, Any], limits: Limits = Limits()) -> PlanQuestion:
+    """The stages of a job that is not sent: params as for a job, plus ``width`` and ``height`` of
+    the content image (no images are needed)."""
+    values, _uploads = _split(_unwrap_body(fields_in))
+    values.pop("response", None)
+    wh = tuple(_dimension(name, values.pop(name, None), limits) for name in ("width", "height"))
+    params = _params(values, limits)
+    return PlanQuestion(params, (wh[0], wh[1]))
+
+
+def _dimension(name: str, value: Any, limits: Limits) -> int:
+    if value is None or value == "":
+        raise FieldError(name, "is missing: response=plan needs the content image's width and height in pixels")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise FieldError(name, f"must be a whole number of pixels, got {str(value)[:40]!r}") from None
+    if not 1 <= number <= limits.max_pixels:
+        raise FieldError(name, f"must be between 1 and {limits.max_pixels}, got {number}")
+    return number
 
 
 def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limits = Limits(),
@@ -104,7 +132,7 @@ def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limit
     if repeated:
         name = sorted(repeated)[0]
         hint = "send further style images as style_2, style_3, …" if name == "style" else "send each field once"
-        raise RequestError(name, f"was sent more than once; {hint}")
+        raise FieldError(name, f"was sent more than once; {hint}")
     raw = _unwrap_body(fields_in)
     values, images_raw = _split(raw)
     response = _response_form(values.pop("response", None), accept)
@@ -112,39 +140,25 @@ def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limit
     blobs = _image_bytes(images_raw, limits)
     n_styles = sum(name in blobs for name in STYLE_FIELDS)
     if n_styles > limits.max_styles:
-        raise RequestError(STYLE_FIELDS[limits.max_styles], f"this server takes at most {limits.max_styles} style images, got {n_styles}")
+        raise FieldError(STYLE_FIELDS[limits.max_styles], f"this server takes at most {limits.max_styles} style images, got {n_styles}")
     content = images.decode(blobs["content"], "content", limits.max_pixels)
     styles = [images.decode(blobs[name], name, limits.max_pixels) for name in STYLE_FIELDS if name in blobs]
-    try:
-        params = params.validated(n_styles=len(styles))
-    except ParamError as err:
-        raise RequestError(err.field, err.message) from None
+    params = params.validated(n_styles=len(styles))
     _check_work(params, content.size, limits)
     masks, style_masks = _masks(blobs, len(styles), limits)
     return Job(content, styles, params, response, masks, style_masks)
 
 
 def _masks(blobs: Mapping[str, bytes], n_styles: int, limits: Limits) -> tuple[tuple[Image.Image | None, ...], tuple[Image.Image | None, ...]]:
-    """Decode the region masks; refuse one for a style that was not sent, and a set that covers nothing."""
+    """Decode the region masks; stylize.masks.regions refuses one for a style that was not sent and a
+    set that covers nothing (the same checks as the engine's and the CLI's)."""
     out: list[tuple[Image.Image | None, ...]] = []
     for names in (MASK_FIELDS, STYLE_MASK_FIELDS):
-        for name in names[n_styles:]:
-            if name in blobs:
-                raise RequestError(name, f"there is no style {names.index(name) + 1} for this mask ({n_styles} style image(s) sent)")
-        decoded = [images.decode_mask(blobs[name], name, limits.max_pixels) if name in blobs else None for name in names[:n_styles]]
-        out.append(tuple(decoded) if any(m is not None for m in decoded) else ())
-    masks, style_masks = out
-    sent = [(name, m) for name, m in zip(MASK_FIELDS, masks, strict=False) if m is not None]
-    if sent and all(_is_black(m) for _, m in sent):
-        raise RequestError(sent[0][0], "every mask is black, so no style would apply anywhere (white = style applies)")
-    for name, m in zip(STYLE_MASK_FIELDS, style_masks, strict=False):
-        if m is not None and _is_black(m):
-            raise RequestError(name, "is all black: it selects no part of the style image (white = take the style from here)")
-    return masks, style_masks
-
-
-def _is_black(mask: Image.Image) -> bool:
-    return mask.getextrema()[1] == 0
+        last = max((i for i, name in enumerate(names) if name in blobs), default=-1)
+        decoded = [images.decode_mask(blobs[name], name, limits.max_pixels) if name in blobs else None for name in names[:last + 1]]
+        out.append(tuple(decoded))
+    region_masks.regions(out[0], out[1], n_styles)
+    return tuple(out[0][:n_styles]), tuple(out[1][:n_styles])
 
 
 def _unwrap_body(fields_in: Mapping[str, Any]) -> dict[str, Any]:
@@ -156,7 +170,7 @@ def _unwrap_body(fields_in: Mapping[str, Any]) -> dict[str, Any]:
     flat = _body_fields(fields_in["body"])
     for name in flat:
         if name in others:
-            raise RequestError(name, "given both in the URL and in the body")
+            raise FieldError(name, "given both in the URL and in the body")
     return {**others, **flat}
 
 
@@ -167,21 +181,21 @@ def _body_fields(body: Any) -> dict[str, Any]:
     if isinstance(body, (bytes, bytearray)):
         text = bytes(body)
         if not text.strip():
-            raise RequestError("body", "is empty; send multipart/form-data with content and style files, or a JSON object")
+            raise FieldError("body", "is empty; send multipart/form-data with content and style files, or a JSON object")
         if text.lstrip()[:1] in (b"{", b"["):
             try:
                 parsed = json.loads(text)
             except (ValueError, UnicodeDecodeError):
-                raise RequestError("body", "is not valid JSON") from None
+                raise FieldError("body", "is not valid JSON") from None
             if isinstance(parsed, Mapping):
                 return _flatten_json(parsed)
-            raise RequestError("body", "must be a JSON object")
-        raise RequestError("body", wrong)
+            raise FieldError("body", "must be a JSON object")
+        raise FieldError("body", wrong)
     if isinstance(body, str):
         if not body.strip():
-            raise RequestError("body", "is empty; send multipart/form-data with content and style files, or a JSON object")
-        raise RequestError("body", wrong)
-    raise RequestError("body", "must be a JSON object")
+            raise FieldError("body", "is empty; send multipart/form-data with content and style files, or a JSON object")
+        raise FieldError("body", wrong)
+    raise FieldError("body", "must be a JSON object")
 
 
 def _flatten_json(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -190,20 +204,20 @@ def _flatten_json(body: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in body.items():
         if name == "params":
             if not isinstance(value, Mapping):
-                raise RequestError("params", "must be a JSON object")
+                raise FieldError("params", "must be a JSON object")
             for key, inner in value.items():
                 if key in body:
-                    raise RequestError(key, "given both at top level and in params")
+                    raise FieldError(key, "given both at top level and in params")
                 out[key] = inner
         elif name in UPLOAD_FIELDS:
             listed = name in LIST_FIELDS and isinstance(value, list)
             items = value if listed else [value]
             if listed:
                 if len(value) > MAX_STYLES:
-                    raise RequestError(name, f"at most {MAX_STYLES} entries (one per style image) are allowed, got {len(value)}")
+                    raise FieldError(name, f"at most {MAX_STYLES} entries (one per style image) are allowed, got {len(value)}")
                 clash = [f for f in LIST_FIELDS[name][1:len(items)] if f in body]
                 if clash:
-                    raise RequestError(clash[0], f"given both here and in the {name} list")
+                    raise FieldError(clash[0], f"given both here and in the {name} list")
             for i, item in enumerate(items):
                 field_name = LIST_FIELDS[name][i] if listed else name
                 if item is None and field_name not in IMAGE_FIELDS:
@@ -219,12 +233,12 @@ _DATA_URL = re.compile(r"^data:[\w.+/-]*;base64,", re.I)
 
 def _b64(field_name: str, value: Any) -> bytes:
     if not isinstance(value, str):
-        raise RequestError(field_name, "must be a base64-encoded image string")
+        raise FieldError(field_name, "must be a base64-encoded image string")
     text = _DATA_URL.sub("", value.strip())
     try:
         return base64.b64decode(re.sub(r"\s+", "", text), validate=True)
     except (binascii.Error, ValueError):
-        raise RequestError(field_name, "is not valid base64") from None
+        raise FieldError(field_name, "is not valid base64") from None
 
 
 def _split(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -234,11 +248,11 @@ def _split(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         if name in UPLOAD_FIELDS:
             blobs[name] = value
         elif re.fullmatch(r"(style_)?mask_?\d*", name):
-            raise RequestError(name, f"too many masks or a bad name: use mask, mask_2 … mask_{MAX_STYLES} and style_mask, style_mask_2 …")
+            raise FieldError(name, f"too many masks or a bad name: use mask, mask_2 … mask_{MAX_STYLES} and style_mask, style_mask_2 …")
         elif re.fullmatch(r"style_?\d+", name):
-            raise RequestError(name, f"too many style images or a bad name: use style, style_2 … style_{MAX_STYLES}")
+            raise FieldError(name, f"too many style images or a bad name: use style, style_2 … style_{MAX_STYLES}")
         elif name in ("styles", "style[]", "images", "image", "file"):
-            raise RequestError(name, "unknown image field; send content, style, style_2 …")
+            raise FieldError(name, "unknown image field; send content, style, style_2 …")
         else:
             values[name] = _text(name, value)
     return values, blobs
@@ -250,7 +264,7 @@ def _text(name: str, value: Any) -> Any:
         try:
             return bytes(value).decode("utf-8").strip()
         except UnicodeDecodeError:
-            raise RequestError(name, "is not UTF-8 text") from None
+            raise FieldError(name, "is not UTF-8 text") from None
     return value
 
 
@@ -258,7 +272,7 @@ def _response_form(requested: Any, accept: str | None) -> str:
     if requested is not None:
         text = str(requested).strip().lower()
         if text not in RESPONSES:
-            raise RequestError("response", f"must be one of {', '.join(RESPONSES)}, got {str(requested)[:40]!r}")
+            raise FieldError("response", f"must be one of {', '.join(RESPONSES)}, got {str(requested)[:40]!r}")
         return text
     accept = (accept or "").lower()
     if "application/x-ndjson" in accept:
@@ -269,18 +283,14 @@ def _response_form(requested: Any, accept: str | None) -> str:
 
 
 def _params(values: dict[str, Any], limits: Limits) -> StyleParams:
-    try:
-        params = StyleParams.from_mapping(values)
-    except ParamError as err:
-        raise RequestError(err.field, err.message) from None
-    if "size" not in values and params.size > limits.max_size:  # the default adapts to a smaller server
-        params = replace(params, size=limits.max_size)
-    if "iterations" not in values and params.iterations > limits.max_iterations:
-        params = replace(params, iterations=limits.max_iterations)
+    # A value sent beyond this server's limit gets one message naming that limit ("between 16 and 1024"),
+    # not the engine's range; a default beyond it adapts instead (the user did not ask for it).
+    server_max = {"size": limits.max_size, "iterations": limits.max_iterations}
+    params = StyleParams.from_mapping(values, maxima={k: v for k, v in server_max.items() if k in values})
     if params.size > limits.max_size:
-        raise RequestError("size", f"must be at most {limits.max_size} on this server, got {params.size}")
+        params = replace(params, size=limits.max_size)
     if params.iterations > limits.max_iterations:
-        raise RequestError("iterations", f"must be at most {limits.max_iterations} on this server, got {params.iterations}")
+        params = replace(params, iterations=limits.max_iterations)
     budget = params.time_budget_s
     if budget is None or budget > limits.max_time_s:
         params = replace(params, time_budget_s=limits.max_time_s)
@@ -292,7 +302,7 @@ def _check_work(params: StyleParams, content_wh: tuple[int, int], limits: Limits
     w, h = images.fit_size(content_wh[0], content_wh[1], params.size)
     if w * h * params.iterations > limits.max_work:
         most = max(1, limits.max_work // (w * h))
-        raise RequestError("iterations", f"size {params.size} x {params.iterations} iterations exceeds this server's work budget; "
+        raise FieldError("iterations", f"size {params.size} x {params.iterations} iterations exceeds this server's work budget; "
                                          f"at this size at most {most} iterations")
 
 
@@ -300,7 +310,7 @@ def _image_bytes(blobs: Mapping[str, Any], limits: Limits) -> dict[str, bytes]:
     for required in ("content", "style"):
         if required not in blobs:
             extra = " (further styles go in style_2, style_3 …)" if required == "style" else ""
-            raise RequestError(required, f"is missing: attach an image file{extra}")
+            raise FieldError(required, f"is missing: attach an image file{extra}")
     out: dict[str, bytes] = {}
     total = 0
     for name in UPLOAD_FIELDS:
@@ -310,14 +320,14 @@ def _image_bytes(blobs: Mapping[str, Any], limits: Limits) -> dict[str, bytes]:
         if isinstance(value, str):  # a file sent as text/plain arrives decoded
             value = value.encode("utf-8")
         if not isinstance(value, (bytes, bytearray)):
-            raise RequestError(name, "must be an image file (a JSON document was sent)")
+            raise FieldError(name, "must be an image file (a JSON document was sent)")
         if len(value) > limits.max_image_bytes:
-            raise RequestError(name, f"is {len(value)} bytes, over the limit of {limits.max_image_bytes} bytes per image", status=413)
+            raise PayloadTooLarge(name, f"is {len(value)} bytes, over the limit of {limits.max_image_bytes} bytes per image")
         total += len(value)
         out[name] = bytes(value)
     if total > limits.max_request_bytes:
-        raise RequestError("content", f"images total {total} bytes, over the limit of {limits.max_request_bytes} per request", status=413)
+        raise PayloadTooLarge("content", f"images total {total} bytes, over the limit of {limits.max_request_bytes} per request")
     missing = [name for i, name in enumerate(STYLE_FIELDS[1:], start=2) if name in out and STYLE_FIELDS[i - 2] not in out]
     if missing:
-        raise RequestError(missing[0], "style images must be numbered without gaps (style, style_2, style_3 …)")
+        raise FieldError(missing[0], "style images must be numbered without gaps (style, style_2, style_3 …)")
     return out

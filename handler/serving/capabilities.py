@@ -1,0 +1,39 @@
+"""The ``response=capabilities`` document: what this server is and accepts (the web app builds its
+form from ``params``; clients check ``limits`` and ``weights`` before sending a job)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from typing import Any
+
+import torch
+from stylize import StyleParams, WeightsInfo, __version__
+
+from .memory import MIB
+from .request import Limits
+
+
+def describe_device(device: torch.device) -> dict[str, str]:
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    return {"type": device.type, "name": name}
+
+
+def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batch_size: int, budget_bytes: int,
+             slice_s: float, pixel_iterations_per_s: float) -> dict[str, Any]:
+    return {
+        "service": "style_transfer",
+        "weights": {"provenance": weights.provenance, "random_init": weights.is_random, "source": weights.source},
+        "device": describe_device(device),
+        "limits": limits.as_dict(),
+        "params": StyleParams.schema(),
+        "scheduler": {"batch_size": batch_size, "memory_budget_mb": round(budget_bytes / MIB), "slice_s": slice_s},
+        "speed": {"pixel_iterations_per_s": round(pixel_iterations_per_s)},
+        "versions": {"service": __version__, "torch": torch.__version__, "torchserve": _version("torchserve")},
+    }
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,35 @@
+"""Names of the uploaded fields, one place for the HTTP API, the CLI and the masks.
+
+``style`` is the first style image, ``style_2`` … ``style_8`` the others; ``mask``/``mask_N`` is
+style N's region over the content, ``style_mask``/``style_mask_N`` the part of style N's own image
+to take it from. Torch-free: tools/schema.py writes these into the web app's and the client's
+schema files.
+"""
+
+from __future__ import annotations
+
+MAX_STYLES = 8
+CONTENT = "content"
+
+
+def numbered(kind: str, n: int) -> str:
+    """The field of style ``n`` (1-based): ``style``, ``style_2`` …; ``mask``, ``mask_2`` …"""
+    return kind if n == 1 else f"{kind}_{n}"
+
+
+def names(kind: str, count: int = MAX_STYLES) -> tuple[str, ...]:
+    return tuple(numbered(kind, n) for n in range(1, count + 1))
+
+
+STYLE_FIELDS = names("style")
+IMAGE_FIELDS = (CONTENT, *STYLE_FIELDS)
+MASK_FIELDS = names("mask")
+STYLE_MASK_FIELDS = names("style_mask")
+UPLOAD_FIELDS = (*IMAGE_FIELDS, *MASK_FIELDS, *STYLE_MASK_FIELDS)
+LIST_FIELDS = {"style": STYLE_FIELDS, "mask": MASK_FIELDS, "style_mask": STYLE_MASK_FIELDS}  # JSON may send these as lists
+
+
+def as_dict() -> dict[str, object]:
+    """The field names as JSON, for the web app's and the client's schema files."""
+    return {"content": CONTENT, "max_styles": MAX_STYLES, "style": list(STYLE_FIELDS), "mask": list(MASK_FIELDS),
+            "style_mask": list(STYLE_MASK_FIELDS)}

@@ -1,0 +1,28 @@
+"""`pip install ./client` into a fresh venv (no system site-packages): the client works with only
+httpx and tqdm beside it (pip takes them from the configured index or local wheel store)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_client_installs_and_imports_alone(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    py = venv / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(ROOT / "client")],
+                   check=True, timeout=600, capture_output=True)
+    installed = subprocess.run([str(py), "-m", "pip", "list", "--format=freeze"], check=True, capture_output=True, text=True).stdout
+    names = {line.split("==")[0].lower() for line in installed.split()}
+    assert {"httpx", "tqdm", "stylize-client"} <= names and not names & {"torch", "pillow", "numpy"}, names
+    check = ("import sys, stylize_client, stylize_client.cli; "
+             "bad = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'stylize', 'serving', 'PIL'}); "
+             "assert not bad, bad; print(len(stylize_client.cli.STYLE_FIELDS))")
+    out = subprocess.run([str(py), "-c", check], check=True, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert out.stdout.strip() == "8"  # the schema file shipped inside the package was found
+    helped = subprocess.run([str(venv / "bin" / "stylize-client"), "--help"], capture_output=True, text=True, timeout=120)
+    assert helped.returncode == 0 and "--style-weight" in helped.stdout
