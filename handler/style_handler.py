@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from serving import capabilities, memory
 from serving.request import Limits
+from serving.results import Results, ResultsSettings
 from serving.scheduler import Board, Incoming, Run, SchedulerSettings
 from stylize import Engine, StyleParams, weights
 from ts.metrics.metric_type_enum import MetricTypes
@@ -31,6 +32,7 @@ WEIGHTS_FILE = "vgg19_conv.safetensors"
 REPEATED_HEADER = "x-style-repeated-fields"
 # Test-only fault injection, honoured only when the worker starts with STYLE_TEST_HOOKS=1.
 FAULT_HEADER = "x-style-test-fault-at"
+DELETE_TOKEN_HEADER = "x-delete-token"  # DELETE /results/<id> through the front
 BUDGET_SHARE = {"cpu": 0.6, "cuda": 0.85}  # of host RAM / GPU memory, for memory_budget_mb: auto
 
 
@@ -81,9 +83,11 @@ class StyleTransferHandler(BaseHandler):
         self.test_hooks = os.environ.get("STYLE_TEST_HOOKS") == "1"
         self.speed = self._measure_speed()
         self.context = context
+        self.results = Results(ResultsSettings.from_mapping(config.get("results")))
         self.board = Board(self.engine, self.limits, self.budget, slice_s=self.slice_s,
                            call_budget_s=self.settings.call_s,
-                           capabilities=self.capabilities, device_free=self._device_free, report=self._report)
+                           capabilities=self.capabilities, device_free=self._device_free, report=self._report,
+                           results=self.results)
         logger.info("style engine on %s, weights %s (%s), limits %s, memory budget %.0f MiB, %d jobs per worker, "
                     "slice %.2f s, %.0f pixel-iterations/s", self.device, self.weights_info.provenance,
                     self.weights_info.source, self.limits.as_dict(), self.budget / memory.MIB, self.batch_size,
@@ -111,6 +115,8 @@ class StyleTransferHandler(BaseHandler):
                 context.set_response_status(chunk.status, "", idx=idx)
                 context.set_response_content_type(idx, chunk.content_type)
                 context.set_response_header(idx, "X-Style-Weights", self.weights_info.provenance)
+                for name, value in chunk.headers.items():
+                    context.set_response_header(idx, name, value)
             # None: one plain response; False: more chunks follow; True: this is the last one.
             criteria.append(None if chunk.first and chunk.last else chunk.last)
         context.stopping_criteria = [(lambda _out, stop=stop: stop) for stop in criteria]
@@ -122,7 +128,7 @@ class StyleTransferHandler(BaseHandler):
         fault = headers.get(FAULT_HEADER) if self.test_hooks else None
         return Incoming(request_id=str(context.request_ids[idx]), fields=fields or {}, accept=headers.get("accept"),
                         repeated=frozenset(filter(None, headers.get(REPEATED_HEADER, "").split(","))),
-                        fault_at=int(fault) if fault and fault.isdigit() else None)
+                        fault_at=int(fault) if fault and fault.isdigit() else None, delete_token=headers.get(DELETE_TOKEN_HEADER))
 
     def _watchdog(self) -> None:
         """A lone job whose client left is removed by TorchServe, which then stops calling: free it."""
@@ -140,7 +146,7 @@ class StyleTransferHandler(BaseHandler):
     def capabilities(self) -> dict[str, Any]:
         return capabilities.document(weights=self.weights_info, device=self.device, limits=self.limits,
                                      batch_size=self.batch_size, budget_bytes=self.budget, slice_s=self.slice_s,
-                                     pixel_iterations_per_s=self.speed)
+                                     pixel_iterations_per_s=self.speed, results=self.results.describe())
 
     def _memory_budget(self, settings: Mapping[str, Any]) -> int:
         kind = self.device.type

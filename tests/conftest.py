@@ -5,6 +5,8 @@ Every server binds 127.0.0.1 on free ports and is stopped in teardown even when 
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,11 +40,25 @@ def start_torchserve(model_store: Path, run_dir: Path, **kwargs: object) -> Torc
 
 
 @pytest.fixture(scope="session")
-def torchserve(model_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
+def results_dir() -> Iterator[Path]:
+    """The session's result store, world-readable like the results volume (nginx's workers run as
+    another user than the writer; pytest's own tmp root is private)."""
+    path = Path(tempfile.mkdtemp(prefix="style-results-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def torchserve(model_store: Path, results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
     """The project's config.properties on free loopback ports; CORS admits one other loopback origin
-    (the documented cross-origin setup; the app itself goes through the same-origin `front`)."""
+    (the documented cross-origin setup; the app itself goes through the same-origin `front`);
+    finished results go to `results_dir`, which the front serves."""
     cors_origin = f"http://127.0.0.1:{free_port()}"
-    server = TorchServe(model_store, tmp_path_factory.mktemp("torchserve"), cors_origin=cors_origin)
+    server = TorchServe(model_store, tmp_path_factory.mktemp("torchserve"), cors_origin=cors_origin,
+                        environment={"STYLE_RESULTS_DIR": str(results_dir)})
     try:
         server.start()
         yield server
@@ -51,10 +67,11 @@ def torchserve(model_store: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 @pytest.fixture(scope="session")
-def front(torchserve: TorchServe, tmp_path_factory: pytest.TempPathFactory) -> Iterator[nginx_render.Nginx]:
+def front(torchserve: TorchServe, results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[nginx_render.Nginx]:
     """The local front exactly as `make serve` runs it: the real nginx with the deployed nginx.conf
     (and the local job rate) serving frontend/ and proxying the API to `torchserve`, one origin."""
-    proxy = nginx_render.start(torchserve.url.removeprefix("http://"), tmp_path_factory.mktemp("front"), jobs_rate=LOCAL_JOBS_RATE)
+    proxy = nginx_render.start(torchserve.url.removeprefix("http://"), tmp_path_factory.mktemp("front"), jobs_rate=LOCAL_JOBS_RATE,
+                               results=results_dir)
     try:
         yield proxy
     finally:

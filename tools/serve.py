@@ -135,9 +135,15 @@ def _start(ports: Ports, store: Path, run: Path) -> int:
         print(problem, file=sys.stderr)
         return 1
     run.mkdir(parents=True, exist_ok=True)
+    # Results shared by link live beside the run's other state and outlive a stop/serve cycle; the
+    # front serves them read-only (its workers run as another user: world-readable).
+    results = run / "results"
+    results.mkdir(exist_ok=True)
+    results.chmod(0o755)
     # cors_origin=None keeps config.properties' CORS line: the app is same-origin through the front.
     server = TorchServe(store, run / "torchserve", inference_port=ports.inference, management_port=ports.management,
-                        metrics_port=ports.metrics, cors_origin=None, grpc_ports=(ports.grpc_inference, ports.grpc_management))
+                        metrics_port=ports.metrics, cors_origin=None, grpc_ports=(ports.grpc_inference, ports.grpc_management),
+                        environment={"STYLE_RESULTS_DIR": str(results)})
     print("starting TorchServe (first start loads the weights; about 10 s on CPU) …", flush=True)
     try:
         # The pid is on disk as soon as the process exists: `make stop` finds it even if this command dies.
@@ -149,7 +155,8 @@ def _start(ports: Ports, store: Path, run: Path) -> int:
         return 1
     # Detach: the servers outlive this command, `make stop` ends them.
     try:
-        front = nginx_render.start(f"127.0.0.1:{ports.inference}", run / "front", port=ports.web, jobs_rate=LOCAL_JOBS_RATE)
+        front = nginx_render.start(f"127.0.0.1:{ports.inference}", run / "front", port=ports.web, jobs_rate=LOCAL_JOBS_RATE,
+                                   results=results)
     except BaseException as err:
         server.stop()
         pids["torchserve"].unlink(missing_ok=True)
@@ -169,6 +176,7 @@ def _start(ports: Ports, store: Path, run: Path) -> int:
   Metrics         {server.metrics_url}/metrics
   Weights         {weights}
   Logs            {server.log_dir}, {run / 'front' / 'nginx.log'}
+  Results         {results}   (shared by link: {web}/r/<id>; kept 7 days, see model-config.yaml results)
 
   Try:  curl -F content=@photo.jpg -F style=@painting.jpg -F size=256 {web}/predictions/style_transfer -o out.png
   Stop: make stop""")

@@ -51,8 +51,10 @@ class TorchServe:
 
     def __init__(self, model_store: Path, run_dir: Path, *, inference_port: int | None = None,
                  management_port: int | None = None, metrics_port: int | None = None,
-                 cors_origin: str | None = "http://127.0.0.1:8000", grpc_ports: tuple[int, int] | None = None, extra: dict[str, str] | None = None) -> None:
+                 cors_origin: str | None = "http://127.0.0.1:8000", grpc_ports: tuple[int, int] | None = None, extra: dict[str, str] | None = None,
+                 environment: dict[str, str] | None = None) -> None:
         self.model_store = Path(model_store).resolve()
+        self.environment = environment or {}  # for the workers too: the Java frontend passes its environment on
         self.run_dir = Path(run_dir).resolve()
         self.inference_port = inference_port or free_port()
         self.management_port = management_port or free_port()
@@ -89,7 +91,7 @@ class TorchServe:
         tmp = self.run_dir / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, TMPDIR=str(tmp), TEMP=str(tmp), LOG_LOCATION=str(self.log_dir),
-                   METRICS_LOCATION=str(self.log_dir))
+                   METRICS_LOCATION=str(self.log_dir), **self.environment)
         env.pop("TS_CONFIG_FILE", None)
         return env
 

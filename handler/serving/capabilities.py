@@ -19,7 +19,7 @@ def describe_device(device: torch.device) -> dict[str, str]:
 
 
 def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batch_size: int, budget_bytes: int,
-             slice_s: float, pixel_iterations_per_s: float) -> dict[str, Any]:
+             slice_s: float, pixel_iterations_per_s: float, results: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "service": "style_transfer",
         "weights": {"provenance": weights.provenance, "random_init": weights.is_random, "source": weights.source},
@@ -28,6 +28,8 @@ def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batc
         "params": StyleParams.schema(),
         "scheduler": {"batch_size": batch_size, "memory_budget_mb": round(budget_bytes / MIB), "slice_s": slice_s},
         "speed": {"pixel_iterations_per_s": round(pixel_iterations_per_s)},
+        # Whether finished jobs get a share link (/r/<id>), and for how long they are kept.
+        "results": results or {"enabled": False, "max_age_s": None},
         "versions": {"service": __version__, "torch": torch.__version__, "torchserve": _version("torchserve")},
     }
 

@@ -28,7 +28,10 @@ from .memory import MIB
 RESPONSES = ("stream", "json", "png")  # the answer forms of a job
 CAPABILITIES = "capabilities"  # response=capabilities: what this server accepts, instead of a job
 PLAN = "plan"  # response=plan (+ params, width, height): the stages a job would run, instead of running it
-ASKS = (CAPABILITIES, PLAN)
+DELETE = "delete"  # response=delete + result=<id> (+ X-Delete-Token header): remove a stored result
+ASKS = (CAPABILITIES, PLAN, DELETE)
+# Per-job switches of the result store (serving.results): not style parameters, so not in StyleParams.
+STORE_FIELDS = {"store": True, "store_inputs": False}
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ class Job:
     response: str  # stream | json | png
     masks: tuple[Image.Image | None, ...] = ()  # "L" mask over the content per style (None: everywhere)
     style_masks: tuple[Image.Image | None, ...] = ()  # "L" mask over each style's own image (None: all of it)
+    store: bool = True  # keep the result and give it a share link (when the server keeps results)
+    store_inputs: bool = False  # keep the content and style images with it (the share page's before/after)
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for Engine.run beyond content/styles/params: the masks, if any were sent."""
@@ -136,6 +141,7 @@ def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limit
     raw = _unwrap_body(fields_in)
     values, images_raw = _split(raw)
     response = _response_form(values.pop("response", None), accept)
+    switches = {name: _switch(name, values.pop(name, None), default) for name, default in STORE_FIELDS.items()}
     params = _params(values, limits)
     blobs = _image_bytes(images_raw, limits)
     n_styles = sum(name in blobs for name in STYLE_FIELDS)
@@ -146,7 +152,43 @@ def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limit
     params = params.validated(n_styles=len(styles))
     _check_work(params, content.size, limits)
     masks, style_masks = _masks(blobs, len(styles), limits)
-    return Job(content, styles, params, response, masks, style_masks)
+    return Job(content, styles, params, response, masks, style_masks, **switches)
+
+
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+
+
+def _switch(name: str, value: Any, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = (bytes(value).decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)).strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    raise FieldError(name, f"must be true or false, got {text[:40]!r}")
+
+
+@dataclass(frozen=True)
+class DeleteQuestion:
+    result_id: str
+    token: str
+
+
+def parse_delete(fields_in: Mapping[str, Any], token_header: str | None) -> DeleteQuestion:
+    """``response=delete``: ``result`` (the id) and the delete token, from the X-Delete-Token header
+    (what the front forwards) or a ``token`` field (a client talking to TorchServe directly)."""
+    values, _uploads = _split(_unwrap_body(fields_in))
+    text = {k: (bytes(v).decode("utf-8", "replace") if isinstance(v, (bytes, bytearray)) else str(v)).strip() for k, v in values.items()}
+    unknown = sorted(set(text) - {"response", "result", "token"})
+    if unknown:
+        raise FieldError(unknown[0], "unknown field for response=delete (it takes result and the X-Delete-Token header)")
+    if not text.get("result"):
+        raise FieldError("result", "is missing: the id of the result to delete")
+    token = (token_header or "").strip() or text.get("token", "")
+    if not token:
+        raise FieldError("token", "is missing: send the delete token in the X-Delete-Token header")
+    return DeleteQuestion(text["result"], token)
 
 
 def _masks(blobs: Mapping[str, bytes], n_styles: int, limits: Limits) -> tuple[tuple[Image.Image | None, ...], tuple[Image.Image | None, ...]]:

@@ -48,9 +48,9 @@ def failure(message: str, status: int = 500) -> Chunk:
     return Chunk(json.dumps({"code": status, "type": kind, "message": message}), first=True, last=True, status=status)
 
 
-def document(doc: dict[str, Any]) -> Chunk:
-    """A question answered at once, without a run (response=capabilities, response=plan)."""
-    return Chunk(json.dumps(doc), first=True, last=True)
+def document(doc: dict[str, Any], status: int = 200) -> Chunk:
+    """A question answered at once, without a run (response=capabilities, plan, delete)."""
+    return Chunk(json.dumps(doc), first=True, last=True, status=status)
 
 
 def capabilities(doc: dict[str, Any]) -> Chunk:

@@ -27,6 +27,7 @@ from stylize.errors import FieldError
 from . import memory, records, request, responses
 from .request import Limits
 from .responses import Chunk
+from .results import Keeping, Results, ResultsSettings
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Incoming:
     accept: str | None = None
     repeated: frozenset[str] = frozenset()
     fault_at: int | None = None  # test hook: raise once the run reaches this iteration
+    delete_token: str | None = None  # X-Delete-Token of a response=delete request
 
 
 @dataclass(eq=False)
@@ -91,6 +93,7 @@ class Run:
     error_status: int = 500
     last_advanced: float = 0.0
     decode_s: float = 0.0
+    keeping: Keeping | None = None  # its place in the result store, drawn on arrival
 
     @property
     def done(self) -> bool:
@@ -103,8 +106,10 @@ class Board:
     def __init__(self, engine: Engine, limits: Limits, budget_bytes: int, *, slice_s: float = 0.5,
                  call_budget_s: float = 2.0, capabilities: Callable[[], dict[str, Any]] | None = None,
                  device_free: Callable[[], int | None] | None = None,
-                 report: Callable[[str, Run | None, str | None], None] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 report: Callable[[str, Run | None, str | None], None] | None = None, clock: Callable[[], float] = time.monotonic,
+                 results: Results | None = None) -> None:
         self.engine, self.limits, self.budget = engine, limits, budget_bytes
+        self.results = results or Results(ResultsSettings(enabled=False))
         self.slice_s, self.call_budget_s = slice_s, call_budget_s
         self.capabilities = capabilities or (lambda: {})
         self.device_free = device_free or (lambda: None)
@@ -168,6 +173,10 @@ class Board:
             question = request.asks(item.fields)
             if question == request.CAPABILITIES:
                 return responses.capabilities(self.capabilities())
+            if question == request.DELETE:
+                asked = request.parse_delete(item.fields, item.delete_token)
+                status, body = self.results.delete(asked.result_id, asked.token)
+                return responses.document(body, status)
             if question == request.PLAN:
                 asked = request.parse_plan(item.fields, self.limits)
                 return responses.plan(plan(asked.params, asked.content_wh))
@@ -183,7 +192,7 @@ class Board:
         answer = responses.for_form(job.response)
         answer.planned(plan(job.params, job.content.size))
         run = Run(item.request_id, job, need, arrived=started, answer=answer, fault_at=item.fault_at,
-                  decode_s=self.clock() - started)
+                  decode_s=self.clock() - started, keeping=self.results.reserve(job.store))
         self.runs[item.request_id] = run
         return None
 
@@ -243,6 +252,8 @@ class Board:
                     self._finish(run, record)
                     return
                 run.answer.snapshot(record)
+                if run.keeping is not None:
+                    run.keeping.snapshot(record)
                 return
         except MemoryError:
             self._fail(run, "out of memory while running this job; try a smaller size", 507)
@@ -260,7 +271,12 @@ class Board:
         timings = {"decode_s": run.decode_s, "queued_s": (run.started or now) - run.arrived, "optimise_s": final.elapsed_s,
                    "total_s": now - run.arrived,
                    "iterations_per_s": final.iteration / final.elapsed_s if final.elapsed_s > 0 else 0.0}
-        run.answer.finish(records.done_record(final, png, run.job.params, timings), png)
+        done = records.done_record(final, png, run.job.params, timings)
+        if run.keeping is not None:  # completed or stopped by its time budget: a result worth keeping
+            job = run.job
+            done.update(self.results.keep(run.keeping, done, png, content=job.content if job.store_inputs else None,
+                                          styles=job.styles if job.store_inputs else (), regions=bool(job.engine_kwargs())))
+        run.answer.finish(done, png)
         self.report(final.stopped or "completed", run, None)
 
     def _fail(self, run: Run, message: str, status: int) -> None:
@@ -279,7 +295,9 @@ class Board:
         last = run.answer.result is not None
         if last:
             del self.runs[run.request_id]
-        return Chunk(run.answer.take(), first=first, last=last, content_type=run.answer.content_type)
+        # The link goes out with the first chunk (a png answer's headers leave before its job ends).
+        headers = run.keeping.reserved.headers() if first and run.keeping is not None else {}
+        return Chunk(run.answer.take(), first=first, last=last, content_type=run.answer.content_type, headers=headers)
 
     # -- ending ----------------------------------------------------------------------------------
 

@@ -57,6 +57,10 @@ class Stored:
     def links(self) -> dict[str, str]:
         return {"id": self.id, "url": f"/r/{self.id}", "image": f"/results/{self.id}/final.png"}
 
+    def headers(self) -> dict[str, str]:
+        """On the job's first chunk, whatever its form: where the result will be, and how to delete it."""
+        return {"X-Style-Result": f"/r/{self.id}", "X-Style-Delete-Token": self.delete_token}
+
 
 class ResultStore(Protocol):
     def reserve(self) -> Stored: ...
