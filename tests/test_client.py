@@ -15,12 +15,12 @@ import pytest
 from fake_servers import SNAPSHOT, fake_upstream
 from images_util import content_image, style_image
 from PIL import Image
-from stylize_client.cli import INTERRUPTED, endpoint
+from stylize_client.cli import INTERRUPTED, ClientError, endpoint, result_location
 
 from deploy.nginx_render import Nginx
 from tools.torchserve import ROOT, TorchServe
 
-CLIENT_ENV = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'handler'}"}
+CLIENT_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (ROOT, ROOT / "handler", ROOT / "client")))}
 
 
 def client(*args: str) -> subprocess.CompletedProcess[str]:
@@ -50,6 +50,18 @@ def test_every_address_a_user_has_reaches_the_inference_endpoint(given: str, exp
 
 
 @pytest.mark.parametrize("output", ["missing/x.png", "."])
+@pytest.mark.parametrize("link", ["http://h:8000/r/AbCdEfGhIjKlMnOpQrStUv", "http://h:8000/results/AbCdEfGhIjKlMnOpQrStUv/final.png",
+                                  "h:8000/r/AbCdEfGhIjKlMnOpQrStUv/", "AbCdEfGhIjKlMnOpQrStUv"])
+def test_result_links_and_ids_are_understood(link: str) -> None:
+    assert result_location(link, "http://h:8000/predictions/style_transfer") == ("http://h:8000", "AbCdEfGhIjKlMnOpQrStUv")
+
+
+@pytest.mark.parametrize("link", ["http://h/r/short", "http://h/r/../etc/passwd", "AbCdEfGhIjKlMnOpQrStUvW", "http://h/other/AbCdEfGhIjKlMnOpQrStUv"])
+def test_other_links_are_refused(link: str) -> None:
+    with pytest.raises(ClientError, match="result:"):
+        result_location(link)
+
+
 def test_unwritable_output_is_refused_before_sending(pictures: tuple[str, str], tmp_path: Path, output: str) -> None:
     with fake_upstream() as server:
         r = client(*pictures, "--url", server.url, "-o", str(tmp_path / output))

@@ -2,6 +2,7 @@
 
     stylize-client CONTENT STYLE [STYLE ...] --url http://127.0.0.1:8000 -o out.png \\
         [--snapshots-dir DIR] [--size 256 --iterations 200 ...every engine parameter]
+    stylize-client get http://127.0.0.1:8000/r/<id> -o out.png     # a stored result, again
 
 (also ``python -m stylize_client``). --url takes the web app's address (the nginx front), TorchServe's own (:8080) or the full inference URL
 that `make serve` prints. Ctrl-C closes the connection, which makes the server drop the job.
@@ -98,7 +99,65 @@ def _message(response: httpx.Response) -> str:
         return response.text[:200] or response.reason_phrase
 
 
+RESULT_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+
+
+def result_location(link: str, url: str = DEFAULT_URL) -> tuple[str, str]:
+    """(server root, result id) from a share link (…/r/<id>), an image link (…/results/<id>/…) or a bare id."""
+    text = link.strip()
+    if RESULT_ID.fullmatch(text):
+        parts = urlsplit(url if "://" in url else "http://" + url)
+        return f"{parts.scheme}://{parts.netloc}", text
+    parts = urlsplit(text if "://" in text else "http://" + text)
+    match = re.fullmatch(r"(?:.*?)/(?:r|results)/([A-Za-z0-9_-]{22})(?:/[^/]*)?/?", parts.path)
+    if not match:
+        raise ClientError(f"result: {link!r} is not a result link (…/r/<id>) or id", 2)
+    return f"{parts.scheme}://{parts.netloc}", match[1]
+
+
+def share_root(url: str) -> str:
+    parts = urlsplit(endpoint(url))
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def get_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="stylize-client get", description="Fetch a stored result by its share link or id.")
+    parser.add_argument("link", help="share link (http://host/r/<id>), image link, or the bare id (then --url)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="where to write the final PNG")
+    parser.add_argument("--url", default=DEFAULT_URL, help=f"the server for a bare id (default: $STYLE_URL or {DEFAULT_URL})")
+    args = parser.parse_args(argv)
+    try:
+        check_writable(args.output, "output")
+        root, rid = result_location(args.link, args.url)
+        record = httpx.get(f"{root}/results/{rid}/record.json", timeout=30)
+        if record.status_code == 404:
+            raise ClientError(f"result {rid}: not found (it expired or was deleted)", 2)
+        if record.status_code >= 400:
+            raise ClientError(f"HTTP {record.status_code}: {_message(record)}", 3)
+        image = httpx.get(f"{root}/results/{rid}/final.png", timeout=60)
+        if image.status_code != 200:
+            raise ClientError(f"HTTP {image.status_code}: {_message(image)}", 3)
+    except OptionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ClientError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except httpx.TransportError as exc:
+        print(f"error: cannot reach the server: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 3
+    args.output.write_bytes(image.content)
+    doc = record.json()
+    params = doc.get("params", {})
+    print(f"wrote {args.output} {doc.get('size', ['?', '?'])[0]}x{doc.get('size', ['?', '?'])[1]}: {params.get('size')} px, "
+          f"{params.get('iterations')} iterations, weights {doc.get('weights')}, {doc.get('stopped')}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["get"]:
+        return get_main(argv[1:])
     parser = argparse.ArgumentParser(prog="stylize-client", description="Run a style-transfer job on a server and stream its snapshots.")
     parser.add_argument("content", type=Path)
     parser.add_argument("styles", type=Path, nargs="+", metavar="style")
@@ -161,6 +220,12 @@ def main(argv: list[str] | None = None) -> int:
             bar.close()
     label = " (RANDOM-INIT weights: texture only)" if done.get("weights") == "random-init" else ""
     print(f"wrote {args.output} {done['size'][0]}x{done['size'][1]} in {done['timings']['total_s']:.1f}s, {done['stopped']}{label}")
+    if done.get("result"):
+        root = share_root(args.url)
+        print(f"shared at {root}{done['result']['url']}  (anyone with the link; delete: curl -X DELETE "
+              f"-H 'X-Delete-Token: {done['delete_token']}' {root}/results/{done['result']['id']})")
+    elif done.get("warning"):
+        print(f"warning: {done['warning']}", file=sys.stderr)
     return 0
 
 
