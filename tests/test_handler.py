@@ -26,7 +26,7 @@ SMALL = {"size": "32", "iterations": "6", "snapshot_every": "2"}
 
 def make_handler(weights_file: Path, model_dir: Path, scheduler: dict[str, Any] | None = None,
                  monkeypatch: pytest.MonkeyPatch | None = None) -> StyleTransferHandler:
-    shutil.copy(weights_file, model_dir / "vgg19_conv.safetensors")
+    shutil.copy(weights_file, model_dir / "vgg_conv.safetensors")
     config = {"batchSize": 8, "handler": {"limits": {"max_size": 256, "max_time_s": 900},
                                           "scheduler": {"slice_s": 0.05, "watchdog_s": 0.5, **(scheduler or {})}}}
     context = Context("style_transfer", str(model_dir), {}, 8, None, "0.12.0", model_yaml_config=config)

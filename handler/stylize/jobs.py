@@ -150,7 +150,8 @@ class Board:
         try:
             if request.asks_capabilities(item.fields):
                 return Chunk(json.dumps(self.capabilities()), first=True, last=True)
-            job = request.parse(item.fields, item.accept, self.limits, item.repeated)
+            job = request.parse(item.fields, item.accept, self.limits, item.repeated,
+                                network=getattr(self.engine, "network", None))
             need = memory.estimate_bytes(job.params, job.content.size, [s.size for s in job.styles])
             if need > self.budget:
                 most = memory.largest_size_within(self.budget, job.params, job.content.size, [s.size for s in job.styles])

@@ -99,8 +99,9 @@ def asks_capabilities(fields_in: Mapping[str, Any]) -> bool:
 
 
 def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limits = Limits(),
-          repeated: frozenset[str] = frozenset()) -> Job:
-    """Validate one request. ``repeated`` names multipart fields that arrived more than once."""
+          repeated: frozenset[str] = frozenset(), network: str | None = None) -> Job:
+    """Validate one request. ``repeated`` names multipart fields that arrived more than once; ``network``
+    is the one this server holds (the default for the field, and the only one accepted)."""
     if repeated:
         name = sorted(repeated)[0]
         hint = "send further style images as style_2, style_3, …" if name == "style" else "send each field once"
@@ -116,7 +117,7 @@ def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limit
     content = images.decode(blobs["content"], "content", limits.max_pixels)
     styles = [images.decode(blobs[name], name, limits.max_pixels) for name in STYLE_FIELDS if name in blobs]
     try:
-        params = params.validated(n_styles=len(styles))
+        params = params.validated(n_styles=len(styles), network=network)
     except ParamError as err:
         raise RequestError(err.field, err.message) from None
     _check_work(params, content.size, limits)
