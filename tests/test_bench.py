@@ -92,7 +92,7 @@ def test_quick_run_serves_through_a_real_torchserve(model_store: Path, tmp_path:
     inside = rows["… of which the engine inside the TorchServe worker"]
     assert float(served[1]) > 0 and float(served[2]) > 0  # seconds, ratio to the direct call
     assert 0 < float(inside[1]) <= float(served[1])  # the handler's elapsed_s is part of the wall time
-    assert "weights random-init" in served[3]
+    assert "weights vgg16/imagenet-keras" in served[3]
     assert "TorchServe end-to-end ≤ 1.05 × direct (median of paired ratios)" in proc.stdout.split("### Targets")[1]
 
 

@@ -63,7 +63,7 @@ def test_initialize_loads_random_weights_on_cpu(handler: StyleTransferHandler) -
 def test_png_response_arrives_whole_in_its_last_chunk(handler: StyleTransferHandler) -> None:
     reply = one(handler, {"content": CONTENT, "style": STYLE, **SMALL, "iterations": "40"})
     assert reply.status == 200 and reply.content_type == "image/png"
-    assert reply.headers["X-Style-Weights"] == "random-init"
+    assert reply.headers["X-Style-Weights"] == "vgg19/random-init"
     assert reply.calls > 1 and reply.streamed  # 40 iterations in 0.05 s slices
     assert all(chunk == b"" for chunk in reply.chunks[:-1])
     assert Image.open(io.BytesIO(reply.body)).size == (32, 24)  # content's 4:3 kept
@@ -74,7 +74,7 @@ def test_json_response_holds_snapshots_and_result(handler: StyleTransferHandler)
     doc = json.loads(reply.body)
     assert reply.content_type == "application/json"
     assert [s["iteration"] for s in doc["snapshots"]] == [2, 4]
-    assert doc["event"] == "done" and doc["iteration"] == 6 and doc["weights"] == "random-init"
+    assert doc["event"] == "done" and doc["iteration"] == 6 and doc["weights"] == "vgg19/random-init"
     assert doc["params"]["size"] == 32 and doc["params"]["time_budget_s"] == 900
     assert set(doc["timings"]) >= {"decode_s", "queued_s", "optimise_s", "total_s", "iterations_per_s"}
 
@@ -92,14 +92,14 @@ def test_stream_sends_snapshots_in_earlier_chunks_than_done(handler: StyleTransf
 def test_bad_input_is_a_plain_400_naming_the_field(handler: StyleTransferHandler) -> None:
     reply = one(handler, {"content": b"not an image", "style": STYLE})
     assert reply.status == 400 and reply.streamed is False and reply.calls == 1
-    assert reply.headers["X-Style-Weights"] == "random-init"
+    assert reply.headers["X-Style-Weights"] == "vgg19/random-init"
     assert json.loads(reply.body) == {"code": 400, "type": "InvalidInput",
                                       "message": "content: is not a supported image (PNG, JPEG, WebP, GIF, BMP or TIFF)"}
 
 
 def test_capabilities_describe_this_server(handler: StyleTransferHandler) -> None:
     reply = one(handler, {"response": b"capabilities", "body": b""})
-    assert reply.status == 200 and reply.streamed is False and reply.headers["X-Style-Weights"] == "random-init"
+    assert reply.status == 200 and reply.streamed is False and reply.headers["X-Style-Weights"] == "vgg19/random-init"
     doc = json.loads(reply.body)
     assert doc["weights"]["random_init"] is True and doc["device"]["type"] == "cpu"
     assert doc["limits"]["max_size"] == 256 and doc["params"]["size"]["default"] == 512

@@ -126,8 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         bar.close()
-    label = " (RANDOM-INIT weights: texture only)" if info.is_random else ""
-    print(f"wrote {args.output} {snap.size[0]}x{snap.size[1]} in {snap.elapsed_s:.1f}s, {snap.stopped}{label}")
+    print(f"wrote {args.output} {snap.size[0]}x{snap.size[1]} in {snap.elapsed_s:.1f}s, {snap.stopped} ({info.label})")
     return 0
 
 
