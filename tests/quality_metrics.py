@@ -38,8 +38,8 @@ def gram_distances(convs: VGGConvs, picture: Image.Image, style: Image.Image) ->
     """||G(picture) - G(style)|| / ||G(style)|| per judge layer, the style resized to the picture's longest side."""
     net = FeatureNet(convs, JUDGE_LAYERS)
     side = max(picture.size)
-    p = images.to_tensor(picture).unsqueeze(0)
-    s = images.resize(images.to_tensor(style).unsqueeze(0), images.fit_size(*style.size, side))
+    p = images.to_tensor(picture)
+    s = images.resize(images.to_tensor(style), images.fit_size(*style.size, side))
     fp, fs = net(p), net(s)
     return {layer: float((_gram(fp[layer]) - _gram(fs[layer])).norm() / _gram(fs[layer]).norm()) for layer in JUDGE_LAYERS}
 
@@ -54,7 +54,7 @@ def style_moved(convs: VGGConvs, content: Image.Image, result: Image.Image, styl
 def edge_correlation(a: Image.Image, b: Image.Image) -> float:
     """Pearson correlation of the Sobel gradient magnitudes of two pictures' luminance (b resized to a)."""
     def sobel(img: Image.Image) -> torch.Tensor:
-        grey = images.to_tensor(img.convert("L").convert("RGB"))[0][None, None]
+        grey = images.to_tensor(img.convert("L").convert("RGB"))[:, :1]
         kx = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])[None, None]
         gx, gy = F.conv2d(grey, kx, padding=1), F.conv2d(grey, kx.transpose(-1, -2), padding=1)
         return (gx**2 + gy**2).sqrt()[..., 1:-1, 1:-1].flatten()

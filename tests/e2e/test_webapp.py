@@ -1,7 +1,7 @@
 """The web app (frontend/) in a real headless Chromium against the real TorchServe of the session.
 
 The `torchserve` and `frontend_url` fixtures (tests/conftest.py) start TorchServe with a tiny
-random-init model and serve frontend/ at the origin TorchServe's CORS admits. Images are made
+real ImageNet VGG16 model and serve frontend/ at the origin TorchServe's CORS admits. Images are made
 with Pillow, jobs are tiny (48-64 px, a few iterations) so the whole module takes well under a
 minute of compute on two CPU cores.
 """
