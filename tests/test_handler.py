@@ -104,6 +104,14 @@ def test_capabilities_describe_this_server(handler: StyleTransferHandler) -> Non
     assert doc["weights"]["random_init"] is True and doc["device"]["type"] == "cpu"
     assert doc["limits"]["max_size"] == 256 and doc["params"]["size"]["default"] == 512
     assert doc["scheduler"]["batch_size"] == 8 and doc["speed"]["pixel_iterations_per_s"] > 0
+    assert doc["networks"] == ["vgg19"] and doc["weights"]["network"] == "vgg19"
+    assert doc["weights"]["label"].startswith("RANDOM-INIT VGG19") and doc["weights"]["licence"] is None
+
+
+def test_a_network_the_server_lacks_is_a_400_naming_network(handler: StyleTransferHandler) -> None:
+    reply = one(handler, {"content": to_bytes(content_image(32, 24)), "style": to_bytes(style_image(16)),
+                          "size": b"24", "iterations": b"1", "network": b"vgg16"})
+    assert reply.status == 400 and json.loads(reply.body)["message"].startswith("network: this server holds vgg19")
 
 
 def test_server_limit_from_model_config(handler: StyleTransferHandler) -> None:
