@@ -22,7 +22,7 @@ PODMAN_PACKAGES := podman buildah crun runc conmon fuse-overlayfs slirp4netns ui
 # The web app's browser libraries, pinned in frontend/package-lock.json, copied where index.html loads them.
 FRONTEND_VENDOR := frontend/vendor/gifenc.esm.js
 
-.PHONY: install system-deps archive serve stop images test test-py test-js lint bench docs clean FORCE
+.PHONY: install system-deps archive serve stop images test test-py test-js lint bench docs gallery clean FORCE
 
 install: $(STAMP) $(FRONTEND_VENDOR)
 
@@ -96,6 +96,11 @@ test-js: $(FRONTEND_VENDOR)
 # the tables go to stdout and bench/RESULTS.md.
 bench: $(MAR)
 	$(PY) -m bench --serve-store $(MODEL_STORE) --markdown bench/RESULTS.md
+
+# Contact sheet of the default job on real features (4 photos x 3 styles from ../shared/images, 384 px) and a
+# style-weight sweep strip: docs/gallery.png, docs/gallery_sweep.png. CPU: long (cells are cached and resume).
+gallery: install
+	$(PY) -m tools.gallery --images $(or $(IMAGES),../shared/images)
 
 # Regenerate the README's parameter table from StyleParams.
 docs: install
