@@ -39,7 +39,7 @@ class StyleParams:
     size: int = field(default=512, metadata=_num(16, 2048, "Longest side of the output in pixels; the content's aspect ratio is kept."))
     iterations: int = field(default=300, metadata=_num(1, 10000, "Optimisation iterations, summed over all multiscale stages."))
     content_weight: float = field(default=1.0, metadata=_num(0.0, 1e6, "Weight of the content loss."))
-    style_weight: float = field(default=100.0, metadata=_num(0.0, 1e9, "Weight of the style loss (losses are scale-normalised, so this is a ratio to content)."))
+    style_weight: float = field(default=10.0, metadata=_num(0.0, 1e9, "Weight of the style loss (losses are scale-normalised, so this is a ratio to content)."))
     tv_weight: float = field(default=10.0, metadata=_num(0.0, 1e6, "Weight of the total-variation smoothness loss."))
     style_blend: tuple[float, ...] | None = field(default=None, metadata={"help": "Relative weight per style image (comma list, one per style, normalised to sum 1); default equal."})
     style_scale: float = field(default=1.0, metadata=_num(0.1, 4.0, "Size of the style images relative to the output size."))
