@@ -87,6 +87,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"{params.iterations} iterations, init {params.init}, multiscale {params.multiscale}")
     title = f"{info.label} · {args.size} px · {defaults}"
     cell_side = args.size // 2
+    if args.only in ("sheet", "both"):
+        rows: list[list[Image.Image | None]] = [[None] * len(STYLES) for _ in CONTENTS]
+        # Diagonals first: after a few cells every photo and every style has one (a slow CPU shows early what matters).
+        order = sorted(((i, j) for i in range(len(CONTENTS)) for j in range(len(STYLES))),
+                       key=lambda ij: ((ij[1] - ij[0]) % len(STYLES), ij[0]))
+        for i, j in order:
+            c, names = CONTENTS[i], STYLES[j][1]
+            rows[i][j] = _cell(engine, cells, f"{c.split('.')[0]}-{'+'.join(n.split('.')[0] for n in names)}",
+                               load[c], [load[n] for n in names], params)
+            # rewritten after every cell: an interrupted run still leaves a sheet of what is done
+            _sheet(rows, [c.split(".")[0] for c in CONTENTS], [label for label, _ in STYLES], title, cell_side).save(args.out)
+        print(f"wrote {args.out}", file=sys.stderr)
     if args.only in ("sweep", "both"):
         strip = []
         for ratio in SWEEP_RATIOS:
@@ -96,11 +108,6 @@ def main(argv: list[str] | None = None) -> int:
                f"{info.label} · {args.size} px · style_weight sweep, content_weight {params.content_weight:g}",
                cell_side).save(args.sweep_out)
         print(f"wrote {args.sweep_out}", file=sys.stderr)
-    if args.only in ("sheet", "both"):
-        rows = [[_cell(engine, cells, f"{c.split('.')[0]}-{'+'.join(s.split('.')[0] for s in names)}", load[c],
-                       [load[s] for s in names], params) for _, names in STYLES] for c in CONTENTS]
-        _sheet(rows, [c.split(".")[0] for c in CONTENTS], [label for label, _ in STYLES], title, cell_side).save(args.out)
-        print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 
