@@ -15,18 +15,22 @@ import httpx
 import pytest
 from PIL import Image
 from quality_metrics import SHARED_IMAGES, edge_correlation, judge_convs, style_moved
+from stylize.vgg import VGGConvs
 
 from tools.torchserve import TorchServe
 
-PAIRS = [("tubingen.jpg", "starry_night.jpg"), ("chelsea.png", "shipwreck.jpg")]
 SIZE, ITERATIONS = 128, 100
-# Measured (README "Real weights"): real VGG16 closes MOVED_REAL of the Gram distance, random init MOVED_RANDOM.
-MIN_STYLE_MOVED = 0.3
-MIN_EDGE_CORRELATION = 0.3
+# (content, style, least edge correlation). Measured with the defaults at 128 px x 100 iterations (engine in
+# process, 2026-12-01): real VGG16 closes 0.84 / 0.67 (relu2_2 / relu3_3) of Tübingen's Gram distance to Starry
+# Night with edge correlation 0.52, and 0.75 / 0.65 of the cat's to the Shipwreck with 0.25 (its strong texture
+# covers the fur's fine edges). Random-init VGG16 closes only 0.28 / 0.22 and 0.14 / -0.24 (VGG19: 0.32 / 0.22 and
+# 0.15 / -0.32): it copies colours, not the painting's structures, so MIN_STYLE_MOVED sits between the two.
+PAIRS = [("tubingen.jpg", "starry_night.jpg", 0.4), ("chelsea.png", "shipwreck.jpg", 0.2)]
+MIN_STYLE_MOVED = 0.5
 
 
 @pytest.fixture(scope="module")
-def judge(judge_weights_file: Path):  # noqa: ANN201 - VGGConvs
+def judge(judge_weights_file: Path) -> VGGConvs:
     return judge_convs(judge_weights_file)
 
 
@@ -38,9 +42,9 @@ def _picture(name: str) -> tuple[bytes, Image.Image]:
     return data, Image.open(io.BytesIO(data)).convert("RGB")
 
 
-@pytest.mark.parametrize(("content_name", "style_name"), PAIRS)
+@pytest.mark.parametrize(("content_name", "style_name", "min_edges"), PAIRS)
 def test_default_job_takes_the_paintings_style_and_keeps_the_photos_edges(
-        torchserve: TorchServe, judge, content_name: str, style_name: str) -> None:  # noqa: ANN001
+        torchserve: TorchServe, judge: VGGConvs, content_name: str, style_name: str, min_edges: float) -> None:
     content_bytes, content = _picture(content_name)
     style_bytes, style = _picture(style_name)
     r = httpx.post(torchserve.model_url, files={"content": ("c", content_bytes), "style": ("s", style_bytes)},
@@ -51,4 +55,5 @@ def test_default_job_takes_the_paintings_style_and_keeps_the_photos_edges(
     edges = edge_correlation(content.resize(result.size, Image.LANCZOS), result)
     weights = r.headers["x-style-weights"]
     assert min(moved.values()) >= MIN_STYLE_MOVED, f"{weights}: Gram distance closed {moved}, edges {edges:.3f}"
-    assert edges >= MIN_EDGE_CORRELATION, f"{weights}: edge correlation {edges:.3f}, Gram distance closed {moved}"
+    assert edges >= min_edges, f"{weights}: edge correlation {edges:.3f}, Gram distance closed {moved}"
+    print(f"{weights} {content_name} x {style_name}: Gram distance closed {moved}, edges {edges:.3f}")
