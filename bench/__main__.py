@@ -32,10 +32,10 @@ from stylize.engine import split_iterations, stage_sizes
 
 from tools.torchserve import TorchServe
 
-from . import mixed, serving
+from . import mixed, networks, serving
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("floor", "compare", "threads", "serving", "mixed")
+SECTIONS = ("floor", "compare", "threads", "serving", "mixed", "networks")
 TUTORIAL_LAYERS = {"content_layers": ["conv2_2"], "style_layers": ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1"]}
 TUTORIAL_DEEPEST = "conv3_1"
 ENGINE_DEEPEST = "relu5_1"  # deepest of the engine's default layers (relu4_2, relu1_1..relu5_1)
@@ -369,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
                 text = compare_section(args, runner, floors)
             elif section == "threads":
                 text = threads_section(args, runner)
+            elif section == "networks":  # bench/networks.py: VGG16 vs VGG19, each vs its own floor
+                text = networks.section(args.device, [int(v) for v in args.sizes.split(",")], args.iterations or 8)
             elif section == "mixed":
                 # Builds its own two archives (batchSize 1 and 8) with the same random-init weights.
                 text, targets = mixed.section(Path(path), **({"big": (64, 40), "small": (32, 4), "n_small": 3, "gap_s": 0.5} if args.quick else {"gap_s": args.mixed_gap_s}))

@@ -142,8 +142,17 @@ async function loadCapabilities() {
   }
   presets = presetsFor(caps, content.aspect);
   if (caps.weights.random_init) $("weights-banner").hidden = false;
+  showWeights(caps);
   if (!editedByHand) setValues(presets.quick.values);
   refreshLimits();
+}
+
+/** Which network this server's features come from and where its weights came from (operator fold). */
+function showWeights(c) {
+  if (!c.weights.label) return;
+  $("server-info").hidden = false;
+  $("weights-label").textContent = c.weights.label;
+  $("weights-source").textContent = [c.weights.source, c.weights.licence].filter(Boolean).join(" · ");
 }
 
 /** Field maxima, presets and the duration estimate for the current size, content and server. */
@@ -324,7 +333,7 @@ async function start() {
       signal,
       onEvent(event, chunk) {
         const received = { ms: performance.now(), chunk };
-        if (event.weights) $("weights-banner").hidden = event.weights !== "random-init";
+        if (event.weights) $("weights-banner").hidden = !String(event.weights).endsWith("random-init");
         if (event.event === "queued") {
           $("status").textContent = queuedStatus(event.position);
           results.queued(event.position);

@@ -7,7 +7,8 @@ import { estimateSeconds, stagePlan } from "./stages.js";
 // Used when /capabilities cannot be read: the limits of the shipped model-config.yaml and the
 // speed of a 2-core CPU, so the app still refuses what that server would refuse.
 export const DEFAULT_CAPABILITIES = Object.freeze({
-  weights: { provenance: null, random_init: null },
+  weights: { provenance: null, random_init: null, network: null, label: null, source: null, licence: null },
+  networks: [],
   device: { type: "unknown", name: "" },
   limits: { max_size: 1024, max_iterations: 2000, max_work: 314572800, max_styles: 8 },
   speed: { pixel_iterations_per_s: 330000 },
@@ -41,7 +42,15 @@ export function parseCapabilities(doc) {
   }
   const speed = positive(doc.speed?.pixel_iterations_per_s) ? doc.speed.pixel_iterations_per_s : DEFAULT_CAPABILITIES.speed.pixel_iterations_per_s;
   return {
-    weights: { provenance: doc.weights?.provenance ?? null, random_init: doc.weights?.random_init ?? doc.weights?.provenance === "random-init" },
+    weights: {
+      provenance: doc.weights?.provenance ?? null,
+      random_init: doc.weights?.random_init ?? doc.weights?.provenance === "random-init",
+      network: doc.weights?.network ?? null,
+      label: doc.weights?.label ?? null,
+      source: doc.weights?.source ?? null,
+      licence: doc.weights?.licence ?? null,
+    },
+    networks: Array.isArray(doc.networks) ? doc.networks : doc.weights?.network ? [doc.weights.network] : [],
     device: { type: doc.device?.type ?? "unknown", name: doc.device?.name ?? "" },
     limits: { max_size: limits.max_size, max_iterations: limits.max_iterations, max_work: limits.max_work, max_styles: limits.max_styles ?? 8 },
     speed: { pixel_iterations_per_s: speed },

@@ -19,7 +19,7 @@ export const PARAMS = [
     help: "Optimisation iterations, summed over all multiscale stages." },
   { name: "snapshot_every", label: "Snapshot every", kind: "int", min: 0, max: 10000, step: 1, default: 20, group: "basic",
     help: "Send an intermediate image every N iterations (0: only the final image)." },
-  { name: "style_weight", label: "Style weight", kind: "float", min: 0, max: 1e9, step: "any", default: 100, group: "basic",
+  { name: "style_weight", label: "Style weight", kind: "float", min: 0, max: 1e9, step: "any", default: 10, group: "basic",
     help: "Weight of the style loss, as a ratio to the content weight." },
   { name: "content_weight", label: "Content weight", kind: "float", min: 0, max: 1e6, step: "any", default: 1, group: "basic",
     help: "Weight of the content loss." },

