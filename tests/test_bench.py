@@ -129,3 +129,17 @@ def test_serving_post_sends_the_job_as_multipart() -> None:
     for name in (b'name="content"', b'name="style"', b'name="size"', b'name="iterations"', b'name="multiscale"', b'name="seed"', b'name="response"'):
         assert name in sent
     assert b"\x89PNG" in sent and b"json" in sent
+
+
+def test_bench_sections_do_not_import_the_entry_point() -> None:
+    """Sections share bench/report.py; importing bench/__main__.py from one would be a cycle again."""
+    import ast
+
+    for path in sorted((ROOT / "bench").glob("*.py")):
+        if path.name == "__main__.py":
+            continue
+        tree = ast.parse(path.read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert not imported & {"__main__", "bench.__main__"}, path.name
+    main_source = (ROOT / "bench" / "__main__.py").read_text()
+    assert "TARGETS" not in main_source, "each section returns its targets; no global list"
