@@ -138,3 +138,17 @@ def test_networks_section_times_both_networks_against_their_floors() -> None:
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if line.startswith("| 24 ")]
     assert [r[1] for r in rows] == ["vgg16", "vgg19"]
     assert all(float(r[2]) > 0 and float(r[3]) > 0 for r in rows) and float(rows[0][5]) > 0
+
+
+def test_bench_sections_do_not_import_the_entry_point() -> None:
+    """Sections share bench/report.py; importing bench/__main__.py from one would be a cycle again."""
+    import ast
+
+    for path in sorted((ROOT / "bench").glob("*.py")):
+        if path.name == "__main__.py":
+            continue
+        tree = ast.parse(path.read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert not imported & {"__main__", "bench.__main__"}, path.name
+    main_source = (ROOT / "bench" / "__main__.py").read_text()
+    assert "TARGETS" not in main_source, "each section returns its targets; no global list"

@@ -18,7 +18,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import ClassVar
 import psutil
 
 from deploy import nginx_render
+from tools.procgroup import end_group
 from tools.torchserve import ROOT, TorchServe
 
 RUN = ROOT / ".run"
@@ -179,21 +179,6 @@ def _start(ports: Ports, store: Path, run: Path) -> int:
     return 0
 
 
-def _end_group(pid: int) -> None:
-    """TERM the process group, KILL it after 10 s."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        for _ in range(100):
-            try:
-                os.killpg(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.1)
-
-
 def leftovers(run: Path) -> list[int]:
     """Process groups of servers started for this run dir that have no pid file (a start killed before it
     wrote one, a pid file deleted by hand): found by the run dir in their command line."""
@@ -218,12 +203,12 @@ def stop(run: Path = RUN, quiet: bool = False) -> int:
             continue
         text = path.read_text().strip()
         if text.isdigit() and int(text) > 1:
-            _end_group(int(text))
+            end_group(int(text))
         path.unlink(missing_ok=True)
         stopped.append(name)
     orphans = leftovers(run)
     for pgid in orphans:
-        _end_group(pgid)
+        end_group(pgid)
     if orphans:
         stopped.append(f"{len(orphans)} server process group(s) of {run} without a pid file")
     if not quiet:
