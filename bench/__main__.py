@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,14 +30,14 @@ from stylize.engine import split_iterations, stage_sizes
 
 from tools.torchserve import TorchServe
 
-from . import mixed, serving
+from . import mixed, networks, serving
+from .report import Runner, fmt, per_it, table
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("floor", "compare", "threads", "serving", "mixed")
+SECTIONS = ("floor", "compare", "threads", "serving", "mixed", "networks")
 TUTORIAL_LAYERS = {"content_layers": ["conv2_2"], "style_layers": ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1"]}
 TUTORIAL_DEEPEST = "conv3_1"
 ENGINE_DEEPEST = "relu5_1"  # deepest of the engine's default layers (relu4_2, relu1_1..relu5_1)
-TARGETS: list[str] = []  # met/missed lines filled in by the sections
 
 
 def default_iterations(size: int, device: str) -> int:
@@ -118,60 +116,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-class Runner:
-    """Sends job dicts to worker processes and collects their results."""
-
-    def __init__(self, device: str, weights_path: str, isolate: bool, threads: int | None = None) -> None:
-        self.device, self.weights_path, self.isolate, self.threads = device, weights_path, isolate, threads
-
-    def run(self, jobs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        jobs = [{"device": self.device, "weights": self.weights_path, "threads": self.threads, **job} for job in jobs]
-        batches = [[job] for job in jobs] if self.isolate else [jobs]
-        results: dict[str, dict[str, Any]] = {}
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "handler"), str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        for batch in batches:
-            label = ", ".join(job["id"] for job in batch)
-            print(f"  running {label} ...", file=sys.stderr, flush=True)
-            started = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "bench.worker", json.dumps(batch)], cwd=ROOT, env=env,
-                                  capture_output=True, text=True, check=False, timeout=1800)
-            if proc.returncode != 0:
-                raise RuntimeError(f"worker failed on {label}:\n{proc.stderr[-4000:]}")
-            for line in proc.stdout.splitlines():
-                if line.startswith("RESULT "):
-                    result = json.loads(line.removeprefix("RESULT "))
-                    results[result.pop("id")] = result
-            print(f"  ... {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
-        return results
-
-
-def fmt(value: float | None, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if value == 0:
-        return "0"
-    if abs(value) >= 1000 or abs(value) < 10 ** -(digits - 1):
-        return f"{value:.{digits - 1}e}"
-    return f"{value:.{digits}g}" if abs(value) < 1 else f"{value:.{digits}f}".rstrip("0").rstrip(".") if abs(value) < 100 else f"{value:.0f}"
-
-
-def per_it(r: dict[str, Any]) -> str:
-    """Median s/it, with the mean when contention made them differ."""
-    median, mean = r["s_per_it"], r.get("mean_s_per_it", r["s_per_it"])
-    return fmt(median) if abs(mean - median) <= 0.05 * median else f"{fmt(median)} ({fmt(mean)})"
-
-
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |"
-    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    body = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
-    return "\n".join([line, sep, *body])
-
-
 # -- sections ------------------------------------------------------------------------------------
 
-def floor_section(args: argparse.Namespace, runner: Runner) -> tuple[str, dict[str, Any]]:
+def floor_section(args: argparse.Namespace, runner: Runner) -> tuple[str, dict[str, Any], list[str]]:
+    """The engine vs the plain forward+backward floor; also its results (other sections' floors) and targets."""
+    targets: list[str] = []
     """Issue 2: engine single-scale s/iteration against bare forward+backward to relu5_1."""
     jobs = []
     for size in args.size_list:
@@ -199,15 +148,16 @@ def floor_section(args: argparse.Namespace, runner: Runner) -> tuple[str, dict[s
                      fmt(e["peak_mb"]), fmt(f["peak_mb"])])
         if size == 256:
             ratio = e["s_per_it"] / f["s_per_it"]
-            TARGETS.append(f"engine s/it ≤ 1.10 × floor at 256 px ({args.device}): {ratio:.3f} → {'MET' if ratio <= 1.10 else 'MISSED'}")
+            targets.append(f"engine s/it ≤ 1.10 × floor at 256 px ({args.device}): {ratio:.3f} → {'MET' if ratio <= 1.10 else 'MISSED'}")
     how = ("engine iterations and floor steps alternating in one process; peak MB from short separate runs" if not args.device.startswith("cuda")
            else "engine timed as a whole warm job, floor per iteration")
     text = (f"### Engine vs floor (single scale, default layers; floor = forward+backward of VGG19 to relu5_1; {how})\n\n"
             + table(["size", "timed iterations", "engine s/it", "floor s/it", "ratio", "engine peak MB", "floor peak MB"], rows))
-    return text, res
+    return text, res, targets
 
 
-def compare_section(args: argparse.Namespace, runner: Runner, floors: dict[str, Any]) -> str:
+def compare_section(args: argparse.Namespace, runner: Runner, floors: dict[str, Any]) -> tuple[str, list[str]]:
+    targets: list[str] = []
     """Issue 7: tutorial vs engine (defaults, single scale, tutorial settings) vs floor."""
     size, steps, every = args.compare_size, args.steps, args.trace_every
     snap = every if args.device.startswith("cuda") else 1  # per-iteration snapshots sync a GPU; on CPU they are free
@@ -250,14 +200,14 @@ def compare_section(args: argparse.Namespace, runner: Runner, floors: dict[str, 
         return f"{fmt(final['style'])} / {fmt(final['content'])}", at_time, to_reach
 
     reached = next((t for t in res["engine-defaults"]["trace"] if t["style"] <= b_style and t["content"] <= b_content), None)
-    TARGETS.append("engine (defaults) reaches the tutorial's final losses in ≤ 0.5 × its time: "
+    targets.append("engine (defaults) reaches the tutorial's final losses in ≤ 0.5 × its time: "
                    + (f"{reached['elapsed_s'] / b_time:.2f} × → {'MET' if reached['elapsed_s'] <= 0.5 * b_time else 'MISSED'}"
                       if reached else "not reached → MISSED"))
     if single_stage:
         res["engine-single"] = res["engine-defaults"]
     ms, ss = res["engine-defaults"]["trace"][-1], res["engine-single"]["trace"][-1]
     if not single_stage:
-        TARGETS.append(f"multiscale default vs single scale, same {steps} iterations: final style {fmt(ms['style'])} vs {fmt(ss['style'])}, "
+        targets.append(f"multiscale default vs single scale, same {steps} iterations: final style {fmt(ms['style'])} vs {fmt(ss['style'])}, "
                    f"content {fmt(ms['content'])} vs {fmt(ss['content'])}, {fmt(res['engine-defaults']['seconds'])} s vs "
                    f"{fmt(res['engine-single']['seconds'])} s")
     rows = []
@@ -291,10 +241,10 @@ def compare_section(args: argparse.Namespace, runner: Runner, floors: dict[str, 
             "s/it (whole job) = seconds / iterations, setup (targets) and L-BFGS history work included; "
             "the tutorial's iterations are its closure evaluations (L-BFGS steps of up to 20 evaluations each, as its 300 'steps' count). "
             f"Engine rows' peak MB include up to {copies:.1f} MB of snapshot copies the benchmark keeps for the metric.")
-    return ("### Tutorial vs engine vs floor (same device, weights, images)\n\n" + table(headers, rows) + "\n\n" + note)
+    return ("### Tutorial vs engine vs floor (same device, weights, images)\n\n" + table(headers, rows) + "\n\n" + note), targets
 
 
-def threads_section(args: argparse.Namespace, runner: Runner) -> str:
+def threads_section(args: argparse.Namespace, runner: Runner) -> tuple[str, list[str]]:
     """Torch threads x memory format, and the glibc setting of stylize.cpu, each an interleaved pair."""
     size = args.threads_size
     n = args.iterations or default_iterations(size, args.device) // 3
@@ -308,7 +258,7 @@ def threads_section(args: argparse.Namespace, runner: Runner) -> str:
         rows.append([str(t), "on" if cl else "off", "on" if keep else "off (glibc default)", per_it(f), per_it(e),
                      fmt(e["s_per_it"] / f["s_per_it"])])
     return (f"### CPU threads, memory format, freed-memory reuse ({size}x{size}, {n} interleaved iterations, single scale)\n\n"
-            + table(["torch threads", "channels_last", "keep freed memory (stylize.cpu)", "floor s/it", "engine s/it", "ratio"], rows))
+            + table(["torch threads", "channels_last", "keep freed memory (stylize.cpu)", "floor s/it", "engine s/it", "ratio"], rows)), []
 
 
 def machine() -> str:
@@ -353,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                  "means in parentheses where they differ by > 5 %) and exclude one warm-up iteration, unless marked 'whole job'."]
         print("\n\n".join(parts) + "\n", flush=True)
         floors: dict[str, Any] = {}
+        all_targets: list[str] = []  # met/missed lines, as each section returns them
         for section in args.sections:
             if section != "floor" and None in (args.compare_size, args.threads_size, args.serving_size):
                 size = auto_size(args, floors, time.perf_counter() - started)
@@ -364,27 +315,27 @@ def main(argv: list[str] | None = None) -> int:
                                  "(bench/__main__.py auto_size).")
             print(f"[{section}]", file=sys.stderr, flush=True)
             if section == "floor":
-                text, floors = floor_section(args, runner)
+                text, floors, targets = floor_section(args, runner)
             elif section == "compare":
-                text = compare_section(args, runner, floors)
+                text, targets = compare_section(args, runner, floors)
             elif section == "threads":
-                text = threads_section(args, runner)
+                text, targets = threads_section(args, runner)
+            elif section == "networks":  # bench/networks.py: VGG16 vs VGG19, each vs its own floor (no targets)
+                text, targets = networks.section(args.device, [int(v) for v in args.sizes.split(",")], args.iterations or 8), []
             elif section == "mixed":
                 # Builds its own two archives (batchSize 1 and 8) with the same random-init weights.
                 text, targets = mixed.section(Path(path), **({"big": (64, 40), "small": (32, 4), "n_small": 3, "gap_s": 0.5} if args.quick else {"gap_s": args.mixed_gap_s}))
-                TARGETS.extend(targets)
             elif args.serving:
-                text, target = serving.section(args.serving, runner, args.serving_size, args.serving_iterations)
-                TARGETS.append(target)
+                text, targets = serving.section(args.serving, runner, args.serving_size, args.serving_iterations)
             else:
                 # Started only now, so its idle JVM and worker don't share the CPU with the sections before.
                 with TorchServe(Path(args.serve_store), Path(tmp) / "torchserve") as server:
-                    text, target = serving.section(server.model_url, runner, args.serving_size, args.serving_iterations)
-                TARGETS.append(target)
+                    text, targets = serving.section(server.model_url, runner, args.serving_size, args.serving_iterations)
             parts.append(text)
+            all_targets.extend(targets)
             print("\n" + text + "\n", flush=True)
-    if TARGETS:
-        parts.append("### Targets\n\n" + "\n".join(f"- {t}" for t in TARGETS))
+    if all_targets:
+        parts.append("### Targets\n\n" + "\n".join(f"- {t}" for t in all_targets))
         print(parts[-1] + "\n")
     parts.append(f"Load average at end: {load()}. Total benchmark wall time: {time.perf_counter() - started:.0f} s. Command: `python -m bench {' '.join(argv if argv is not None else sys.argv[1:])}`")
     print(parts[-1])

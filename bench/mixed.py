@@ -25,6 +25,7 @@ from tools import archive
 from tools.torchserve import ROOT, TorchServe
 
 from . import scenes
+from .report import fmt, table
 
 
 def _files(size: int) -> dict[str, tuple[str, bytes, str]]:
@@ -99,7 +100,6 @@ def section(weights_file: Path, big: tuple[int, int] = (256, 300), small: tuple[
             n_small: int = 8, gap_s: float = 12.0) -> tuple[str, list[str]]:
     """``gap_s`` 12: the small jobs together ask for less than the CPU has left (a 96 px x 40 job takes ~5 s
     alone on 2 cores); arriving faster than that, any fair schedule makes them wait for each other."""
-    from .__main__ import fmt, table  # late: __main__ imports this module
 
     rows, results = [], {}
     with tempfile.TemporaryDirectory(dir=ROOT / "model_store" if (ROOT / "model_store").is_dir() else None) as tmp_dir:

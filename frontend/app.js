@@ -10,11 +10,12 @@ import { buildParamPanel, markPreset, readValues, setDisabled, setMaxima, setVal
 import { RunHistory } from "./history.js";
 import { labelled } from "./labels.js";
 import { ACCEPTED_FORMATS, NotAnImage, encodeImage, requireImage, uploadName } from "./images.js";
-import { PARAM_NAMES, toFormEntries, validateParams } from "./params.js";
+import { PARAMS, PARAM_NAMES, loadSchema, toFormEntries, validateParams } from "./params.js";
 import { ContentPicker, StyleList, bindDropzone } from "./pickers.js";
 import { formatDuration } from "./progress.js";
 import { RegionPainter, maskFieldName } from "./regions.js";
 import { Results } from "./results.js";
+import { debounce, fetchPlan } from "./stages.js";
 
 const $ = (id) => document.getElementById(id);
 const app = $("app");
@@ -50,7 +51,7 @@ const history = new RunHistory($("history"), $("history-empty"), (values, { weig
   $("param-size").focus();
 });
 let caps = DEFAULT_CAPABILITIES;
-let presets = presetsFor(caps);
+let presets = null; // set once the panel exists (its schema is read first)
 let editedByHand = false; // once the user has set size/iterations, capabilities no longer overwrite them
 let controller = null;
 // Picked files are decoded asynchronously; Start waits for them, so a quick click after a drop
@@ -62,17 +63,33 @@ const track = (work) => {
   return work;
 };
 
-buildParamPanel({
-  basic: $("params-basic"), advanced: $("params-advanced"), presets: $("presets"),
-  onPreset(key) {
-    setValues(presets[key].values);
-    editedByHand = true;
-    refreshLimits();
-  },
-});
-setValues(presets.quick.values);
-refreshLimits();
-for (const name of PARAM_NAMES) {
+// The panel is built from the server's schema (capabilities' `params`, else the shipped schema.json),
+// so it waits for that; Start waits for it too.
+track(init());
+
+async function init() {
+  const doc = await fetchCapabilities(capabilitiesUrls(apiBase, MODEL_PATH)).catch(() => null);
+  try {
+    await loadSchema(doc);
+  } catch (err) {
+    showError(`The parameter panel could not be built: neither the server's nor the shipped schema could be read (${err.message}).`);
+    return;
+  }
+  buildParamPanel({
+    basic: $("params-basic"), advanced: $("params-advanced"), presets: $("presets"),
+    onPreset(key) {
+      setValues(presets[key].values);
+      editedByHand = true;
+      refreshLimits();
+    },
+  });
+  presets = presetsFor(caps);
+  setValues(presets.quick.values);
+  for (const name of PARAM_NAMES) watchField(name);
+  useCapabilities(doc);
+}
+
+function watchField(name) {
   const input = $(`param-${name}`);
   input.addEventListener("input", () => {
     if (name === "size" || name === "iterations") editedByHand = true;
@@ -89,7 +106,6 @@ for (const name of PARAM_NAMES) {
     else clearError(name);
   });
 }
-loadCapabilities();
 
 bindDropzone(document.querySelector('[data-testid="content-drop"]'), $("content-input"), ([file]) => {
   clearError("content");
@@ -128,10 +144,10 @@ $("job-form").addEventListener("submit", async (e) => {
 });
 $("cancel").addEventListener("click", () => controller?.abort());
 
-/** Read this server's limits, weights and speed; without them the built-in defaults apply, said discreetly. */
-async function loadCapabilities() {
+/** This server's limits, weights and speed; without them the built-in defaults apply, said discreetly. */
+function useCapabilities(doc) {
   try {
-    caps = parseCapabilities(await fetchCapabilities(capabilitiesUrls(apiBase, MODEL_PATH)));
+    caps = parseCapabilities(doc);
     app.dataset.capabilities = "server";
   } catch {
     caps = DEFAULT_CAPABILITIES;
@@ -142,20 +158,55 @@ async function loadCapabilities() {
   }
   presets = presetsFor(caps, content.aspect);
   if (caps.weights.random_init) $("weights-banner").hidden = false;
+  showWeights(caps);
   if (!editedByHand) setValues(presets.quick.values);
   refreshLimits();
 }
 
+/** Which network this server's features come from and where its weights came from (operator fold). */
+function showWeights(c) {
+  if (!c.weights.label) return;
+  $("server-info").hidden = false;
+  $("weights-label").textContent = c.weights.label;
+  $("weights-source").textContent = [c.weights.source, c.weights.licence].filter(Boolean).join(" · ");
+}
+
 /** Field maxima, presets and the duration estimate for the current size, content and server. */
 function refreshLimits() {
+  if (PARAMS.length === 0 || !presets) return; // the panel is not built yet
   const size = Number($("param-size").value) || 0;
   presets = presetsFor(caps, content.aspect);
   setMaxima(fieldMaxima(caps.limits, size, content.aspect));
   markPreset(presets);
   const { values, errors } = validateParams(readValues(), maxima());
-  const seconds = errors.size || errors.iterations ? null : predictSeconds(caps, values, content.aspect);
-  const device = caps.fallback ? "" : ` on this server's ${caps.device.type.toUpperCase()}`;
-  $("estimate").textContent = seconds === null ? "" : `about ${formatDuration(Math.max(1, seconds))}${device}`;
+  if (Object.keys(errors).length) {
+    estimateFor(null);
+    $("estimate").textContent = "";
+  } else {
+    estimateFor(values);
+  }
+}
+
+// The estimate asks the server for the plan of these params and this content (its stages, as a run
+// would have them); no content yet: a square one of the chosen size. A later edit wins.
+let estimateRequest = 0;
+const askPlan = debounce(async (values, request) => {
+  const b = content.source?.bitmap;
+  const wh = b ? { width: b.width, height: b.height } : { width: values.size, height: values.size };
+  let text = "";
+  try {
+    const seconds = predictSeconds(caps, await fetchPlan(apiUrl, values, wh));
+    const device = caps.fallback ? "" : ` on this server's ${caps.device.type.toUpperCase()}`;
+    if (seconds !== null) text = `about ${formatDuration(Math.max(1, seconds))}${device}`;
+  } catch {
+    // no plan, no estimate: the run itself still says its ETA
+  }
+  if (request === estimateRequest) $("estimate").textContent = text;
+}, 300);
+
+function estimateFor(values) {
+  estimateRequest += 1;
+  if (values) askPlan(values, estimateRequest);
 }
 
 /** Maxima for validation: the work budget has its own, explanatory message (localErrors). */
@@ -301,7 +352,7 @@ async function start() {
   }
   controller = new AbortController();
   const { signal } = controller;
-  results.reset({ size: values.size, multiscale: values.multiscale });
+  results.reset();
   results.setBefore(content.previewUrl);
   regions.snapshotForRun();
   // What "Use these settings" brings back besides the parameters: this run's blend and regions.
@@ -324,8 +375,10 @@ async function start() {
       signal,
       onEvent(event, chunk) {
         const received = { ms: performance.now(), chunk };
-        if (event.weights) $("weights-banner").hidden = event.weights !== "random-init";
-        if (event.event === "queued") {
+        if (event.weights) $("weights-banner").hidden = !String(event.weights).endsWith("random-init");
+        if (event.event === "plan") {
+          results.planned(event);
+        } else if (event.event === "queued") {
           $("status").textContent = queuedStatus(event.position);
           results.queued(event.position);
         } else if (event.event === "snapshot") {

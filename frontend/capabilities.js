@@ -2,12 +2,13 @@
 // it to TorchServe's `?response=capabilities`). Pure functions turn it into field maxima, presets
 // that fit the work budget, and a first-run size that finishes quickly on the server's device.
 import { PARAMS, PRESETS } from "./params.js";
-import { estimateSeconds, stagePlan } from "./stages.js";
+import { approximatePlan, estimateSeconds } from "./stages.js";
 
 // Used when /capabilities cannot be read: the limits of the shipped model-config.yaml and the
 // speed of a 2-core CPU, so the app still refuses what that server would refuse.
 export const DEFAULT_CAPABILITIES = Object.freeze({
-  weights: { provenance: null, random_init: null },
+  weights: { provenance: null, random_init: null, network: null, label: null, source: null, licence: null },
+  networks: [],
   device: { type: "unknown", name: "" },
   limits: { max_size: 1024, max_iterations: 2000, max_work: 314572800, max_styles: 8 },
   speed: { pixel_iterations_per_s: 330000 },
@@ -41,7 +42,15 @@ export function parseCapabilities(doc) {
   }
   const speed = positive(doc.speed?.pixel_iterations_per_s) ? doc.speed.pixel_iterations_per_s : DEFAULT_CAPABILITIES.speed.pixel_iterations_per_s;
   return {
-    weights: { provenance: doc.weights?.provenance ?? null, random_init: doc.weights?.random_init ?? doc.weights?.provenance === "random-init" },
+    weights: {
+      provenance: doc.weights?.provenance ?? null,
+      random_init: doc.weights?.random_init ?? doc.weights?.provenance === "random-init",
+      network: doc.weights?.network ?? null,
+      label: doc.weights?.label ?? null,
+      source: doc.weights?.source ?? null,
+      licence: doc.weights?.licence ?? null,
+    },
+    networks: Array.isArray(doc.networks) ? doc.networks : doc.weights?.network ? [doc.weights.network] : [],
     device: { type: doc.device?.type ?? "unknown", name: doc.device?.name ?? "" },
     limits: { max_size: limits.max_size, max_iterations: limits.max_iterations, max_work: limits.max_work, max_styles: limits.max_styles ?? 8 },
     speed: { pixel_iterations_per_s: speed },
@@ -80,7 +89,7 @@ export function previewSize(pixelIterationsPerS, { iterations = PREVIEW_ITERATIO
   const cap = Math.min(MAX_PREVIEW_SIZE, limits?.max_size ?? MAX_PREVIEW_SIZE);
   let best = Math.min(MIN_PREVIEW_SIZE, cap);
   for (let size = best; size <= cap; size += SIZE_STEP) {
-    if (estimateSeconds(stagePlan(size, iterations, true), pixelIterationsPerS) <= targetS) best = size;
+    if (estimateSeconds(approximatePlan(size, iterations, true), pixelIterationsPerS) <= targetS) best = size;
   }
   return best;
 }
@@ -93,7 +102,7 @@ export function previewSize(pixelIterationsPerS, { iterations = PREVIEW_ITERATIO
 export function quickPreview(pixelIterationsPerS, { targetS = PREVIEW_TARGET_S, limits = null } = {}) {
   const size = previewSize(pixelIterationsPerS, { targetS, limits });
   let iterations = PREVIEW_ITERATIONS;
-  while (iterations > MIN_PREVIEW_ITERATIONS && estimateSeconds(stagePlan(size, iterations, true), pixelIterationsPerS) > targetS) {
+  while (iterations > MIN_PREVIEW_ITERATIONS && estimateSeconds(approximatePlan(size, iterations, true), pixelIterationsPerS) > targetS) {
     iterations -= 5;
   }
   return { size, iterations: Math.max(MIN_PREVIEW_ITERATIONS, iterations) };
@@ -110,10 +119,10 @@ export function presetsFor(caps, aspect = 1) {
   return out;
 }
 
-/** Predicted seconds for a run (multiscale-aware), or null when unknown. */
-export function predictSeconds(caps, { size, iterations, multiscale }, aspect = 1) {
+/** Predicted seconds for a plan (the server's stages, stages.js), or null when the speed is unknown. */
+export function predictSeconds(caps, plan) {
   if (!caps?.speed?.pixel_iterations_per_s) return null;
-  return estimateSeconds(stagePlan(size, iterations, multiscale), caps.speed.pixel_iterations_per_s, Math.min(1, aspect));
+  return estimateSeconds(plan, caps.speed.pixel_iterations_per_s);
 }
 
 /** "iterations: …" message when size x iterations exceeds the budget, worded like the server's; else null. */

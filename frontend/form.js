@@ -1,4 +1,4 @@
-// The parameter panel, generated from PARAMS so labels, ranges and defaults live in one place.
+// The parameter panel, generated from PARAMS (built from the server's schema, params.js).
 import { PARAMS, PRESETS, inputText } from "./params.js";
 
 /** Builds the fields and preset buttons; onPreset(key) is called when a preset is chosen. */

@@ -1,57 +1,69 @@
-// Style-transfer parameters as the web app shows them. Defaults and ranges mirror
-// `StyleParams.schema()` in handler/stylize/params.py (tests/e2e/test_frontend_sync.py
-// compares the two, so they cannot drift apart silently).
+// Style-transfer parameters as the web app shows them. Defaults, ranges, choices and help come
+// from the server's schema (`params` of /capabilities, StyleParams.schema()); when that cannot be
+// read the app fetches frontend/schema.json (written by `make schema`). Only what is the app's own
+// stays here: which fields the panel shows, in what order and group, their labels, steps and presets.
 
 export const MAX_STYLES = 8;
 
-// VGG19 layer names in network order: conv/relu pairs per block, then a pool.
-export const LAYER_NAMES = [2, 2, 4, 4, 4].flatMap((convs, b) => [
-  ...Array.from({ length: convs }, (_, i) => [`conv${b + 1}_${i + 1}`, `relu${b + 1}_${i + 1}`]).flat(),
-  `pool${b + 1}`,
-]);
-
-// kind: int | float | bool | choice | layers. group decides the panel: basic or advanced fold.
-// optional: an empty input means "not set" (the server default, e.g. no time budget).
-export const PARAMS = [
-  { name: "size", label: "Size (longest side, px)", kind: "int", min: 16, max: 2048, step: 16, default: 512, group: "basic",
-    help: "Longest side of the output; the content's aspect ratio is kept." },
-  { name: "iterations", label: "Iterations", kind: "int", min: 1, max: 10000, step: 1, default: 300, group: "basic",
-    help: "Optimisation iterations, summed over all multiscale stages." },
-  { name: "snapshot_every", label: "Snapshot every", kind: "int", min: 0, max: 10000, step: 1, default: 20, group: "basic",
-    help: "Send an intermediate image every N iterations (0: only the final image)." },
-  { name: "style_weight", label: "Style weight", kind: "float", min: 0, max: 1e9, step: "any", default: 100, group: "basic",
-    help: "Weight of the style loss, as a ratio to the content weight." },
-  { name: "content_weight", label: "Content weight", kind: "float", min: 0, max: 1e6, step: "any", default: 1, group: "basic",
-    help: "Weight of the content loss." },
-  { name: "tv_weight", label: "TV weight", kind: "float", min: 0, max: 1e6, step: "any", default: 10, group: "basic",
-    help: "Total-variation smoothness." },
-  { name: "preserve_colors", label: "Preserve colours", kind: "bool", default: false, group: "basic",
-    help: "Transfer style to luminance only and keep the content's colours." },
-  { name: "init", label: "Start from", kind: "choice", choices: ["content", "noise", "style"], default: "content", group: "basic",
-    help: "Starting image." },
-  { name: "optimizer", label: "Optimizer", kind: "choice", choices: ["lbfgs", "adam"], default: "lbfgs", group: "basic",
-    help: "L-BFGS converges in fewer iterations; Adam takes smaller, steadier steps." },
-  { name: "learning_rate", label: "Learning rate", kind: "float", min: 1e-5, max: 1, step: "any", default: 0.02, group: "basic",
-    help: "Adam step size (pixel units).", onlyWhen: { optimizer: "adam" } },
-  { name: "multiscale", label: "Multiscale", kind: "bool", default: true, group: "basic",
-    help: "Optimise coarse-to-fine from about 128 px." },
-  { name: "seed", label: "Seed", kind: "int", min: 0, max: 2147483647, step: 1, default: 0, group: "basic",
-    help: "Same seed, inputs and device give the same pixels." },
-  { name: "content_layers", label: "Content layers", kind: "layers", default: ["relu4_2"], group: "advanced",
-    help: "Comma-separated VGG19 layers whose features define content." },
-  { name: "style_layers", label: "Style layers", kind: "layers", default: ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"], group: "advanced",
-    help: "Comma-separated VGG19 layers whose Gram matrices define style." },
-  { name: "pooling", label: "Pooling", kind: "choice", choices: ["max", "avg"], default: "max", group: "advanced",
-    help: "VGG pooling." },
-  { name: "style_scale", label: "Style scale", kind: "float", min: 0.1, max: 4, step: 0.1, default: 1, group: "advanced",
-    help: "Size of the style images relative to the output size." },
-  { name: "time_budget_s", label: "Time budget (s)", kind: "float", min: 0.001, max: 86400, step: "any", default: null, optional: true, group: "advanced",
-    help: "Stop after this many seconds and return the best image so far (empty: no limit)." },
+// The panel's fields in order. group: basic panel or advanced fold. step: the input's step
+// (ints default to 1, floats to "any"). onlyWhen: shown only while another field has that value.
+// style_blend (one slider per style image) and style_layer_weights (not offered) are left out.
+export const FIELDS = [
+  { name: "size", label: "Size (longest side, px)", group: "basic", step: 16 },
+  { name: "iterations", label: "Iterations", group: "basic" },
+  { name: "snapshot_every", label: "Snapshot every", group: "basic" },
+  { name: "style_weight", label: "Style weight", group: "basic" },
+  { name: "content_weight", label: "Content weight", group: "basic" },
+  { name: "tv_weight", label: "TV weight", group: "basic" },
+  { name: "preserve_colors", label: "Preserve colours", group: "basic" },
+  { name: "init", label: "Start from", group: "basic" },
+  { name: "optimizer", label: "Optimizer", group: "basic" },
+  { name: "learning_rate", label: "Learning rate", group: "basic", onlyWhen: { optimizer: "adam" } },
+  { name: "multiscale", label: "Multiscale", group: "basic" },
+  { name: "seed", label: "Seed", group: "basic" },
+  { name: "content_layers", label: "Content layers", group: "advanced" },
+  { name: "style_layers", label: "Style layers", group: "advanced" },
+  { name: "pooling", label: "Pooling", group: "advanced" },
+  { name: "style_scale", label: "Style scale", group: "advanced", step: 0.1 },
+  { name: "time_budget_s", label: "Time budget (s)", group: "advanced" },
 ];
 
-export const PARAM_NAMES = new Set(PARAMS.map((p) => p.name));
+// kind: int | float | bool | choice | layers; optional: an empty input means "not set" (the
+// server default, e.g. no time budget). Filled in place by applySchema, so importers keep one array.
+export const PARAMS = [];
+export const PARAM_NAMES = new Set(FIELDS.map((f) => f.name));
+// VGG19 layer names in network order (the layer fields' choices in the schema).
+export const LAYER_NAMES = [];
+
+/**
+ * Build PARAMS from a schema (name -> {type, default, min?, max?, choices?, help}); throws when a
+ * panel field is missing or has a type the panel cannot show, so a bad document is not half-used.
+ */
+export function applySchema(schema) {
+  const built = FIELDS.map((field) => specFor(field, schema?.[field.name]));
+  PARAMS.splice(0, PARAMS.length, ...built);
+  const layers = built.find((p) => p.kind === "layers")?.choices ?? [];
+  LAYER_NAMES.splice(0, LAYER_NAMES.length, ...layers);
+  return PARAMS;
+}
+
+function specFor(field, server) {
+  if (!server || typeof server !== "object") throw new Error(`schema: no parameter ${field.name}`);
+  const kind = { int: "int", float: "float", bool: "bool" }[server.type]
+    ?? (server.type === "str" && server.choices ? "choice" : server.type === "tuple" && server.choices ? "layers" : null);
+  if (!kind) throw new Error(`schema: ${field.name} has type ${server.type}, which the panel cannot show`);
+  const spec = { name: field.name, label: field.label, kind, default: server.default, group: field.group, help: server.help ?? "" };
+  if (kind === "int" || kind === "float") {
+    Object.assign(spec, { min: server.min, max: server.max, step: field.step ?? (kind === "int" ? 1 : "any") });
+  }
+  if (server.choices) spec.choices = server.choices.slice();
+  if (server.default === null) spec.optional = true;
+  if (field.onlyWhen) spec.onlyWhen = field.onlyWhen;
+  return spec;
+}
 
 export const PRESETS = {
+
   quick: { label: "Quick preview", values: { size: 256, iterations: 100 } },
   balanced: { label: "Balanced", values: { size: 512, iterations: 300 } },
   high: { label: "High quality", values: { size: 768, iterations: 600 } },
@@ -125,4 +137,25 @@ function parseValue(spec, input) {
 export function toFormEntries(values) {
   return PARAMS.filter((p) => values[p.name] !== null && values[p.name] !== undefined)
     .map((p) => [p.name, Array.isArray(values[p.name]) ? values[p.name].join(",") : String(values[p.name])]);
+}
+
+export const SCHEMA_URL = "schema.json";
+
+/**
+ * Fill PARAMS from the capabilities document's `params` when it has a usable one, else from the
+ * shipped schema.json (next to index.html). Resolves with where the schema came from.
+ */
+export async function loadSchema(capabilitiesDoc, { fetchFn = fetch, url = SCHEMA_URL } = {}) {
+  if (capabilitiesDoc?.params) {
+    try {
+      applySchema(capabilitiesDoc.params);
+      return "server";
+    } catch {
+      // an older or broken server document: the shipped schema still describes this app's fields
+    }
+  }
+  const response = await fetchFn(url, { headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  applySchema((await response.json()).params);
+  return "file";
 }

@@ -3,7 +3,7 @@
 import { encodeGif } from "./animation.js";
 import { base64ToBlob } from "./api.js";
 import { etaSeconds, formatDuration, lossAxes, lossPolyline, progressPercent } from "./progress.js";
-import { stagePlan } from "./stages.js";
+import { parsePlan } from "./stages.js";
 
 const $ = (id) => document.getElementById(id);
 // The loss chart's plot area inside its 320 x 104 viewBox (index.html): room on the left for the
@@ -16,7 +16,7 @@ export class Results {
     this.frames = []; // { blob, url, iteration, iterations, stage, stages, size, final }
     this.losses = [];
     this.selected = -1;
-    this.job = { size: 0, multiscale: false };
+    this.plan = null; // the run's stages, from the stream's plan line
     $("download-gif").addEventListener("click", () => this.#downloadGif());
     $("filmstrip").addEventListener("keydown", (e) => this.#filmstripKey(e));
     $("compare-slider").addEventListener("input", () => this.#compare());
@@ -31,9 +31,8 @@ export class Results {
     this.#compare();
   }
 
-  /** job: the size and multiscale setting of the run, for the ETA's stage plan. */
-  reset(job = this.job) {
-    this.job = job;
+  reset() {
+    this.plan = null;
     for (const f of this.frames) URL.revokeObjectURL(f.url);
     this.frames = [];
     this.losses = [];
@@ -53,6 +52,15 @@ export class Results {
     $("current-caption").textContent = "Waiting for the first snapshot…";
   }
 
+  /** The stream's first line: the stages this run has, for the ETA. */
+  planned(event) {
+    try {
+      this.plan = parsePlan(event);
+    } catch {
+      this.plan = null;
+    }
+  }
+
   /** The job waits in the server's queue (a `queued` line). */
   queued(position) {
     this.#progress(0, `0 % · queued (position ${position})`);
@@ -62,8 +70,8 @@ export class Results {
     this.#add(event, base64ToBlob(event.image, "image/jpeg"), false, received);
     const pct = progressPercent(event.iteration, event.iterations);
     // The server may have adapted iterations (event.iterations is what it runs); stages per the engine.
-    let plan = stagePlan(this.job.size, event.iterations, this.job.multiscale);
-    if (event.stages && plan.length !== event.stages) plan = stagePlan(this.job.size, event.iterations, false);
+    // The stream's plan line weighs each iteration by its stage's pixels; without one, all weigh the same.
+    const plan = this.plan ?? [{ size: [1, 1], iterations: event.iterations }];
     const eta = formatDuration(etaSeconds(event.elapsed_s, event.iteration, plan));
     const stage = event.stages > 1 ? ` · stage ${event.stage}/${event.stages}` : "";
     this.#progress(pct, `${pct} % · iteration ${event.iteration} / ${event.iterations}${stage} · ETA ${eta}`);

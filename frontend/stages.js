@@ -1,55 +1,76 @@
-// The engine's multiscale plan (handler/stylize/engine.py stage_sizes / split_iterations), mirrored
-// so the app can estimate work: an iteration at a stage costs about that stage's pixel count, so a
-// 512 px run spends most of its time in the last stages although they hold the same iterations.
+// The multiscale plan as the server sends it (docs/CONTRACT.md): a stream's first line and the
+// answer of a `response=plan` form, {"event": "plan", "stages": [{"size": [w, h], "iterations": n}, …]}.
+// An iteration costs about its stage's pixel count, so a 512 px run spends most of its time in
+// the last stages although they hold the same iterations.
+import { toFormEntries } from "./params.js";
 
-export const BASE_SIZE = 128;
-export const STAGE_GROWTH = Math.SQRT2;
-
-/** Longest side per stage: ~128 px growing by sqrt(2) up to `size`; a stage within 15 % of it is skipped. */
-export function stageSizes(size, multiscale) {
-  if (!multiscale || size <= BASE_SIZE * STAGE_GROWTH) return [size];
-  const sizes = [];
-  for (let s = BASE_SIZE; s * 1.15 < size; s *= STAGE_GROWTH) sizes.push(roundHalfEven(s));
-  return [...sizes, size];
+/** The stages of a plan record, checked; throws on a record that is not a usable plan. */
+export function parsePlan(record) {
+  const stages = record?.stages;
+  const whole = (v) => Number.isInteger(v) && v > 0;
+  if (record?.event !== "plan" || !Array.isArray(stages) || stages.length === 0
+    || !stages.every((st) => Array.isArray(st?.size) && st.size.length === 2 && st.size.every(whole) && whole(st.iterations))) {
+    throw new Error("not a plan record");
+  }
+  return stages.map((st) => ({ size: [st.size[0], st.size[1]], iterations: st.iterations }));
 }
 
-/** Equal share per stage, remainder to the earliest stages; never an empty stage. */
-export function splitIterations(total, stages) {
-  const n = Math.max(1, Math.min(stages, total));
-  const base = Math.floor(total / n);
-  const extra = total % n;
-  return Array.from({ length: n }, (_, i) => base + (i < extra ? 1 : 0));
-}
-
-/** [{ side, iterations }] as the engine runs them (fewer iterations than stages drops the first stages). */
-export function stagePlan(size, iterations, multiscale) {
-  const sizes = stageSizes(size, multiscale);
-  const budget = splitIterations(iterations, sizes.length);
-  return sizes.slice(sizes.length - budget.length).map((side, i) => ({ side, iterations: budget[i] }));
-}
-
-/**
- * Work (pixel-iterations, in units of side², the aspect ratio cancels out) of the first `done`
- * iterations of a plan, and of the whole plan when `done` is omitted.
- */
+/** Work (pixel-iterations) of the first `done` iterations of a plan, and of the whole plan when `done` is omitted. */
 export function planWork(plan, done = Infinity) {
   let left = done;
   let work = 0;
   for (const stage of plan) {
     const n = Math.max(0, Math.min(stage.iterations, left));
-    work += n * stage.side * stage.side;
+    work += n * stage.size[0] * stage.size[1];
     left -= n;
   }
   return work;
 }
 
-/** Seconds a run takes at `pixelIterationsPerS` (output pixels = side² x aspect, aspect = h/w or w/h <= 1). */
-export function estimateSeconds(plan, pixelIterationsPerS, aspect = 1) {
-  return (planWork(plan) * aspect) / pixelIterationsPerS;
+/** Seconds a plan takes at `pixelIterationsPerS`. */
+export function estimateSeconds(plan, pixelIterationsPerS) {
+  return planWork(plan) / pixelIterationsPerS;
 }
 
-// Python's round() rounds halves to even; stage sides must match the engine's exactly.
-function roundHalfEven(x) {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+/** The `response=plan` question for these params and a content of width x height pixels. */
+export function planQuestion(values, width, height) {
+  return new URLSearchParams([["response", "plan"], ...toFormEntries(values), ["width", String(width)], ["height", String(height)]]);
+}
+
+/**
+ * Ask the server (`url`: the same API URL as jobs) which stages a job would run; resolves with
+ * the stages, rejects on any failure (the caller then shows no estimate). A form-urlencoded POST
+ * is a "simple" cross-origin request: no preflight.
+ */
+export async function fetchPlan(url, values, { width, height }, { fetchFn = fetch, signal } = {}) {
+  const response = await fetchFn(url, {
+    method: "POST", body: planQuestion(values, width, height), signal,
+    headers: { Accept: "application/json", "Content-Type": "application/x-www-form-urlencoded" },
+  });
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return parsePlan(await response.json());
+}
+
+/** `fn` called once `ms` after the last call (the latest arguments win). */
+export function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+/**
+ * A square plan of about the engine's shape (~128 px growing by sqrt(2), equal iterations per
+ * stage). Only for choosing the first-run preview size before any content is picked, where no
+ * width and height exist to ask the server with; estimates and the ETA use the server's plan.
+ */
+export function approximatePlan(size, iterations, multiscale) {
+  const sides = [];
+  if (multiscale) for (let s = 128; s * 1.15 < size; s *= Math.SQRT2) sides.push(Math.round(s));
+  sides.push(size);
+  const n = Math.max(1, Math.min(sides.length, iterations));
+  return sides.slice(sides.length - n).map((side, i) => ({
+    size: [side, side], iterations: Math.floor(iterations / n) + (i < iterations % n ? 1 : 0),
+  }));
 }

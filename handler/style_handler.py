@@ -28,7 +28,7 @@ from ts.torch_handler.base_handler import BaseHandler
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS_FILE = "vgg19_conv.safetensors"
+WEIGHTS_FILE = "vgg_conv.safetensors"
 REPEATED_HEADER = "x-style-repeated-fields"
 # Test-only fault injection, honoured only when the worker starts with STYLE_TEST_HOOKS=1.
 FAULT_HEADER = "x-style-test-fault-at"
@@ -89,7 +89,7 @@ class StyleTransferHandler(BaseHandler):
                            capabilities=self.capabilities, device_free=self._device_free, report=self._report,
                            results=self.results)
         logger.info("style engine on %s, weights %s (%s), limits %s, memory budget %.0f MiB, %d jobs per worker, "
-                    "slice %.2f s, %.0f pixel-iterations/s", self.device, self.weights_info.provenance,
+                    "slice %.2f s, %.0f pixel-iterations/s", self.device, self.weights_info.label,
                     self.weights_info.source, self.limits.as_dict(), self.budget / memory.MIB, self.batch_size,
                     self.slice_s, self.speed)
         if self.weights_info.is_random:
@@ -114,7 +114,7 @@ class StyleTransferHandler(BaseHandler):
             if chunk.first:  # status and headers go out with a request's first chunk only
                 context.set_response_status(chunk.status, "", idx=idx)
                 context.set_response_content_type(idx, chunk.content_type)
-                context.set_response_header(idx, "X-Style-Weights", self.weights_info.provenance)
+                context.set_response_header(idx, "X-Style-Weights", self.weights_info.tag)
                 for name, value in chunk.headers.items():
                     context.set_response_header(idx, name, value)
             # None: one plain response; False: more chunks follow; True: this is the last one.
@@ -203,7 +203,8 @@ class StyleTransferHandler(BaseHandler):
             self._add("StyleRunningJobs", counts["running"], "Count", MetricTypes.GAUGE)
             self._add("StyleWaitingJobs", counts["waiting"], "Count", MetricTypes.GAUGE)
             self._add("StyleReservedMemoryMB", round(counts["reserved_bytes"] / memory.MIB), "Count", MetricTypes.GAUGE)
-            self._add("StyleWeightsRandomInit", 1 if self.weights_info.is_random else 0, "Count", MetricTypes.GAUGE)
+            self._add("StyleWeightsRandomInit", 1 if self.weights_info.is_random else 0, "Count", MetricTypes.GAUGE,
+                      network=self.weights_info.network, weights=self.weights_info.tag)
         except Exception:
             logger.warning("could not record metrics", exc_info=True)
 

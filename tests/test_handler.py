@@ -26,7 +26,7 @@ SMALL = {"size": "32", "iterations": "6", "snapshot_every": "2"}
 
 def make_handler(weights_file: Path, model_dir: Path, scheduler: dict[str, Any] | None = None,
                  monkeypatch: pytest.MonkeyPatch | None = None) -> StyleTransferHandler:
-    shutil.copy(weights_file, model_dir / "vgg19_conv.safetensors")
+    shutil.copy(weights_file, model_dir / "vgg_conv.safetensors")
     config = {"batchSize": 8, "handler": {"limits": {"max_size": 256, "max_time_s": 900},
                                           "scheduler": {"slice_s": 0.05, "watchdog_s": 0.5, **(scheduler or {})}}}
     context = Context("style_transfer", str(model_dir), {}, 8, None, "0.12.0", model_yaml_config=config)
@@ -63,7 +63,7 @@ def test_initialize_loads_random_weights_on_cpu(handler: StyleTransferHandler) -
 def test_png_response_arrives_whole_in_its_last_chunk(handler: StyleTransferHandler) -> None:
     reply = one(handler, {"content": CONTENT, "style": STYLE, **SMALL, "iterations": "40"})
     assert reply.status == 200 and reply.content_type == "image/png"
-    assert reply.headers["X-Style-Weights"] == "random-init"
+    assert reply.headers["X-Style-Weights"] == "vgg19/random-init"
     assert reply.calls > 1 and reply.streamed  # 40 iterations in 0.05 s slices
     assert all(chunk == b"" for chunk in reply.chunks[:-1])
     assert Image.open(io.BytesIO(reply.body)).size == (32, 24)  # content's 4:3 kept
@@ -74,7 +74,7 @@ def test_json_response_holds_snapshots_and_result(handler: StyleTransferHandler)
     doc = json.loads(reply.body)
     assert reply.content_type == "application/json"
     assert [s["iteration"] for s in doc["snapshots"]] == [2, 4]
-    assert doc["event"] == "done" and doc["iteration"] == 6 and doc["weights"] == "random-init"
+    assert doc["event"] == "done" and doc["iteration"] == 6 and doc["weights"] == "vgg19/random-init"
     assert doc["params"]["size"] == 32 and doc["params"]["time_budget_s"] == 900
     assert set(doc["timings"]) >= {"decode_s", "queued_s", "optimise_s", "total_s", "iterations_per_s"}
 
@@ -106,18 +106,26 @@ def test_plan_is_answered_without_a_run(handler: StyleTransferHandler) -> None:
 def test_bad_input_is_a_plain_400_naming_the_field(handler: StyleTransferHandler) -> None:
     reply = one(handler, {"content": b"not an image", "style": STYLE})
     assert reply.status == 400 and reply.streamed is False and reply.calls == 1
-    assert reply.headers["X-Style-Weights"] == "random-init"
+    assert reply.headers["X-Style-Weights"] == "vgg19/random-init"
     assert json.loads(reply.body) == {"code": 400, "type": "InvalidInput",
                                       "message": "content: is not a supported image (PNG, JPEG, WebP, GIF, BMP or TIFF)"}
 
 
 def test_capabilities_describe_this_server(handler: StyleTransferHandler) -> None:
     reply = one(handler, {"response": b"capabilities", "body": b""})
-    assert reply.status == 200 and reply.streamed is False and reply.headers["X-Style-Weights"] == "random-init"
+    assert reply.status == 200 and reply.streamed is False and reply.headers["X-Style-Weights"] == "vgg19/random-init"
     doc = json.loads(reply.body)
     assert doc["weights"]["random_init"] is True and doc["device"]["type"] == "cpu"
     assert doc["limits"]["max_size"] == 256 and doc["params"]["size"]["default"] == 512
     assert doc["scheduler"]["batch_size"] == 8 and doc["speed"]["pixel_iterations_per_s"] > 0
+    assert doc["networks"] == ["vgg19"] and doc["weights"]["network"] == "vgg19"
+    assert doc["weights"]["label"].startswith("RANDOM-INIT VGG19") and doc["weights"]["licence"] is None
+
+
+def test_a_network_the_server_lacks_is_a_400_naming_network(handler: StyleTransferHandler) -> None:
+    reply = one(handler, {"content": to_bytes(content_image(32, 24)), "style": to_bytes(style_image(16)),
+                          "size": b"24", "iterations": b"1", "network": b"vgg16"})
+    assert reply.status == 400 and json.loads(reply.body)["message"].startswith("network: this server holds vgg19")
 
 
 def test_server_limit_from_model_config(handler: StyleTransferHandler) -> None:

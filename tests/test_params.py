@@ -26,7 +26,7 @@ BAD_VALUES = [
     ("tv_weight", -0.1), ("tv_weight", -math.inf),
     ("style_scale", 0.01), ("style_scale", 10.0),
     ("preserve_colors", "maybe"),
-    ("pooling", "min"),
+    ("pooling", "min"), ("network", "resnet50"),
     ("content_layers", "relu9_9"), ("content_layers", ""),
     ("style_layers", "relu1_1,relu1_1"), ("style_layers", "pool7"),
     ("style_layer_weights", "1,2"), ("style_layer_weights", "1,x,1,1,1"), ("style_layer_weights", "-1,1,1,1,1"),
@@ -113,3 +113,18 @@ def test_limits_are_written_as_people_write_them() -> None:
     with pytest.raises(ParamError) as info:
         StyleParams(seed=2**32).validated()
     assert str(info.value) == "seed: must be between 0 and 2147483647, got 4294967296"
+
+
+def test_network_defaults_to_the_servers_and_vgg16_lacks_the_fourth_convs() -> None:
+    assert StyleParams().validated(network="vgg16").network == "vgg16"
+    assert StyleParams(network="vgg19").validated().network == "vgg19"
+    with pytest.raises(ParamError) as err:
+        StyleParams(network="vgg19").validated(network="vgg16")
+    assert err.value.field == "network" and "vgg16" in err.value.message
+    with pytest.raises(ParamError) as err:
+        StyleParams(style_layers=("relu1_1", "relu4_4")).validated(network="vgg16")
+    assert err.value.field == "style_layers" and "relu4_3" in err.value.message
+    with pytest.raises(ParamError) as err:
+        StyleParams(content_layers=("relu5_4",), network="vgg16").validated()
+    assert err.value.field == "content_layers"
+    assert StyleParams(style_layers=("relu4_4",)).validated(network="vgg19").style_layers == ("relu4_4",)

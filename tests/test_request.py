@@ -182,3 +182,10 @@ def test_limits_from_model_config() -> None:
     assert Limits.from_mapping({"max_size": 512, "max_time_s": 30}).max_size == 512
     with pytest.raises(ValueError, match="max_sise"):
         Limits.from_mapping({"max_sise": 1})
+
+
+def test_network_defaults_to_the_servers_and_another_is_a_400_naming_network() -> None:
+    assert parse(fields(), network="vgg16").params.network == "vgg16"
+    err = refused("network", fields_in=fields(network="vgg19"), network="vgg16")
+    assert "holds vgg16" in err.body()["message"]
+    refused("style_layers", fields_in=fields(style_layers="relu1_1,relu3_4"), network="vgg16")

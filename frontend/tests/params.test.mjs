@@ -1,3 +1,4 @@
+import "./schema.mjs";
 // Parameter validation against the server's ranges (handler/stylize/params.py).
 import assert from "node:assert/strict";
 import { test } from "node:test";

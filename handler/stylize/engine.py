@@ -36,7 +36,7 @@ class Snapshot:
     losses: dict[str, float]  # content, style, tv, total (weighted total)
     elapsed_s: float
     image: Tensor  # 3 x H x W, float in [0, 1], CPU
-    weights: str  # provenance: imagenet1k_v1 | random-init
+    weights: str  # WeightsInfo.tag: vgg16/imagenet-keras | vgg19/imagenet1k_v1 | vgg19/random-init ...
     final: bool = False
     stopped: str | None = None  # on the final record: completed | time_budget | cancelled
 
@@ -117,7 +117,7 @@ class _Tracker:
 
 
 class Engine:
-    """Holds the VGG19 conv weights on a device; :meth:`run` performs one style-transfer job."""
+    """Holds one network's VGG conv weights on a device; :meth:`run` performs one style-transfer job."""
 
     def __init__(self, state: dict[str, Tensor], info: WeightsInfo, device: torch.device | str | None = None) -> None:
         self.device = torch.device(device) if device is not None else pick_device()
@@ -125,7 +125,9 @@ class Engine:
         self.cuda = self.device.type == "cuda"
         # channels_last weights make every conv run (and output) channels_last: faster with cuDNN and,
         # by ~13 % per iteration at 128 px, with oneDNN on CPU too (bench/RESULTS.md, threads table).
-        self.convs = build_convs(state).to(self.device).to(memory_format=torch.channels_last)
+        self.network = info.network
+        self.convs = build_convs(state, info.network, info.input_mean, info.input_std)
+        self.convs.to(self.device).to(memory_format=torch.channels_last)
         if self.cuda:
             torch.backends.cudnn.benchmark = True
         else:
@@ -143,7 +145,7 @@ class Engine:
 
         ``masks[i]`` / ``style_masks[i]`` (PIL image, tensor or None, any size) restrict style i to a
         region of the content / take it from a region of its own image: see :mod:`stylize.masks`."""
-        params = params.validated(n_styles=len(styles))
+        params = params.validated(n_styles=len(styles), network=self.network)
         regions = region_masks.regions(masks, style_masks, len(styles))  # None: the global blend, as without masks
         start = time.monotonic()
         content_t = self._tensor(content)
@@ -247,4 +249,4 @@ class Engine:
                         elapsed_s=round(time.monotonic() - start, 4),
                         # a copy: the optimiser keeps writing into `image` while consumers encode this one
                         image=picture[0].to("cpu", copy=True),
-                        weights=self.info.provenance, final=final, stopped=stopped)
+                        weights=self.info.tag, final=final, stopped=stopped)

@@ -14,7 +14,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from .errors import FieldError
 from .fields import MAX_STYLES
-from .vgg import LAYER_NAMES
+from .vgg import LAYER_NAMES, NETWORKS, layer_names
 
 POOLING = ("max", "avg")
 INITS = ("content", "noise", "style")
@@ -34,7 +34,7 @@ class StyleParams:
     size: int = field(default=512, metadata=_num(16, 2048, "Longest side of the output in pixels; the content's aspect ratio is kept."))
     iterations: int = field(default=300, metadata=_num(1, 10000, "Optimisation iterations, summed over all multiscale stages."))
     content_weight: float = field(default=1.0, metadata=_num(0.0, 1e6, "Weight of the content loss."))
-    style_weight: float = field(default=100.0, metadata=_num(0.0, 1e9, "Weight of the style loss (losses are scale-normalised, so this is a ratio to content)."))
+    style_weight: float = field(default=10.0, metadata=_num(0.0, 1e9, "Weight of the style loss (losses are scale-normalised, so this is a ratio to content)."))
     tv_weight: float = field(default=10.0, metadata=_num(0.0, 1e6, "Weight of the total-variation smoothness loss."))
     style_blend: tuple[float, ...] | None = field(default=None, metadata={"help": "Relative weight per style image (comma list, one per style, normalised to sum 1); default equal."})
     style_scale: float = field(default=1.0, metadata=_num(0.1, 4.0, "Size of the style images relative to the output size."))
@@ -50,10 +50,14 @@ class StyleParams:
     snapshot_every: int = field(default=20, metadata=_num(0, 10000, "Emit a snapshot every N iterations (0: only the final image)."))
     multiscale: bool = field(default=True, metadata={"help": "Optimise coarse-to-fine from ~128 px, growing about x1.41 per stage."})
     time_budget_s: float | None = field(default=None, metadata=_num(0.001, 86400.0, "Stop after this many seconds and return the best image so far."))
+    network: str | None = field(default=None, metadata={"choices": NETWORKS, "help": "VGG network for content and style: vgg19 or vgg16 (no relu3_4, relu4_4, relu5_4); default: the server's."})
 
-    def validated(self, n_styles: int | None = None, maxima: Mapping[str, float] | None = None) -> StyleParams:
+    def validated(self, n_styles: int | None = None, maxima: Mapping[str, float] | None = None, network: str | None = None) -> StyleParams:
         """Return a copy with normalised values; raise ParamError for the first bad field. `maxima`
-        narrows a field's range to a server's limit, so its one message names that limit."""
+        narrows a field's range to a server's limit, so its one message names that limit.
+
+        ``network`` is the one the weights at hand are: an empty ``network`` field becomes it, a different
+        one is refused, and the layers are checked against its layer names."""
         for f in fields(self):
             value = getattr(self, f.name)
             meta = f.metadata
@@ -78,8 +82,11 @@ class StyleParams:
                                              f"got {number_text(value)}")
             if kind is str and value not in meta["choices"]:
                 raise ParamError(f.name, f"must be one of {', '.join(meta['choices'])}, got {value!r}")
-        self._check_layers("content_layers")
-        self._check_layers("style_layers")
+        if network is not None and self.network is not None and self.network != network:
+            raise ParamError("network", f"this server holds {network} weights only, got {self.network!r}")
+        resolved = self.network or network
+        self._check_layers("content_layers", resolved)
+        self._check_layers("style_layers", resolved)
         blend = _check_weights("style_blend", self.style_blend)
         layer_weights = _check_weights("style_layer_weights", self.style_layer_weights)
         if layer_weights is not None and len(layer_weights) != len(self.style_layers):
@@ -90,15 +97,20 @@ class StyleParams:
             if blend is not None and len(blend) != n_styles:
                 raise ParamError("style_blend", f"needs {n_styles} values (one per style image), got {len(blend)}")
         return replace(self, size=int(self.size), iterations=int(self.iterations), seed=int(self.seed),
-                       snapshot_every=int(self.snapshot_every), style_blend=blend, style_layer_weights=layer_weights)
+                       snapshot_every=int(self.snapshot_every), style_blend=blend, style_layer_weights=layer_weights,
+                       network=resolved)
 
-    def _check_layers(self, name: str) -> None:
+    def _check_layers(self, name: str, network: str | None) -> None:
         layers = getattr(self, name)
         if not isinstance(layers, tuple) or not layers:
             raise ParamError(name, "needs at least one layer")
+        names = layer_names(network) if network else LAYER_NAMES
         for layer in layers:
             if layer not in LAYER_NAMES:
                 raise ParamError(name, f"unknown layer {layer!r} (use names like relu4_2)")
+            if layer not in names:
+                raise ParamError(name, f"{network} has no layer {layer!r} (its block {layer[4]} ends at "
+                                       f"{[n for n in names if n.startswith('relu' + layer[4])][-1]})")
         if len(set(layers)) != len(layers):
             raise ParamError(name, "lists a layer twice")
 
@@ -169,7 +181,7 @@ def _parse(name: str, raw: Any) -> Any:
             raise ParamError(name, "is not UTF-8 text") from None
     if isinstance(raw, str):
         raw = raw.strip()
-        if raw == "" and name in ("style_blend", "style_layer_weights", "time_budget_s"):
+        if raw == "" and name in ("style_blend", "style_layer_weights", "time_budget_s", "network"):
             return None
     if kind is bool:
         if isinstance(raw, bool):
@@ -234,13 +246,13 @@ def markdown_table() -> str:
     rows = ["| parameter | default | range / choices | meaning |", "|---|---|---|---|"]
     for name, spec in StyleParams.schema().items():
         default = spec["default"]
-        shown = "equal" if default is None and name in ("style_blend", "style_layer_weights") else (
+        shown = "equal" if default is None and name in ("style_blend", "style_layer_weights") else "the server's" if name == "network" else (
             "none" if default is None else ",".join(map(str, default)) if isinstance(default, list) else str(default).lower())
         if "min" in spec:
             fmt = "d" if spec["type"] == "int" else "g"
             allowed = f"{spec['min']:{fmt}} – {spec['max']:{fmt}}"
         elif name.endswith("layers"):
-            allowed = "VGG19 layer names (conv1_1 … relu5_4)"
+            allowed = "VGG layer names (conv1_1 … relu5_4; VGG16 ends each of blocks 3-5 at _3)"
         elif "choices" in spec:
             allowed = " \\| ".join(spec["choices"])
         elif spec["type"] == "bool":

@@ -224,4 +224,4 @@ def test_local_front_capabilities_is_what_torchserve_answers(front: Nginx, torch
     proxied = httpx.get(f"{front.url}/capabilities", timeout=30)
     assert proxied.status_code == direct.status_code == 200
     assert proxied.headers.get("content-type") == direct.headers.get("content-type") == "application/json"
-    assert proxied.json() == direct.json() and proxied.json()["weights"]["provenance"] == "random-init"
+    assert proxied.json() == direct.json() and proxied.json()["weights"]["provenance"] == "imagenet-keras"

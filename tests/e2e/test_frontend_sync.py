@@ -1,6 +1,8 @@
-"""The web app's parameter panel (frontend/params.js) matches the server's StyleParams schema.
+"""The web app's parameter panel (frontend/params.js) is built from the server's StyleParams schema.
 
-Runs Node to read the ES module, so names, ranges, defaults and choices cannot drift apart.
+params.js keeps only labels, grouping and presets; ranges, defaults, choices and help come from the
+schema (capabilities' `params`, else the shipped schema.json). Runs Node to build the panel's specs
+from StyleParams.schema() itself, so what the app checks is what the server checks.
 No browser and no server: fast, and not marked e2e.
 """
 
@@ -17,8 +19,9 @@ from stylize.vgg import LAYER_NAMES
 
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 NODE = shutil.which("node")
-# Set in the app by other means: style_blend by one slider per style image. Not offered: per-layer weights.
-NOT_IN_PANEL = {"style_blend", "style_layer_weights"}
+# Set in the app by other means: style_blend by one slider per style image. Not offered: per-layer weights;
+# network (a server holds one: the app shows which, in the "Features" fold, and sends none, so it is the server's).
+NOT_IN_PANEL = {"style_blend", "style_layer_weights", "network"}
 KINDS = {"int": "int", "float": "float", "bool": "bool", "choice": "str", "layers": "tuple"}
 
 
@@ -26,10 +29,10 @@ KINDS = {"int": "int", "float": "float", "bool": "bool", "choice": "str", "layer
 def app_params() -> dict:
     if NODE is None:
         pytest.fail("node is not installed (the web app's tests and `make install` need Node.js)")
-    script = ("const m = await import(process.argv[1]);"
+    script = ("const m = await import(process.argv[1]); m.applySchema(JSON.parse(process.argv[2]));"
               "console.log(JSON.stringify({params: m.PARAMS, layers: m.LAYER_NAMES, maxStyles: m.MAX_STYLES, presets: m.PRESETS}));")
-    out = subprocess.run([NODE, "--input-type=module", "-e", script, (FRONTEND / "params.js").as_uri()],
-                         capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run([NODE, "--input-type=module", "-e", script, (FRONTEND / "params.js").as_uri(),
+                          json.dumps(StyleParams.schema())], capture_output=True, text=True, timeout=60, check=True)
     return json.loads(out.stdout)
 
 
@@ -48,6 +51,7 @@ def test_every_panel_field_is_a_server_parameter_with_the_same_range_and_default
         if spec["kind"] == "choice":
             assert spec["choices"] == server["choices"], spec["name"]
         assert spec.get("optional", False) == (server["default"] is None), spec["name"]
+        assert spec["help"] == server["help"], spec["name"]
 
 
 def test_layer_names_and_style_count_match(app_params: dict) -> None:
@@ -58,3 +62,18 @@ def test_layer_names_and_style_count_match(app_params: dict) -> None:
 def test_presets_are_valid_server_parameters(app_params: dict) -> None:
     for preset in app_params["presets"].values():
         StyleParams.from_mapping(preset["values"])
+
+
+def test_params_js_holds_no_hand_copy_of_ranges_or_defaults() -> None:
+    source = (FRONTEND / "params.js").read_text()
+    fields = source[source.index("export const FIELDS"):source.index("export const PARAMS")]
+    for word in ("default:", "min:", "max:", "choices:", "help:"):
+        assert word not in fields, f"params.js FIELDS states {word} itself; it comes from the schema"
+
+
+def test_a_schema_without_a_panel_field_is_refused(app_params: dict) -> None:
+    schema = {k: v for k, v in StyleParams.schema().items() if k != "size"}
+    script = "const m = await import(process.argv[1]); m.applySchema(JSON.parse(process.argv[2]));"
+    out = subprocess.run([NODE, "--input-type=module", "-e", script, (FRONTEND / "params.js").as_uri(), json.dumps(schema)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "no parameter size" in out.stderr

@@ -229,13 +229,13 @@ def test_jobs_beyond_the_memory_budget_wait_with_queued_events(server: TorchServ
 def test_a_job_too_big_for_the_budget_is_refused_naming_size(server: TorchServe) -> None:
     r = post(server, {"size": "512", "iterations": "2"})
     assert r.status_code == 400 and r.json()["message"].startswith("size: a 512 px job needs about")
-    assert r.headers["x-style-weights"] == "random-init"
+    assert r.headers["x-style-weights"] == "vgg16/imagenet-keras"
 
 
 def test_capabilities_as_a_form_field(server: TorchServe) -> None:
     # TorchServe drops the query string of /predictions requests: the question is a form field.
     r = httpx.post(server.model_url, data={"response": "capabilities"}, timeout=30)
-    assert r.status_code == 200 and r.headers["x-style-weights"] == "random-init"
+    assert r.status_code == 200 and r.headers["x-style-weights"] == "vgg16/imagenet-keras"
     doc = r.json()
     assert doc["scheduler"]["memory_budget_mb"] == 180 and doc["scheduler"]["batch_size"] == 8
     assert doc["limits"]["max_size"] == 1024 and "size" in doc["params"] and doc["versions"]["torchserve"] == "0.12.0"

@@ -38,7 +38,7 @@ def test_png_by_default_keeps_the_aspect_ratio(torchserve: TorchServe) -> None:
     r = httpx.post(torchserve.model_url, files=files(), data={"size": "48", "iterations": "4"}, timeout=120)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "image/png"
-    assert r.headers["x-style-weights"] == "random-init"
+    assert r.headers["x-style-weights"] == "vgg16/imagenet-keras"
     assert Image.open(io.BytesIO(r.content)).size == (48, 36)
 
 
@@ -63,12 +63,12 @@ def test_stream_arrives_while_the_job_runs(torchserve: TorchServe) -> None:
     server_gap = events[-1]["elapsed_s"] - events[0]["elapsed_s"]
     assert server_gap > 0.2 and client_gap > 0.5 * server_gap, (client_gap, server_gap)
     snap = events[0]
-    assert snap["size"] == [64, 48] and snap["weights"] == "random-init"
+    assert snap["size"] == [64, 48] and snap["weights"] == "vgg16/imagenet-keras"
     assert set(snap["losses"]) == {"content", "style", "tv", "total"}
     Image.open(io.BytesIO(base64.b64decode(snap["image"]))).verify()
     final = events[-1]
     assert Image.open(io.BytesIO(base64.b64decode(final["image"]))).format == "PNG"
-    assert final["params"]["iterations"] == 24 and final["weights"] == "random-init"
+    assert final["params"]["iterations"] == 24 and final["weights"] == "vgg16/imagenet-keras"
 
 
 def test_json_form_and_two_styles_with_blend(torchserve: TorchServe) -> None:
