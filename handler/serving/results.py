@@ -103,7 +103,7 @@ class Results:
         return Keeping(self.store.reserve(), self.settings.max_snapshots)
 
     def keep(self, keeping: Keeping, done: Mapping[str, Any], png: bytes, *, content: Image.Image | None = None,
-             styles: Sequence[Image.Image] = (), regions: bool = False) -> dict[str, Any]:
+             styles: Sequence[Image.Image] = (), regions: bool = False, weights_label: str | None = None) -> dict[str, Any]:
         """Write the result; returns what the done record gains: ``result`` and ``delete_token``,
         or a ``warning`` when the store could not take it (the job is answered either way)."""
         assert self.store is not None
@@ -124,10 +124,8 @@ class Results:
             inputs = {"content": "content.jpg", "styles": names}
         record = {key: done[key] for key in ("iteration", "iterations", "size", "losses", "elapsed_s", "stopped", "params",
                                              "weights", "timings") if key in done}
-        record.update(id=stored.id, created=round(time.time(), 3), snapshots=snapshots, inputs=inputs, regions=regions)
-        for key in ("network", "weights_source", "weights_label"):
-            if key in done:
-                record[key] = done[key]
+        record.update(id=stored.id, created=round(time.time(), 3), snapshots=snapshots, inputs=inputs, regions=regions,
+                      weights_label=weights_label or done.get("weights"))
         files["record.json"] = json.dumps(record).encode()
         try:
             self.store.put(files, reserved=stored)

@@ -276,7 +276,8 @@ class Board:
         if run.keeping is not None:  # completed or stopped by its time budget: a result worth keeping
             job = run.job
             done.update(self.results.keep(run.keeping, done, png, content=job.content if job.store_inputs else None,
-                                          styles=job.styles if job.store_inputs else (), regions=bool(job.engine_kwargs())))
+                                          styles=job.styles if job.store_inputs else (), regions=bool(job.engine_kwargs()),
+                                          weights_label=getattr(self.engine.info, "label", None)))
         run.answer.finish(done, png)
         self.report(final.stopped or "completed", run, None)
 
