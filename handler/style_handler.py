@@ -145,6 +145,8 @@ class StyleTransferHandler(BaseHandler):
             "device": {"type": self.device.type,
                        "name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"},
             "limits": self.limits.as_dict(),
+            # what precision=auto runs as on this worker, and why (fp32 after a bf16 first step went non-finite)
+            "precision": {"auto": self.engine.auto.mode, "reason": self.engine.auto.reason},
             "params": StyleParams.schema(),
             "scheduler": {"batch_size": self.batch_size, "memory_budget_mb": round(self.budget / memory.MIB),
                           "slice_s": self.slice_s},

@@ -17,10 +17,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import images, memory, records, request
+from . import precision as arithmetic
 from .engine import CANCELLED, Engine, Pause, Snapshot
 from .request import Limits, RequestError
 
@@ -151,6 +152,8 @@ class Board:
             if request.asks_capabilities(item.fields):
                 return Chunk(json.dumps(self.capabilities()), first=True, last=True)
             job = request.parse(item.fields, item.accept, self.limits, item.repeated)
+            # auto -> this worker's mode, so admission sizes the job by the bytes it will really use
+            job = replace(job, params=replace(job.params, precision=arithmetic.resolve(job.params.precision, self.engine.auto)))
             need = memory.estimate_bytes(job.params, job.content.size, [s.size for s in job.styles])
             if need > self.budget:
                 most = memory.largest_size_within(self.budget, job.params, job.content.size, [s.size for s in job.styles])

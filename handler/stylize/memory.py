@@ -20,6 +20,10 @@ from .params import StyleParams
 MIB = 1024 * 1024
 ACTIVATION_BYTES_PER_PIXEL = 3000  # forward + backward to relu5_1, fp32, max-pool indices included
 STYLE_FORWARD_BYTES_PER_PIXEL = 1200  # a style image's no-grad forward (targets): two layers live at a time
+# precision=bf16: the saved activations are half the bytes; the fp32 copies the statistics read
+# (relu1_1 .. relu5_1, relu4_2) and the max-pool indices are not. Measured: README, "bfloat16".
+BF16_ACTIVATION_BYTES_PER_PIXEL = 2000
+BF16_STYLE_FORWARD_BYTES_PER_PIXEL = 800
 FLOAT = 4
 LBFGS_HISTORY = 100  # history_size of the engine's L-BFGS
 FIXED_BYTES = 48 * MIB  # per run: Gram targets, content features, small buffers
@@ -30,16 +34,18 @@ def output_size(content_wh: tuple[int, int], size: int) -> tuple[int, int]:
 
 
 def estimate_bytes(params: StyleParams, content_wh: tuple[int, int], style_whs: list[tuple[int, int]]) -> int:
-    """Peak bytes of one run: its largest (final) stage, plus the decoded inputs it holds as float tensors."""
+    """Peak bytes of one run: its largest (final) stage, plus the decoded inputs it holds as float tensors.
+    ``params.precision`` should be resolved (fp32 | bf16; the serving layer resolves ``auto`` first)."""
     w, h = output_size(content_wh, params.size)
     pixels = w * h
     vector = 3 * pixels * FLOAT  # one image-sized float vector
     optimiser = (2 * LBFGS_HISTORY + 6) * vector if params.optimizer == "lbfgs" else 3 * vector
-    optimise = pixels * ACTIVATION_BYTES_PER_PIXEL + optimiser + 3 * vector  # + image, best image, snapshot copy
+    bf16 = params.precision == "bf16"  # "auto" unresolved: assume fp32, the larger
+    optimise = pixels * (BF16_ACTIVATION_BYTES_PER_PIXEL if bf16 else ACTIVATION_BYTES_PER_PIXEL) + optimiser + 3 * vector  # + image, best image, snapshot copy
     style_side = max(16, round(max(w, h) * params.style_scale))
     style_pixels = max((images.fit_size(sw, sh, style_side)[0] * images.fit_size(sw, sh, style_side)[1]
                         for sw, sh in style_whs), default=0)
-    targets = style_pixels * STYLE_FORWARD_BYTES_PER_PIXEL
+    targets = style_pixels * (BF16_STYLE_FORWARD_BYTES_PER_PIXEL if bf16 else STYLE_FORWARD_BYTES_PER_PIXEL)
     inputs = (content_wh[0] * content_wh[1] + sum(sw * sh for sw, sh in style_whs)) * 3 * FLOAT
     return int(max(optimise, targets) + inputs + FIXED_BYTES)
 
