@@ -9,7 +9,7 @@ import { fieldOfMessage, styleFieldName } from "./errors.js";
 import { buildParamPanel, markPreset, readValues, setDisabled, setMaxima, setValues } from "./form.js";
 import { RunHistory } from "./history.js";
 import { encodeImage, uploadName } from "./images.js";
-import { PARAM_NAMES, toFormEntries, validateParams } from "./params.js";
+import { PARAMS, PARAM_NAMES, toFormEntries, validateParams } from "./params.js";
 import { ContentPicker, StyleList, bindDropzone } from "./pickers.js";
 import { formatDuration } from "./progress.js";
 import { RegionPainter, maskFieldName } from "./regions.js";
@@ -122,6 +122,10 @@ async function loadCapabilities() {
   }
   presets = presetsFor(caps, content.aspect);
   if (caps.weights.random_init) $("weights-banner").hidden = false;
+  if (caps.precision?.auto) {
+    const spec = PARAMS.find((p) => p.name === "precision");
+    $("param-precision-help").textContent = `${spec.help} Here auto = ${caps.precision.auto} (${caps.precision.reason}).`;
+  }
   if (!editedByHand) setValues(presets.quick.values);
   refreshLimits();
 }

@@ -47,6 +47,8 @@ export const PARAMS = [
     help: "Size of the style images relative to the output size." },
   { name: "time_budget_s", label: "Time budget (s)", kind: "float", min: 0.001, max: 86400, step: "any", default: null, optional: true, group: "advanced",
     help: "Stop after this many seconds and return the best image so far (empty: no limit)." },
+  { name: "precision", label: "Precision", kind: "choice", choices: ["auto", "fp32", "bf16"], default: "auto", group: "advanced",
+    help: "Network arithmetic: bf16 is about 2x faster where the hardware has it (statistics stay fp32); auto picks it there." },
 ];
 
 export const PARAM_NAMES = new Set(PARAMS.map((p) => p.name));
