@@ -107,3 +107,17 @@ def test_strict_hint_names_only_what_the_cli_accepts(pictures: tuple[str, str], 
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: ImageNet VGG19 weights are not available") and "VGG19_WEIGHTS=/path/to/vgg19-dcbb9e9d.pth" in line
     assert "--source" not in line
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "auto"])
+def test_cli_precision_is_said_and_used(pictures: tuple[str, str], tmp_path: Path, offline_home: dict[str, str], precision: str) -> None:
+    out = tmp_path / "out.png"
+    result = stylize(*pictures, "-o", str(out), "--size", "32", "--iterations", "2", "--weights-mode", "random",
+                     "--precision", precision, env=offline_home)
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stderr.splitlines() if line.startswith("device="))
+    if precision == "auto":  # which mode, and why: this machine's CPU flags
+        assert "precision=bf16 (CPU flags show" in line or "precision=fp32 (CPU flags show neither" in line, line
+    else:
+        assert f"precision={precision} size=32" in line, line
+    assert Image.open(out).size == (32, 24)
