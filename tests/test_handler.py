@@ -100,7 +100,7 @@ def test_plan_is_answered_without_a_run(handler: StyleTransferHandler) -> None:
     """response=plan: the stages of a job from its params and the content's size (no images), as the
     stream's first line would send them; the server's limits apply as for a job."""
     reply = one(handler, {"response": b"plan", "size": b"300", "iterations": b"10", "width": b"400", "height": b"200"})
-    assert reply.status == 400 and json.loads(reply.body)["message"] == "size: must be at most 256 on this server, got 300"
+    assert reply.status == 400 and json.loads(reply.body)["message"] == "size: must be between 16 and 256, got 300"
     reply = one(handler, {"response": b"plan", "size": b"256", "iterations": b"10", "width": b"400", "height": b"200"})
     assert reply.status == 200 and reply.streamed is False and reply.calls == 1
     assert json.loads(reply.body) == {"event": "plan", "stages": [{"size": [128, 64], "iterations": 4}, {"size": [181, 90], "iterations": 3},

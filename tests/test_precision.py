@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 from images_util import content_image, style_image
-from stylize import Engine, StyleParams, memory, precision, weights
+from serving import memory
+from stylize import Engine, StyleParams, precision, weights
 from stylize.params import ParamError
 
 # Cross-mode bound at 96 px after 3 L-BFGS iterations (random-init VGG19, CPU): measured mean
