@@ -13,13 +13,13 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import psutil
 import torch
 from stylize import Engine, StyleParams, cpu, images, weights
+from stylize import precision as arithmetic
 from stylize.vgg import FeatureNet
 from torch import Tensor
 
@@ -115,11 +115,12 @@ def per_iteration(durations: list[float]) -> dict[str, Any]:
             "min_s_per_it": min(durations), "durations": durations}
 
 
-def floor_step(eng: Engine, size: int, layer: str, layout: str = "engine") -> Callable[[], None]:
+def floor_step(eng: Engine, size: int, layer: str, layout: str = "engine", mode: str | None = None) -> Callable[[], None]:
     """One bare forward+backward of VGG19 truncated at ``layer`` w.r.t. an image.
 
     layout "engine": the engine's conv modules, memory format and autocast (what its loop pays);
     layout "plain": the tutorial's nn.Sequential, contiguous fp32 (the baseline's own floor).
+    ``mode`` (fp32 | bf16) defaults to what precision=auto means for the engine.
     """
     device = eng.device
     gen = torch.Generator().manual_seed(0)
@@ -127,10 +128,10 @@ def floor_step(eng: Engine, size: int, layer: str, layout: str = "engine") -> Ca
     if layout == "engine":
         net = FeatureNet(eng.convs, [layer]).to(device)
         x = eng._prepare(x)
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+        mode = mode or eng.auto.mode
 
         def forward(img: Tensor) -> Tensor:
-            with autocast:
+            with arithmetic.autocast(mode, device):
                 return net(img)[layer]
     else:
         state = {k: v.to(device) for k, v in weights_state().items()}
@@ -210,9 +211,9 @@ def run_pair(eng: Engine, job: dict[str, Any], content: Tensor, style: Tensor) -
     engine's clock. A shared CPU's speed drifts by 10 % and more within a minute; interleaving puts
     both sides of the ratio under the same drift. No memory figures here (see the "memory" kind)."""
     n, size = job["iterations"], job["size"]
-    step = floor_step(eng, size, job["layer"])
-    step()  # warm-up
     params = StyleParams(**{"size": size, "seed": 0, **job["params"], "iterations": n + 1, "snapshot_every": 1, "multiscale": False})
+    step = floor_step(eng, size, job["layer"], mode=arithmetic.resolve(params.precision, eng.auto))  # the engine's own arithmetic
+    step()  # warm-up
     engine_times: list[float] = []
     floor_times: list[float] = []
     overhead, last = 0.0, None
@@ -296,6 +297,10 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         result = run_memory(eng, job, content, style)
     elif kind == "baseline":
         result = run_baseline(eng, job, content, style)
+    elif kind == "precision":
+        from . import precision
+
+        result = precision.run_interleaved(eng, job, content, style)
     else:
         raise ValueError(f"unknown job kind {kind!r}")
     return {**result, "threads": torch.get_num_threads(), "channels_last": eng.convs[0].weight.is_contiguous(memory_format=torch.channels_last)}

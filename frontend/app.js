@@ -159,6 +159,10 @@ function useCapabilities(doc) {
   presets = presetsFor(caps, content.aspect);
   if (caps.weights.random_init) $("weights-banner").hidden = false;
   showWeights(caps);
+  if (caps.precision?.auto) {
+    const spec = PARAMS.find((p) => p.name === "precision");
+    $("param-precision-help").textContent = `${spec.help} Here auto = ${caps.precision.auto} (${caps.precision.reason}).`;
+  }
   if (!editedByHand) setValues(presets.quick.values);
   refreshLimits();
 }

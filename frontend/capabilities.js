@@ -54,6 +54,7 @@ export function parseCapabilities(doc) {
     device: { type: doc.device?.type ?? "unknown", name: doc.device?.name ?? "" },
     limits: { max_size: limits.max_size, max_iterations: limits.max_iterations, max_work: limits.max_work, max_styles: limits.max_styles ?? 8 },
     speed: { pixel_iterations_per_s: speed },
+    precision: { auto: doc.precision?.auto ?? null, reason: doc.precision?.reason ?? "" },
     fallback: false,
   };
 }

@@ -26,6 +26,7 @@ export const FIELDS = [
   { name: "pooling", label: "Pooling", group: "advanced" },
   { name: "style_scale", label: "Style scale", group: "advanced", step: 0.1 },
   { name: "time_budget_s", label: "Time budget (s)", group: "advanced" },
+  { name: "precision", label: "Precision", group: "advanced" },
 ];
 
 // kind: int | float | bool | choice | layers; optional: an empty input means "not set" (the

@@ -146,7 +146,8 @@ class StyleTransferHandler(BaseHandler):
     def capabilities(self) -> dict[str, Any]:
         return capabilities.document(weights=self.weights_info, device=self.device, limits=self.limits,
                                      batch_size=self.batch_size, budget_bytes=self.budget, slice_s=self.slice_s,
-                                     pixel_iterations_per_s=self.speed, results=self.results.describe())
+                                     pixel_iterations_per_s=self.speed, results=self.results.describe(),
+                                     precision={"auto": self.engine.auto.mode, "reason": self.engine.auto.reason})
 
     def _memory_budget(self, settings: Mapping[str, Any]) -> int:
         kind = self.device.type

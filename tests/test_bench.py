@@ -77,6 +77,10 @@ def test_quick_run_prints_tables(tmp_path: Path) -> None:
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
     assert float(cells[2].split()[0]) > 0 and float(cells[3].split()[0]) > 0  # engine and floor s/it (median, maybe "(mean)")
     assert "tutorial baseline" in text and "engine defaults" in text
+    precision_rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith(("| engine, precision", "| fp32 floor", "| bf16 floor"))}
+    assert len(precision_rows) == 6, precision_rows  # fp32/bf16 floor x channels_last/NCHW, engine fp32/bf16
+    assert precision_rows["fp32 floor (channels_last)"].count("(1.00)") == 2  # the ratios' base, at both sizes
+    assert "engine bf16 ÷ fp32 floor ≤ 0.6 at 48 px" in text
     assert out.read_text().startswith("## Benchmark")
 
 

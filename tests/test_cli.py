@@ -142,3 +142,17 @@ def test_offline_with_the_wheel_the_cli_uses_real_vgg16_and_caches_it(pictures: 
     assert cached.is_file() and f"cached at {cached}" in second.stderr
     refused = stylize(*args, "--style-layers", "relu1_1,relu4_4", env=offline_with_wheel)
     assert refused.returncode == 2 and "style_layers: vgg16 has no layer 'relu4_4'" in refused.stderr
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "auto"])
+def test_cli_precision_is_said_and_used(pictures: tuple[str, str], tmp_path: Path, offline_home: dict[str, str], precision: str) -> None:
+    out = tmp_path / "out.png"
+    result = stylize(*pictures, "-o", str(out), "--size", "32", "--iterations", "2", "--weights-mode", "random",
+                     "--precision", precision, env=offline_home)
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stderr.splitlines() if line.startswith("device="))
+    if precision == "auto":  # which mode, and why: this machine's CPU flags
+        assert "precision=bf16 (CPU flags show" in line or "precision=fp32 (CPU flags show neither" in line, line
+    else:
+        assert f"precision={precision} size=32" in line, line
+    assert Image.open(out).size == (32, 24)

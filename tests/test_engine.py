@@ -7,16 +7,17 @@ import itertools
 import pytest
 import torch
 from images_util import content_image, style_image
-from stylize import Engine, Pause, Snapshot, StyleParams, engine, images, losses, weights
+from stylize import Engine, Pause, Snapshot, StyleParams, engine, images, losses, precision, weights
 from stylize.vgg import LAYER_NAMES, FeatureNet, build_convs
 
 FAST = {"size": 48, "iterations": 8, "snapshot_every": 0, "multiscale": False}
 
 
-@pytest.fixture(scope="module")
-def eng() -> Engine:
+@pytest.fixture(scope="module", params=["fp32", "bf16"])
+def eng(request: pytest.FixtureRequest) -> Engine:
+    """Every test below runs in both precisions: precision=auto (the default) resolves to the param."""
     state, info = weights.obtain("random", seed=0)
-    return Engine(state, info, "cpu")
+    return Engine(state, info, "cpu", auto=precision.Resolution(request.param, "test"))
 
 
 def run(eng: Engine, styles: list | None = None, content=None, cancel=None, **overrides: object) -> list[Snapshot]:

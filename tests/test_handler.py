@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from images_util import content_image, style_image, to_bytes
 from PIL import Image
 from style_handler import FAULT_HEADER, REPEATED_HEADER, StyleTransferHandler
+from stylize import precision
 from torchserve_sim import Frontend, Reply
 from ts.context import Context
 
@@ -69,9 +71,12 @@ def test_png_response_arrives_whole_in_its_last_chunk(handler: StyleTransferHand
     assert Image.open(io.BytesIO(reply.body)).size == (32, 24)  # content's 4:3 kept
 
 
-def test_json_response_holds_snapshots_and_result(handler: StyleTransferHandler) -> None:
-    reply = one(handler, {"content": CONTENT, "style": STYLE, **SMALL, "response": "json"})
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "auto"])
+def test_json_response_holds_snapshots_and_result(handler: StyleTransferHandler, precision: str) -> None:
+    reply = one(handler, {"content": CONTENT, "style": STYLE, **SMALL, "response": "json", "precision": precision})
     doc = json.loads(reply.body)
+    # the effective precision: auto resolved to this worker's mode
+    assert doc["params"]["precision"] == (handler.engine.auto.mode if precision == "auto" else precision)
     assert reply.content_type == "application/json"
     assert [s["iteration"] for s in doc["snapshots"]] == [2, 4]
     assert doc["event"] == "done" and doc["iteration"] == 6 and doc["weights"] == "vgg19/random-init"
@@ -79,8 +84,9 @@ def test_json_response_holds_snapshots_and_result(handler: StyleTransferHandler)
     assert set(doc["timings"]) >= {"decode_s", "queued_s", "optimise_s", "total_s", "iterations_per_s"}
 
 
-def test_stream_sends_snapshots_in_earlier_chunks_than_done(handler: StyleTransferHandler) -> None:
-    reply = one(handler, {"content": CONTENT, "style": STYLE, **SMALL}, {"Accept": "application/x-ndjson"})
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_stream_sends_snapshots_in_earlier_chunks_than_done(handler: StyleTransferHandler, precision: str) -> None:
+    reply = one(handler, {"content": CONTENT, "style": STYLE, **SMALL, "precision": precision}, {"Accept": "application/x-ndjson"})
     assert reply.content_type == "application/x-ndjson" and reply.streamed
     plan, *events = lines(reply)
     assert plan == {"event": "plan", "stages": [{"size": [32, 24], "iterations": 6}]}  # the first line: before any run
@@ -94,7 +100,7 @@ def test_plan_is_answered_without_a_run(handler: StyleTransferHandler) -> None:
     """response=plan: the stages of a job from its params and the content's size (no images), as the
     stream's first line would send them; the server's limits apply as for a job."""
     reply = one(handler, {"response": b"plan", "size": b"300", "iterations": b"10", "width": b"400", "height": b"200"})
-    assert reply.status == 400 and json.loads(reply.body)["message"] == "size: must be at most 256 on this server, got 300"
+    assert reply.status == 400 and json.loads(reply.body)["message"] == "size: must be between 16 and 256, got 300"
     reply = one(handler, {"response": b"plan", "size": b"256", "iterations": b"10", "width": b"400", "height": b"200"})
     assert reply.status == 200 and reply.streamed is False and reply.calls == 1
     assert json.loads(reply.body) == {"event": "plan", "stages": [{"size": [128, 64], "iterations": 4}, {"size": [181, 90], "iterations": 3},
@@ -120,6 +126,10 @@ def test_capabilities_describe_this_server(handler: StyleTransferHandler) -> Non
     assert doc["scheduler"]["batch_size"] == 8 and doc["speed"]["pixel_iterations_per_s"] > 0
     assert doc["networks"] == ["vgg19"] and doc["weights"]["network"] == "vgg19"
     assert doc["weights"]["label"].startswith("RANDOM-INIT VGG19") and doc["weights"]["licence"] is None
+    expected = precision.resolve_auto(torch.device("cpu"))  # this machine's real CPU flags
+    assert doc["precision"] == {"auto": expected.mode, "reason": expected.reason}
+    assert doc["params"]["precision"]["choices"] == ["auto", "fp32", "bf16"]
+
 
 
 def test_a_network_the_server_lacks_is_a_400_naming_network(handler: StyleTransferHandler) -> None:

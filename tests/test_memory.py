@@ -61,6 +61,7 @@ def test_host_memory_is_positive_and_at_most_physical() -> None:
 
 
 MEASURE = textwrap.dedent("""
+    import sys
     from PIL import Image
     from serving import memory
     from stylize import Engine, StyleParams, weights
@@ -72,7 +73,7 @@ MEASURE = textwrap.dedent("""
     content, style = Image.new("RGB", (96, 72), (120, 80, 40)), Image.effect_noise((96, 96), 60).convert("RGB")
     for _ in engine.run(content, [style], StyleParams(size=32, iterations=2, snapshot_every=0)):
         pass  # lazy initialisation outside the measurement
-    params = StyleParams(size=96, iterations=104, snapshot_every=0, multiscale=False)
+    params = StyleParams(size=96, iterations=104, snapshot_every=0, multiscale=False, precision=sys.argv[1])
     base = status("VmRSS:")
     open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM)
     for _ in engine.run(content, [style], params):
@@ -81,9 +82,10 @@ MEASURE = textwrap.dedent("""
 """)
 
 
-def test_a_measured_run_stays_within_its_estimate() -> None:
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_measured_run_stays_within_its_estimate(precision: str) -> None:
     """96 px, 104 L-BFGS iterations (the history is full): the process's peak rise <= the estimate."""
-    proc = subprocess.run([sys.executable, "-c", MEASURE], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    proc = subprocess.run([sys.executable, "-c", MEASURE, precision], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     measured, estimate = map(int, proc.stdout.split()[-2:])
     assert 0 < measured <= estimate, (measured, estimate)

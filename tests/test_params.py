@@ -32,6 +32,7 @@ BAD_VALUES = [
     ("style_layer_weights", "1,2"), ("style_layer_weights", "1,x,1,1,1"), ("style_layer_weights", "-1,1,1,1,1"),
     ("init", "zeros"),
     ("optimizer", "sgd"),
+    ("precision", "fp16"),
     ("learning_rate", 0.0), ("learning_rate", 5.0),
     ("seed", -1), ("seed", 2**40),
     ("snapshot_every", -1),

@@ -33,6 +33,12 @@ test("capabilities: the app keeps limits, weights and speed; a document without 
   assert.equal(parseCapabilities({ ...DOC, speed: {} }).speed.pixel_iterations_per_s, DEFAULT_CAPABILITIES.speed.pixel_iterations_per_s);
 });
 
+test("capabilities: what precision=auto runs as on this server is kept for the panel (absent from older servers)", () => {
+  const caps = parseCapabilities({ ...DOC, precision: { auto: "bf16", reason: "CPU flags show avx512_bf16" } });
+  assert.deepEqual(caps.precision, { auto: "bf16", reason: "CPU flags show avx512_bf16" });
+  assert.deepEqual(parseCapabilities(DOC).precision, { auto: null, reason: "" });
+});
+
 test("URLs: the front's /capabilities, and TorchServe's own form when the API is elsewhere", () => {
   assert.deepEqual(capabilitiesUrls("", "/predictions/style_transfer"), ["/capabilities"]);
   assert.deepEqual(capabilitiesUrls("http://ts:8080", "/predictions/style_transfer"),

@@ -9,7 +9,7 @@ test("a run is described by the settings that change its look", () => {
   const lines = describeRun(values, { styles: 2, elapsedS: 12.4, stopped: "completed" });
   assert.deepEqual(lines, [
     "256 px · 100 iterations",
-    "style 100 · content 1 · TV 10",
+    "style 10 · content 1 · TV 10",
     "lbfgs · multiscale · colours kept · from content",
     "2 style images · seed 0",
     "took 12 s",

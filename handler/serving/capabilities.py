@@ -27,7 +27,8 @@ def describe_weights(info: WeightsInfo) -> dict[str, Any]:
 
 
 def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batch_size: int, budget_bytes: int,
-             slice_s: float, pixel_iterations_per_s: float, results: dict[str, Any] | None = None) -> dict[str, Any]:
+             slice_s: float, pixel_iterations_per_s: float, precision: dict[str, str] | None = None,
+             results: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "service": "style_transfer",
         "weights": describe_weights(weights),
@@ -35,6 +36,8 @@ def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batc
         "networks": [weights.network],
         "device": describe_device(device),
         "limits": limits.as_dict(),
+        # what precision=auto runs as on this worker, and why (fp32 after a bf16 first step went non-finite)
+        "precision": precision or {"auto": "fp32", "reason": "not reported"},
         "params": StyleParams.schema(),
         "scheduler": {"batch_size": batch_size, "memory_budget_mb": round(budget_bytes / MIB), "slice_s": slice_s},
         "speed": {"pixel_iterations_per_s": round(pixel_iterations_per_s)},

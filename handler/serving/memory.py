@@ -23,6 +23,10 @@ STYLE_FORWARD_BYTES_PER_PIXEL = 1200  # a style image's no-grad forward (targets
 # VGG16 keeps one conv+relu fewer in blocks 3 and 4 (relu5_1 is reached the same way): per output pixel,
 # activation channels/area go 64*2+128*2/4+256*3/16+512*3/64 = 264 vs VGG19's 288 (x 2 for conv and relu).
 NETWORK_ACTIVATION_SHARE = {"vgg19": 1.0, "vgg16": 264 / 288}
+# precision=bf16: the saved activations are half the bytes; the fp32 copies the statistics read
+# (relu1_1 .. relu5_1, relu4_2) and the max-pool indices are not. Measured: README, "bfloat16".
+BF16_ACTIVATION_BYTES_PER_PIXEL = 2000
+BF16_STYLE_FORWARD_BYTES_PER_PIXEL = 800
 FLOAT = 4
 LBFGS_HISTORY = 100  # history_size of the engine's L-BFGS
 FIXED_BYTES = 48 * MIB  # per run: Gram targets, content features, small buffers
@@ -33,17 +37,20 @@ def output_size(content_wh: tuple[int, int], size: int) -> tuple[int, int]:
 
 
 def estimate_bytes(params: StyleParams, content_wh: tuple[int, int], style_whs: list[tuple[int, int]]) -> int:
-    """Peak bytes of one run: its largest (final) stage, plus the decoded inputs it holds as float tensors."""
+    """Peak bytes of one run: its largest (final) stage, plus the decoded inputs it holds as float tensors.
+    ``params.precision`` should be resolved (fp32 | bf16; the serving layer resolves ``auto`` first)."""
     w, h = output_size(content_wh, params.size)
     pixels = w * h
     vector = 3 * pixels * FLOAT  # one image-sized float vector
     optimiser = (2 * LBFGS_HISTORY + 6) * vector if params.optimizer == "lbfgs" else 3 * vector
     share = NETWORK_ACTIVATION_SHARE[params.network or "vgg19"]
-    optimise = int(pixels * ACTIVATION_BYTES_PER_PIXEL * share) + optimiser + 3 * vector  # + image, best image, snapshot copy
+    bf16 = params.precision == "bf16"  # "auto" unresolved: assume fp32, the larger
+    per_pixel = BF16_ACTIVATION_BYTES_PER_PIXEL if bf16 else ACTIVATION_BYTES_PER_PIXEL
+    optimise = int(pixels * per_pixel * share) + optimiser + 3 * vector  # + image, best image, snapshot copy
     style_side = max(16, round(max(w, h) * params.style_scale))
     style_pixels = max((images.fit_size(sw, sh, style_side)[0] * images.fit_size(sw, sh, style_side)[1]
                         for sw, sh in style_whs), default=0)
-    targets = style_pixels * STYLE_FORWARD_BYTES_PER_PIXEL
+    targets = style_pixels * (BF16_STYLE_FORWARD_BYTES_PER_PIXEL if bf16 else STYLE_FORWARD_BYTES_PER_PIXEL)
     inputs = (content_wh[0] * content_wh[1] + sum(sw * sh for sw, sh in style_whs)) * 3 * FLOAT
     return int(max(optimise, targets) + inputs + FIXED_BYTES)
 

@@ -36,7 +36,7 @@ def snapshot_record(snap: Snapshot, with_image: bool = True) -> dict[str, Any]:
 
 def done_record(final: Snapshot, png: bytes, params: StyleParams, timings: dict[str, float]) -> dict[str, Any]:
     record = snapshot_record(final, with_image=False)
-    record.update(event="done", image=_b64(png), stopped=final.stopped, params=params.as_dict(),
+    record.update(event="done", image=_b64(png), stopped=final.stopped, params={**params.as_dict(), "precision": final.precision},  # fp32 after a bf16 fallback
                   timings={k: round(v, 4) for k, v in timings.items()})
     return record
 

@@ -17,10 +17,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from stylize import images
+from stylize import precision as arithmetic
 from stylize.engine import CANCELLED, Engine, Pause, Snapshot, plan
 from stylize.errors import FieldError
 
@@ -182,6 +183,8 @@ class Board:
                 return responses.plan(plan(asked.params, asked.content_wh))
             job = request.parse(item.fields, item.accept, self.limits, item.repeated,
                                 network=getattr(self.engine, "network", None))
+            # auto -> this worker's mode, so admission sizes the job by the bytes it will really use
+            job = replace(job, params=replace(job.params, precision=arithmetic.resolve(job.params.precision, self.engine.auto)))
             need = memory.estimate_bytes(job.params, job.content.size, [s.size for s in job.styles])
             if need > self.budget:
                 most = memory.largest_size_within(self.budget, job.params, job.content.size, [s.size for s in job.styles])

@@ -10,7 +10,7 @@ from pathlib import Path
 from stylize_client.options import OptionError, add_param_options, check_writable, collect_params, prepare_dir
 from tqdm import tqdm
 
-from . import images, masks, weights
+from . import images, masks, precision, weights
 from .engine import Engine
 from .errors import FieldError
 from .params import StyleParams
@@ -68,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     engine = Engine(state, info, args.device)
-    print(f"device={engine.device} size={params.size} iterations={params.iterations}", file=sys.stderr)
+    mode = precision.resolve(params.precision, engine.auto)
+    why = f" ({engine.auto.reason})" if params.precision == precision.AUTO else ""
+    print(f"device={engine.device} precision={mode}{why} size={params.size} iterations={params.iterations}", file=sys.stderr)
     bar = tqdm(total=params.iterations, unit="it", dynamic_ncols=True, file=sys.stderr)
     try:
         for snap in engine.run(content, styles, params, masks=regions["mask"], style_masks=regions["style_mask"]):

@@ -3,6 +3,7 @@ handler and the benchmarks alike."""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -14,6 +15,7 @@ from torch import Tensor
 
 from . import cpu, images
 from . import masks as region_masks
+from . import precision as arithmetic
 from .losses import Objective
 from .params import StyleParams
 from .vgg import FeatureNet, build_convs
@@ -22,6 +24,7 @@ from .weights import WeightsInfo
 BASE_SIZE = 128  # multiscale starts here, like crowsonkb's min_scale
 STAGE_GROWTH = math.sqrt(2)
 COMPLETED, TIME_BUDGET, CANCELLED = "completed", "time_budget", "cancelled"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Snapshot:
     weights: str  # WeightsInfo.tag: vgg16/imagenet-keras | vgg19/imagenet1k_v1 | vgg19/random-init ...
     final: bool = False
     stopped: str | None = None  # on the final record: completed | time_budget | cancelled
+    precision: str = arithmetic.FP32  # the VGG arithmetic this run used: fp32 | bf16
 
 
 @dataclass(frozen=True)
@@ -119,8 +123,11 @@ class _Tracker:
 class Engine:
     """Holds one network's VGG conv weights on a device; :meth:`run` performs one style-transfer job."""
 
-    def __init__(self, state: dict[str, Tensor], info: WeightsInfo, device: torch.device | str | None = None) -> None:
+    def __init__(self, state: dict[str, Tensor], info: WeightsInfo, device: torch.device | str | None = None,
+                 auto: arithmetic.Resolution | None = None) -> None:
         self.device = torch.device(device) if device is not None else pick_device()
+        # what precision=auto means here (injectable for tests); fp32 after a non-finite bf16 first step
+        self.auto = auto or arithmetic.resolve_auto(self.device)
         self.info = info
         self.cuda = self.device.type == "cuda"
         # channels_last weights make every conv run (and output) channels_last: faster with cuDNN and,
@@ -129,7 +136,7 @@ class Engine:
         self.convs = build_convs(state, info.network, info.input_mean, info.input_std)
         self.convs.to(self.device).to(memory_format=torch.channels_last)
         if self.cuda:
-            torch.backends.cudnn.benchmark = True
+            arithmetic.configure_cuda()
         else:
             cpu.keep_freed_memory()
 
@@ -159,17 +166,14 @@ class Engine:
         generator = torch.Generator(device="cpu").manual_seed(params.seed)
         image: Tensor | None = None
         done, stopped = 0, COMPLETED
+        mode = arithmetic.resolve(params.precision, self.auto)
         last_losses: dict[str, Tensor] = {}
         last_yield = time.monotonic()
 
         for stage, (wh, stage_iters) in enumerate([(st.size, st.iterations) for st in stages], start=1):
-            objective = self._objective(net, content_t, style_ts, blend, layer_w, params, wh, regions)
-            image = self._init(image, params, content_t, style_ts, wh, generator)
-            image.requires_grad_(True)
-            optimizer = (torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=100,
-                                           tolerance_grad=-1.0, tolerance_change=-1.0)
-                         if params.optimizer == "lbfgs" else torch.optim.Adam([image], lr=params.learning_rate))
-            tracker = _Tracker(objective, optimizer, image)
+            objective = self._objective(net, content_t, style_ts, blend, layer_w, params, wh, regions, mode)
+            start_image = self._init(image, params, content_t, style_ts, wh, generator)
+            image, optimizer, tracker = self._optimiser(objective, start_image, params)
 
             for _ in range(stage_iters):
                 if should_cancel is not None and should_cancel():
@@ -181,9 +185,19 @@ class Engine:
                 optimizer.step(tracker.closure)
                 with torch.no_grad():
                     image.clamp_(0, 1)
+                if done == 0 and mode == arithmetic.BF16 and params.precision == arithmetic.AUTO and not self._finite(tracker):
+                    # auto promised "same pictures": redo this first step, and this worker's later jobs, in fp32
+                    logger.warning("precision auto: bf16 gave non-finite values on a first step; using fp32 from now on")
+                    mode = arithmetic.FP32
+                    self.auto = arithmetic.Resolution(mode, f"bf16 gave non-finite values on a first step ({self.auto.reason})")
+                    objective = self._objective(net, content_t, style_ts, blend, layer_w, params, wh, regions, mode)
+                    image, optimizer, tracker = self._optimiser(objective, start_image, params)
+                    optimizer.step(tracker.closure)
+                    with torch.no_grad():
+                        image.clamp_(0, 1)
                 done += 1
                 if params.snapshot_every and done % params.snapshot_every == 0 and done < params.iterations:
-                    yield self._snapshot(image, done, params, stage, len(stages), tracker.losses, start, content_t)
+                    yield self._snapshot(image, done, params, stage, len(stages), tracker.losses, start, content_t, mode=mode)
                     last_yield = time.monotonic()
                 elif pause_every_s is not None and time.monotonic() - last_yield >= pause_every_s:
                     yield Pause(done, params.iterations, stage, len(stages), round(time.monotonic() - start, 4))
@@ -196,9 +210,23 @@ class Engine:
         assert image is not None
         result = images.resize(image.float(), final_wh)
         yield self._snapshot(result, done, params, stage, len(stages), last_losses, start, content_t,
-                             final=True, stopped=stopped)
+                             final=True, stopped=stopped, mode=mode)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _optimiser(objective: Objective, start_image: Tensor, params: StyleParams) -> tuple[Tensor, torch.optim.Optimizer, _Tracker]:
+        image = start_image.clone().requires_grad_(True)  # start_image stays untouched: a fallback restarts from it
+        optimizer = (torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=100,
+                                       tolerance_grad=-1.0, tolerance_change=-1.0)
+                     if params.optimizer == "lbfgs" else torch.optim.Adam([image], lr=params.learning_rate))
+        return image, optimizer, _Tracker(objective, optimizer, image)
+
+    @staticmethod
+    def _finite(tracker: _Tracker) -> bool:
+        """One host sync, on the first step only: the loss and the stepped image are finite."""
+        loss = tracker.losses.get("total")
+        return bool(loss is not None and torch.isfinite(loss).all() and torch.isfinite(tracker.image).all())
 
     def _tensor(self, img: Image.Image | Tensor) -> Tensor:
         t = images.to_tensor(img) if isinstance(img, Image.Image) else img
@@ -213,12 +241,12 @@ class Engine:
 
     def _objective(self, net: FeatureNet, content: Tensor, styles: list[Tensor], blend: list[float],
                    layer_w: list[float], params: StyleParams, wh: tuple[int, int],
-                   regions: region_masks.Regions | None = None) -> Objective:
+                   regions: region_masks.Regions | None = None, mode: str = arithmetic.FP32) -> Objective:
         style_side = max(16, round(max(wh) * params.style_scale))
         scaled_styles = [self._prepare(images.resize(s, images.fit_size(s.shape[-1], s.shape[-2], style_side)))
                          for s in styles]
         args = (net, self._prepare(images.resize(content, wh)), scaled_styles, blend, params.content_layers,
-                params.style_layers, layer_w, (params.content_weight, params.style_weight, params.tv_weight), self.cuda)
+                params.style_layers, layer_w, (params.content_weight, params.style_weight, params.tv_weight), mode)
         if regions is None:
             return Objective(*args)
         # masks follow each stage's size, and each style mask its style image's scaled size
@@ -239,7 +267,7 @@ class Engine:
 
     def _snapshot(self, image: Tensor, done: int, params: StyleParams, stage: int, stages: int,
                   losses: dict[str, Tensor], start: float, content: Tensor, final: bool = False,
-                  stopped: str | None = None) -> Snapshot:
+                  stopped: str | None = None, mode: str = arithmetic.FP32) -> Snapshot:
         picture = image.detach().float()
         if params.preserve_colors:
             picture = images.keep_colors(picture, content)
@@ -249,4 +277,4 @@ class Engine:
                         elapsed_s=round(time.monotonic() - start, 4),
                         # a copy: the optimiser keeps writing into `image` while consumers encode this one
                         image=picture[0].to("cpu", copy=True),
-                        weights=self.info.tag, final=final, stopped=stopped)
+                        weights=self.info.tag, final=final, stopped=stopped, precision=mode)

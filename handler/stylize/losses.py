@@ -7,12 +7,11 @@ weights are ImageNet-trained or random-init, whose activations differ by orders 
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from . import precision as arithmetic
 from .vgg import FeatureNet
 
 EPS = 1e-8
@@ -86,13 +85,13 @@ class Objective:
 
     def __init__(self, net: FeatureNet, content: Tensor, styles: list[Tensor], blend: list[float],
                  content_layers: tuple[str, ...], style_layers: tuple[str, ...],
-                 style_layer_weights: list[float], weights: tuple[float, float, float], autocast: bool = False) -> None:
+                 style_layer_weights: list[float], weights: tuple[float, float, float], precision: str = arithmetic.FP32) -> None:
         self.net = net
         self.content_layers = content_layers
         self.style_layers = style_layers
         self.layer_weights = style_layer_weights
         self.content_weight, self.style_weight, self.tv_weight = weights
-        self.autocast = autocast
+        self.precision = precision  # fp32 | bf16: the VGG pass only; everything after .float() is fp32
         with torch.no_grad():
             feats = self._features(content)
             self.content_targets = {k: feats[k].float() for k in content_layers}
@@ -115,8 +114,7 @@ class Objective:
                    for k, w in zip(self.style_layers, self.layer_weights, strict=True))
 
     def _features(self, image: Tensor) -> dict[str, Tensor]:
-        ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self.autocast else nullcontext()
-        with ctx:
+        with arithmetic.autocast(self.precision, image.device):
             return self.net(image)
 
     def __call__(self, image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:

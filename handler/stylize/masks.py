@@ -138,10 +138,10 @@ class GuidedObjective(Objective):
 
     def __init__(self, net: FeatureNet, content: Tensor, styles: list[Tensor], blend: list[float],
                  content_layers: tuple[str, ...], style_layers: tuple[str, ...], style_layer_weights: list[float],
-                 weights: tuple[float, float, float], autocast: bool = False, *, coverage: list[Tensor],
+                 weights: tuple[float, float, float], precision: str = "fp32", *, coverage: list[Tensor],
                  style_masks: list[Tensor | None]) -> None:
         self.coverage, self.own_masks = coverage, style_masks  # read by _set_style_targets during __init__
-        super().__init__(net, content, styles, blend, content_layers, style_layers, style_layer_weights, weights, autocast)
+        super().__init__(net, content, styles, blend, content_layers, style_layers, style_layer_weights, weights, precision)
 
     def _set_style_targets(self, styles: list[Tensor], blend: list[float]) -> None:
         # Per layer: (sqrt of the weights, mass, mass fraction, target Gram, its squared norm) per covering style.

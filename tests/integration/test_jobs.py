@@ -29,7 +29,7 @@ ENDLESS = {"size": "96", "iterations": "2000", "snapshot_every": "2", "multiscal
 
 @pytest.fixture(scope="module")
 def server(model_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TorchServe]:
-    """TorchServe with the test-only fault hook on and a memory budget of 180 MiB: by stylize/memory.py
+    """TorchServe with the test-only fault hook on and a memory budget of 180 MiB: by serving/memory.py
     a 64 px job here needs ~64 MiB, 96 px ~84 MiB, 128 px ~113 MiB, so one 128 px job and a 64 px one
     run side by side but two 128 px jobs do not."""
     ts = TorchServe(model_store, tmp_path_factory.mktemp("ts-jobs"))

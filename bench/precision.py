@@ -1,0 +1,82 @@
+"""The precision section: fp32 vs bf16, floor vs engine, interleaved in one process per size.
+
+Per round (one iteration of each series, in an order that rotates per round): the floor
+(forward+backward of VGG19 to relu5_1) in fp32 and bf16, with the engine's channels_last weights
+and with plain NCHW ones (the channels_last measurement), and one engine iteration in fp32 and in
+bf16 (two runs advanced side by side). A shared CPU's speed drifts within a minute; interleaving
+puts every series under the same drift, so their ratios hold even when the absolute figures don't.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+from stylize import Engine, StyleParams
+from torch import Tensor
+
+SERIES = ("floor-fp32", "floor-bf16", "floor-fp32-nchw", "floor-bf16-nchw", "engine-fp32", "engine-bf16")
+LABELS = {
+    "floor-fp32": "fp32 floor (channels_last)", "floor-bf16": "bf16 floor (channels_last)",
+    "floor-fp32-nchw": "fp32 floor, NCHW weights", "floor-bf16-nchw": "bf16 floor, NCHW weights",
+    "engine-fp32": "engine, precision=fp32", "engine-bf16": "engine, precision=bf16",
+}
+TARGET = 0.6  # engine bf16 s/it ÷ fp32 floor s/it
+
+
+def default_rounds(size: int) -> int:
+    return 3 if size <= 64 else 6 if size <= 256 else 4
+
+
+def run_interleaved(eng: Engine, job: dict[str, Any], content: Tensor, style: Tensor) -> dict[str, Any]:
+    """Worker side (bench.worker kind "precision"): median s/it per series."""
+    from .worker import floor_step  # the worker imports this module lazily; no cycle at import
+
+    size, rounds, layer = job["size"], job["rounds"], job["layer"]
+    nchw = SimpleNamespace(device=eng.device, auto=eng.auto, _prepare=lambda t: t.contiguous(),
+                           convs=copy.deepcopy(eng.convs).to(memory_format=torch.contiguous_format))
+    steps: dict[str, Callable[[], object]] = {
+        "floor-fp32": floor_step(eng, size, layer, mode="fp32"),
+        "floor-bf16": floor_step(eng, size, layer, mode="bf16"),
+        "floor-fp32-nchw": floor_step(nchw, size, layer, mode="fp32"),  # type: ignore[arg-type]
+        "floor-bf16-nchw": floor_step(nchw, size, layer, mode="bf16"),  # type: ignore[arg-type]
+    }
+    runs: dict[str, Iterator[object]] = {}
+    for mode in ("fp32", "bf16"):
+        params = StyleParams(size=size, seed=0, iterations=rounds + 2, snapshot_every=1, multiscale=False, precision=mode)
+        runs[f"engine-{mode}"] = iter(eng.run(content, [style], params))
+        steps[f"engine-{mode}"] = runs[f"engine-{mode}"].__next__
+    for step in steps.values():  # warm-up: first passes, the engines' target setup
+        step()
+    times: dict[str, list[float]] = {name: [] for name in SERIES}
+    for r in range(rounds):
+        for name in SERIES[r % len(SERIES):] + SERIES[: r % len(SERIES)]:
+            t0 = time.perf_counter()
+            steps[name]()
+            times[name].append(time.perf_counter() - t0)
+    return {"s_per_it": {name: statistics.median(t) for name, t in times.items()}, "rounds": rounds}
+
+
+def section(runner: Any, sizes: list[int], rounds: int | None, layer: str,
+            table: Callable[[list[str], list[list[str]]], str]) -> tuple[str, list[str]]:
+    """The table and its target lines (``runner`` / ``table``: bench.__main__'s)."""
+    jobs = [{"id": f"precision@{s}", "kind": "precision", "size": s, "rounds": rounds or default_rounds(s), "layer": layer}
+            for s in sizes]
+    res = runner.run(jobs)
+    per = {s: res[f"precision@{s}"]["s_per_it"] for s in sizes}
+    headers = ["series", *(f"{s} px s/it (÷ fp32 floor)" for s in sizes)]
+    rows = [[LABELS[name], *(f"{per[s][name]:.3f} ({per[s][name] / per[s]['floor-fp32']:.2f})" for s in sizes)] for name in SERIES]
+    targets = []
+    for s in sizes:
+        ratio = per[s]["engine-bf16"] / per[s]["floor-fp32"]
+        targets.append(f"engine bf16 ÷ fp32 floor ≤ {TARGET} at {s} px: {ratio:.2f} → {'MET' if ratio <= TARGET else 'MISSED'}")
+    rounds_text = ", ".join(f"{s} px: {res[f'precision@{s}']['rounds']}" for s in sizes)
+    text = (f"### Precision: fp32 vs bf16 (single scale, default layers, floor to {layer}; rounds {rounds_text}; "
+            "every series one iteration per round, order rotating, medians)\n\n" + table(headers, rows))
+    return text, targets
+
