@@ -49,7 +49,6 @@ def test_every_address_a_user_has_reaches_the_inference_endpoint(given: str, exp
     assert endpoint(given) == expected
 
 
-@pytest.mark.parametrize("output", ["missing/x.png", "."])
 @pytest.mark.parametrize("link", ["http://h:8000/r/AbCdEfGhIjKlMnOpQrStUv", "http://h:8000/results/AbCdEfGhIjKlMnOpQrStUv/final.png",
                                   "h:8000/r/AbCdEfGhIjKlMnOpQrStUv/", "AbCdEfGhIjKlMnOpQrStUv"])
 def test_result_links_and_ids_are_understood(link: str) -> None:
@@ -62,6 +61,7 @@ def test_other_links_are_refused(link: str) -> None:
         result_location(link)
 
 
+@pytest.mark.parametrize("output", ["missing/x.png", "."])
 def test_unwritable_output_is_refused_before_sending(pictures: tuple[str, str], tmp_path: Path, output: str) -> None:
     with fake_upstream() as server:
         r = client(*pictures, "--url", server.url, "-o", str(tmp_path / output))
