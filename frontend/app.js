@@ -8,6 +8,8 @@ import {
 import { fieldOfMessage, styleFieldName } from "./errors.js";
 import { buildParamPanel, markPreset, readValues, setDisabled, setMaxima, setValues } from "./form.js";
 import { RunHistory } from "./history.js";
+import { USE_SETTINGS_KEY } from "./saved.js";
+import { Sharing } from "./sharing.js";
 import { labelled } from "./labels.js";
 import { ACCEPTED_FORMATS, NotAnImage, encodeImage, requireImage, uploadName } from "./images.js";
 import { PARAMS, PARAM_NAMES, loadSchema, toFormEntries, validateParams } from "./params.js";
@@ -50,6 +52,8 @@ const history = new RunHistory($("history"), $("history-empty"), (values, { weig
   $("status").textContent = said.join(" ");
   $("param-size").focus();
 });
+const sharing = new Sharing(apiBase);
+sharing.showSaved(true);
 let caps = DEFAULT_CAPABILITIES;
 let presets = null; // set once the panel exists (its schema is read first)
 let editedByHand = false; // once the user has set size/iterations, capabilities no longer overwrite them
@@ -87,6 +91,22 @@ async function init() {
   setValues(presets.quick.values);
   for (const name of PARAM_NAMES) watchField(name);
   useCapabilities(doc);
+  useSharedSettings();
+}
+
+/** "Use these settings" on a share page (/r/<id>) hands its params over in sessionStorage. */
+function useSharedSettings() {
+  let shared = null;
+  try {
+    shared = JSON.parse(sessionStorage.getItem(USE_SETTINGS_KEY) || "null");
+    sessionStorage.removeItem(USE_SETTINGS_KEY);
+  } catch { /* storage off: nothing handed over */ }
+  if (!shared?.params) return;
+  const values = Object.fromEntries(Object.entries(shared.params).filter(([name, v]) => PARAM_NAMES.has(name) && v !== null));
+  setValues(values);
+  editedByHand = true;
+  refreshLimits();
+  $("status").textContent = "Settings of the shared result loaded; pick a content and a style image, then Start.";
 }
 
 function watchField(name) {
@@ -357,6 +377,7 @@ async function start() {
   controller = new AbortController();
   const { signal } = controller;
   results.reset();
+  sharing.reset();
   results.setBefore(content.previewUrl);
   regions.snapshotForRun();
   // What "Use these settings" brings back besides the parameters: this run's blend and regions.
@@ -394,6 +415,7 @@ async function start() {
           app.dataset.doneMs = received.ms.toFixed(1);
           app.dataset.doneChunk = String(chunk);
           results.done(event, received);
+          sharing.done(event);
         }
       },
     });

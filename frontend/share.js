@@ -38,7 +38,8 @@ async function main() {
   const base = `/results/${id}/`;
   let record;
   try {
-    const r = await fetch(`${base}record.json`);
+    // no-cache: revalidate, so a result deleted since it was cached (immutable) shows as gone
+    const r = await fetch(`${base}record.json`, { cache: "no-cache" });
     if (r.status === 404) {
       forgetResult(id);
       return show("This result is gone: it expired or was deleted.", "missing");
