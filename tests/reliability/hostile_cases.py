@@ -145,6 +145,7 @@ def cases() -> list[Case]:
         out.append(Case(f"accepted: {name}", 200, files=upload(data, name=f"{name}.bin", ctype="application/octet-stream"), data=SMALL, expect_size=size))
     out.append(Case("accepted: exif-rotated jpeg comes out upright", 200, files=upload(exif_rotated_jpeg()), data=SMALL, expect_size=(16, 32)))
     out += mask_cases()
+    out += result_cases()
     return out
 
 
@@ -178,4 +179,20 @@ def mask_cases() -> list[Case]:
         Case("accepted: half mask of another size", 200, files=with_files(("mask", _mask(size=(20, 10)))), data=SMALL, expect_size=(32, 24)),
         Case("accepted: painted transparent mask", 200, files=[*two_styles, ("mask", ("m.png", _mask(mode="RGBA"), "image/png"))],
              data=SMALL, expect_size=(32, 24)),
+    ]
+
+
+def result_cases() -> list[Case]:
+    """The result store's fields (issue 20): switches and deletions that must be refused by name.
+    (Paths under /results/ are the front's: tests/deploy/test_results_front.py.)"""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    return [
+        Case("store is not a boolean", 400, "store", files=upload(), data={**SMALL, "store": "perhaps"}),
+        Case("store_inputs is not a boolean", 400, "store_inputs", files=upload(), data={**SMALL, "store_inputs": "2"}),
+        Case("delete without a result id", 400, "result", content=b"response=delete", headers={**form, "X-Delete-Token": "t"}),
+        Case("delete without a token", 400, "token", content=b"response=delete&result=" + b"A" * 22, headers=form),
+        Case("delete a traversal id", 404, "result", content=b"response=delete&result=..%2F..%2Fetc", headers={**form, "X-Delete-Token": "t"}),
+        Case("delete an unknown id", 404, "result", content=b"response=delete&result=" + b"A" * 22, headers={**form, "X-Delete-Token": "t"}),
+        Case("delete with an extra field", 400, "size", content=b"response=delete&result=" + b"A" * 22 + b"&size=9", headers={**form, "X-Delete-Token": "t"}),
+        Case("accepted: store=false", 200, files=upload(), data={**SMALL, "store": "false"}, expect_size=(32, 24)),
     ]
