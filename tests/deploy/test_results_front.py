@@ -5,9 +5,7 @@ the model server (a fake upstream that records what reaches it)."""
 from __future__ import annotations
 
 import json
-import shutil
 import socket
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,26 +29,14 @@ def upstream() -> Iterator[FakeUpstream]:
 
 
 @pytest.fixture(scope="module")
-def results() -> Iterator[Path]:
-    """World-readable like the results volume (nginx's workers run as another user than the writer);
-    pytest's own tmp root is private to its user."""
-    path = Path(tempfile.mkdtemp(prefix="results-"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def stored(results: Path) -> Stored:
-    return FileStore(results).put({"final.png": b"\x89PNG final", "record.json": b'{"params": {"size": 64}}',
+def stored(results_dir: Path) -> Stored:
+    return FileStore(results_dir).put({"final.png": b"\x89PNG final", "record.json": b'{"params": {"size": 64}}',
                                    "snapshot_01.jpg": b"\xff\xd8 jpeg"})
 
 
 @pytest.fixture(scope="module")
-def front(upstream: FakeUpstream, results: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
-    proxy = nginx_render.start(upstream.url.removeprefix("http://"), tmp_path_factory.mktemp("front"), results=results)
+def front(upstream: FakeUpstream, results_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
+    proxy = nginx_render.start(upstream.url.removeprefix("http://"), tmp_path_factory.mktemp("front"), results=results_dir)
     try:
         yield proxy
     finally:
@@ -112,8 +98,8 @@ def test_unknown_results_are_a_json_404_without_listing(front: Nginx, stored: St
     "/results/.incoming/",
     "/r/../results/{id}/final.png/..%2f..%2f..%2f.tokens",
 ])
-def test_traversal_never_reaches_the_store(front: Nginx, stored: Stored, results: Path, path: str) -> None:
-    token_hash = (results / ".tokens" / stored.id).read_bytes()
+def test_traversal_never_reaches_the_store(front: Nginx, stored: Stored, results_dir: Path, path: str) -> None:
+    token_hash = (results_dir / ".tokens" / stored.id).read_bytes()
     status, body = raw_get(front.url, path.format(id=stored.id))
     assert status in (400, 404), (path, status)
     assert token_hash not in body and b"final" not in body
