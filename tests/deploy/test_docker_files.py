@@ -51,7 +51,7 @@ def test_model_server_image_is_built_with_real_weights_and_runs_as_non_root() ->
     assert "ARG TEST_WEIGHTS=\n" in text
     assert [line.strip() for line in text.splitlines() if "random" in line] == [
         'RUN WEIGHTS_MODE=strict; if [ "$TEST_WEIGHTS" = random-init ]; then WEIGHTS_MODE=random; fi; \\',
-        '&& { [ "$WEIGHTS_MODE" = random ] || grep -q \'^imagenet\' model_store/style_transfer.weights.txt; }']
+        '&& { [ "$WEIGHTS_MODE" = random ] || grep -q \'^ImageNet\' model_store/style_transfer.weights.txt; }']
     assert "USER 10001" in text and "HEALTHCHECK" in text and "/ping" in (DOCKER / "ts_probe.py").read_text()
     assert "USER root" not in (DOCKER / "front.Dockerfile").read_text()
     assert "deploy/k8s/base/front/nginx.conf" in (DOCKER / "front.Dockerfile").read_text()

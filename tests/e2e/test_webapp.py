@@ -130,7 +130,9 @@ def record_posts(page: Page) -> None:
                     fields[name] = { type: value.type, bytes: value.size, wh };
                 }
             }
-            window.__posts.push({ url: new URL(String(url), location.href).href, fields });  // absolute, as sent
+            // jobs only: the pre-start estimate asks response=plan at the same URL
+            const plan = init.body instanceof URLSearchParams && init.body.get("response") === "plan";
+            if (!plan) window.__posts.push({ url: new URL(String(url), location.href).href, fields });  // absolute, as sent
             return realFetch(url, init);
         };
     }""")
