@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image, ImageDraw
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
 
 from tools.torchserve import TorchServe, free_port
 
@@ -276,8 +276,11 @@ def test_cancel_returns_to_ready_without_an_error(page: Page, images: dict[str, 
     set_params(page, time_budget_s="10")
     failed: list[str] = []
     finished: list[str] = []
-    page.on("requestfailed", lambda r: failed.append(r.failure or "") if r.method == "POST" else None)
-    page.on("requestfinished", lambda r: finished.append(r.url) if r.method == "POST" else None)
+    def job(r: Request) -> bool:  # not the app's response=plan estimate, which also POSTs there
+        return r.method == "POST" and not (r.post_data or "").startswith("response=plan")
+
+    page.on("requestfailed", lambda r: failed.append(r.failure or "") if job(r) else None)
+    page.on("requestfinished", lambda r: finished.append(r.url) if job(r) else None)
     page.get_by_test_id("start").click()
     expect(page.get_by_test_id("filmstrip-item").first).to_be_visible(timeout=RUN_TIMEOUT_MS)
     expect(page.get_by_test_id("cancel")).to_be_enabled()
