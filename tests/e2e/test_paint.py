@@ -8,6 +8,7 @@ in their regions, which is what the test reads back from the final image's pixel
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,13 @@ W, H = 64, 48  # the content; its preview (and so the painted masks) is the same
 
 @pytest.fixture(scope="module")
 def paint_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Flat grey content, red-stripes and blue-dots styles, and a ready mask (white left half, transparent right)."""
+    """Grey content (seeded noise around mid-grey: real ImageNet features barely move a flat image, whose
+    activations are almost only biases), red-stripes and blue-dots styles, and a ready mask (white left
+    half, transparent right)."""
     folder = tmp_path_factory.mktemp("paint-images")
-    Image.new("RGB", (W, H), (128, 128, 128)).save(folder / "content.png")
+    rng = random.Random(0)
+    grey = Image.frombytes("L", (W, H), bytes(rng.randrange(80, 177) for _ in range(W * H)))
+    grey.convert("RGB").save(folder / "content.png")
     red = Image.new("RGB", (48, 48), (200, 30, 30))
     draw = ImageDraw.Draw(red)
     for x in range(-48, 48, 8):
