@@ -127,4 +127,6 @@ def test_custom_metrics_in_prometheus_format(torchserve: TorchServe) -> None:
     text = httpx.get(f"{torchserve.metrics_url}/metrics", timeout=10).text
     for name in ("StyleJobSeconds", "StyleIterationsPerSecond", "StyleImagePixels", "StyleWeightsRandomInit", "StyleJobs"):
         assert f"# TYPE {name} " in text, name
-    assert 'StyleWeightsRandomInit{ModelName="style_transfer"' in text
+    # one series, labelled with the model and the weights (network, provenance) it serves
+    [series] = [line for line in text.splitlines() if line.startswith("StyleWeightsRandomInit{")]
+    assert 'ModelName="style_transfer"' in series and 'network="vgg' in series and "weights=" in series, series
