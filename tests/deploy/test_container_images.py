@@ -98,6 +98,13 @@ class Pod:
                 source.write_text(data[volume["subPath"]])
                 source.chmod(0o644)
                 args += ["-v", f"{source}:{path}:ro"]
+            elif "persistentVolumeClaim" in volume:
+                # One host directory per claim, shared by every container that mounts it (the results
+                # volume: read-write in the model server, read-only in the front); 0777 stands in for fsGroup.
+                source = workdir / f"pvc-{volume['persistentVolumeClaim']['claimName']}"
+                source.mkdir(exist_ok=True)
+                source.chmod(0o777)
+                args += ["-v", f"{source}:{path}:{'ro' if volume.get('readOnly') else 'rw'}"]
             else:
                 raise AssertionError(f"volume kind not handled by this test: {volume}")
         for var in self.container.get("env", []):
@@ -357,7 +364,7 @@ def test_ndjson_snapshots_arrive_over_time_through_the_front(stack: Stack) -> No
                 arrivals.append((time.monotonic() - start, json.loads(line)))
     events = [e["event"] for _, e in arrivals]
     snapshot_times = [t for t, e in arrivals if e["event"] == "snapshot"]
-    print(f"through the front container: lines at {[round(t, 3) for t, _ in arrivals]} s, server elapsed {[e['elapsed_s'] for _, e in arrivals]}")
+    print(f"through the front container: lines at {[round(t, 3) for t, _ in arrivals]} s, server elapsed {[e.get('elapsed_s') for _, e in arrivals]}")
     assert events[-1] == "done" and events.count("snapshot") >= 4, events
     # Streamed, not buffered until the end: snapshot lines reach the client at distinct times, the
     # first well before the done line.
