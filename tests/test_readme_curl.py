@@ -120,7 +120,8 @@ def test_readme_curl_examples_work_with_a_real_sized_photo(front: Nginx, tmp_pat
     assert Image.open(io.BytesIO(png[2])).size == (SIZE, SIZE * 3 // 4)
     events = [json.loads(line) for line in stream[1].splitlines() if line.strip()]
     kinds = [e["event"] for e in events]
-    assert kinds[-1] == "done" and len(kinds) >= 2 and set(kinds[:-1]) == {"snapshot"}, kinds
+    # the plan (its stages) first, then snapshots, then done
+    assert kinds[0] == "plan" and kinds[-1] == "done" and len(kinds) >= 3 and set(kinds[1:-1]) == {"snapshot"}, kinds
     assert events[-1]["size"] == [SIZE, SIZE * 3 // 4]
     assert re.fullmatch(r"\d+\n", as_json[1]) and int(as_json[1]) >= 1, as_json[1]
     assert body[0].startswith("printf ") and json.loads((tmp_path / "body.json").read_text())["params"]["size"] == SIZE
