@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         for ratio in SWEEP_RATIOS:
             swept = replace(params, style_weight=params.style_weight * ratio)
             strip.append(_cell(engine, cells, f"sweep-{ratio:g}", load[SWEEP_PAIR[0]], [load[SWEEP_PAIR[1]]], swept))
-        _sheet([strip], ["Tübingen ×\nStarry Night"], [f"style x{r:g} ({params.style_weight * r:g})" for r in SWEEP_RATIOS],
+        _sheet([strip], ["tubingen x\nstarry night"], [f"style x{r:g} ({params.style_weight * r:g})" for r in SWEEP_RATIOS],
                f"{info.label} · {args.size} px · style_weight sweep, content_weight {params.content_weight:g}",
                cell_side).save(args.sweep_out)
         print(f"wrote {args.sweep_out}", file=sys.stderr)
