@@ -54,7 +54,7 @@ export class Sharing {
   async showSaved(check = false) {
     let list = savedResults();
     if (check) {
-      const alive = await Promise.all(list.map((r) => fetch(new URL(`/results/${r.id}/record.json`, this.apiBase || location.origin), { method: "HEAD", cache: "no-cache" })
+      const alive = await Promise.all(list.map((r) => fetch(shareUrl(`/results/${r.id}/record.json`, this.apiBase), { method: "HEAD", cache: "no-cache" })
         .then((res) => res.status !== 404, () => true))); // unreachable: keep, it may come back
       list.filter((_, i) => !alive[i]).forEach((r) => forgetResult(r.id));
       list = list.filter((_, i) => alive[i]);

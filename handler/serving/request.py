@@ -21,7 +21,7 @@ from stylize import images
 from stylize import masks as region_masks
 from stylize.errors import FieldError
 from stylize.fields import IMAGE_FIELDS, LIST_FIELDS, MASK_FIELDS, MAX_STYLES, STYLE_FIELDS, STYLE_MASK_FIELDS, UPLOAD_FIELDS
-from stylize.params import StyleParams
+from stylize.params import FALSE_WORDS, TRUE_WORDS, StyleParams
 
 from .memory import MIB
 
@@ -156,17 +156,14 @@ def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limit
     return Job(content, styles, params, response, masks, style_masks, **switches)
 
 
-_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
-
-
 def _switch(name: str, value: Any, default: bool) -> bool:
     if value is None or value == "":
         return default
     if isinstance(value, bool):
         return value
     text = (bytes(value).decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)).strip().lower()
-    if text in _TRUE | _FALSE:
-        return text in _TRUE
+    if text in TRUE_WORDS | FALSE_WORDS:
+        return text in TRUE_WORDS
     raise FieldError(name, f"must be true or false, got {text[:40]!r}")
 
 

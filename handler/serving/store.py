@@ -104,7 +104,8 @@ class FileStore:
             raise ValueError(f"a result needs final.png and record.json and only known names, got {sorted(files)}")
         if reserved is not None and not valid_id(reserved.id):
             raise ValueError("not a reserved result id")
-        result_id, token = reserved.id if reserved else new_id(), reserved.delete_token if reserved else secrets.token_urlsafe(32)
+        stored = reserved or self.reserve()
+        result_id = stored.id
         incoming = self.root / INCOMING_DIR / f"{result_id}.{secrets.token_hex(4)}"
         try:
             incoming.mkdir(parents=True)
@@ -112,7 +113,7 @@ class FileStore:
                 _write_synced(incoming / name, data)
             tokens = self.root / TOKEN_DIR
             tokens.mkdir(exist_ok=True)
-            _write_synced(tokens / result_id, _token_hash(token).encode())
+            _write_synced(tokens / result_id, _token_hash(stored.delete_token).encode())
             now = self.clock()
             os.utime(incoming, (now, now))  # the result's age is the directory's mtime
             if (self.root / result_id).exists():
@@ -123,7 +124,7 @@ class FileStore:
             with contextlib.suppress(OSError):
                 (self.root / TOKEN_DIR / result_id).unlink(missing_ok=True)
             raise StoreError(f"could not store the result: {exc.strerror or exc}") from exc
-        return Stored(result_id, token)
+        return stored
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -182,24 +183,10 @@ class FileStore:
         """Remove results older than ``max_age_s``, then the oldest until the rest fit ``max_bytes``,
         and writers' leftovers; returns how many results were removed."""
         now = self.clock()
-        entries: list[tuple[float, int, str, Path]] = []
-        try:
-            listing = list(os.scandir(self.root))
-        except FileNotFoundError:
-            return 0
-        for entry in listing:
-            if entry.name == INCOMING_DIR:
-                self._sweep_incoming(Path(entry.path), now)
-                continue
-            if not valid_id(entry.name) or not entry.is_dir(follow_symlinks=False):
-                continue
-            try:
-                mtime = entry.stat(follow_symlinks=False).st_mtime
-                size = sum(f.stat(follow_symlinks=False).st_size for f in os.scandir(entry.path))
-            except FileNotFoundError:
-                continue  # deleted meanwhile
-            entries.append((mtime, size, entry.name, Path(entry.path)))
-        entries.sort()  # oldest first
+        incoming = self.root / INCOMING_DIR
+        if incoming.is_dir():
+            self._sweep_incoming(incoming, now)
+        entries = sorted(self._results())  # oldest first
         removed = 0
         total = sum(e[1] for e in entries)
         for mtime, size, result_id, path in entries:
@@ -223,12 +210,26 @@ class FileStore:
 
     def usage(self) -> tuple[int, int]:
         """(results, bytes) stored now; for metrics and tests."""
-        count = size = 0
-        for entry in os.scandir(self.root) if self.root.is_dir() else ():
-            if valid_id(entry.name) and entry.is_dir(follow_symlinks=False):
-                count += 1
-                size += sum(f.stat().st_size for f in os.scandir(entry.path))
-        return count, size
+        sizes = [size for _, size, _, _ in self._results()]
+        return len(sizes), sum(sizes)
+
+    def _results(self) -> list[tuple[float, int, str, Path]]:
+        """(mtime, bytes, id, path) of every stored result; one that vanishes meanwhile is skipped."""
+        try:
+            listing = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return []
+        out = []
+        for entry in listing:
+            if not valid_id(entry.name) or not entry.is_dir(follow_symlinks=False):
+                continue
+            try:
+                mtime = entry.stat(follow_symlinks=False).st_mtime
+                size = sum(f.stat(follow_symlinks=False).st_size for f in os.scandir(entry.path))
+            except FileNotFoundError:
+                continue  # deleted meanwhile
+            out.append((mtime, size, entry.name, Path(entry.path)))
+        return out
 
 
 def _write_synced(path: Path, data: bytes) -> None:

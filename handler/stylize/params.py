@@ -170,8 +170,9 @@ def _kind(name: str) -> type:
     return _KINDS[name]
 
 
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
+# The words a form or CLI value may use for a boolean (serving.request reads its switches the same way).
+TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 
 
 def _parse(name: str, raw: Any) -> Any:
@@ -188,8 +189,8 @@ def _parse(name: str, raw: Any) -> Any:
     if kind is bool:
         if isinstance(raw, bool):
             return raw
-        if isinstance(raw, str) and raw.lower() in _TRUE | _FALSE:
-            return raw.lower() in _TRUE
+        if isinstance(raw, str) and raw.lower() in TRUE_WORDS | FALSE_WORDS:
+            return raw.lower() in TRUE_WORDS
         raise ParamError(name, "must be true or false")
     if kind in (int, float):
         if isinstance(raw, str):
