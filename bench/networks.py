@@ -12,23 +12,14 @@ from __future__ import annotations
 
 import itertools
 import statistics
-import time
-from collections.abc import Callable
 
 import torch
 from stylize import Engine, StyleParams, weights
 
 from .scenes import content_image, style_image
+from .worker import clock
 
 NETWORKS = ("vgg16", "vgg19")
-
-
-def _sync(device: torch.device) -> Callable[[], float]:
-    def now() -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return time.perf_counter()
-    return now
 
 
 def floor_s_per_it(eng: Engine, size: int, iterations: int) -> float:
@@ -36,7 +27,7 @@ def floor_s_per_it(eng: Engine, size: int, iterations: int) -> float:
 
     net = FeatureNet(eng.convs, ["relu5_1"]).to(eng.device)
     x = torch.rand((1, 3, size, size), generator=torch.Generator().manual_seed(0)).to(eng.device).requires_grad_(True)
-    now, times = _sync(eng.device), []
+    now, times = clock(eng.device), []
     for i in range(iterations + 1):
         start = now()
         x.grad = None
