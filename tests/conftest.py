@@ -20,6 +20,15 @@ from tools import archive
 from tools.serve import LOCAL_JOBS_RATE
 from tools.torchserve import TorchServe, free_port
 
+# The style methods every behaviour test runs with: today's Gram loss, and W2 with iterate averaging.
+METHODS = {"gram": {}, "w2+ema": {"style_loss": "w2", "average": "ema"}}
+
+
+@pytest.fixture(params=list(METHODS))
+def method(request: pytest.FixtureRequest) -> dict[str, str]:
+    """StyleParams overrides for one style method (a test taking it runs once per method)."""
+    return METHODS[request.param]
+
 
 @pytest.fixture(scope="session")
 def weights_file(tmp_path_factory: pytest.TempPathFactory) -> Path:

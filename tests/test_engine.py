@@ -25,16 +25,16 @@ def run(eng: Engine, styles: list | None = None, content=None, cancel=None, **ov
     return list(eng.run(content or content_image(64, 48), styles or [style_image(64)], params, should_cancel=cancel))
 
 
-def test_losses_decrease(eng: Engine) -> None:
-    snaps = run(eng, iterations=20, snapshot_every=1)
+def test_losses_decrease(eng: Engine, method: dict[str, str]) -> None:
+    snaps = run(eng, **method, iterations=20, snapshot_every=1)
     totals = [s.losses["total"] for s in snaps]
     assert totals[-1] < 0.6 * totals[0]
     assert snaps[-1].losses["style"] < snaps[0].losses["style"]
     assert set(snaps[0].losses) == {"content", "style", "tv", "total"}
 
 
-def test_adam_decreases_too(eng: Engine) -> None:
-    snaps = run(eng, optimizer="adam", learning_rate=0.05, iterations=12, snapshot_every=1)
+def test_adam_decreases_too(eng: Engine, method: dict[str, str]) -> None:
+    snaps = run(eng, **method, optimizer="adam", learning_rate=0.05, iterations=12, snapshot_every=1)
     assert snaps[-1].losses["total"] < snaps[0].losses["total"]
 
 
@@ -49,9 +49,9 @@ def test_snapshot_cadence_and_final_flag(eng: Engine) -> None:
     assert len(only_final) == 1 and only_final[0].final
 
 
-def test_pauses_bound_each_slice_and_change_nothing(eng: Engine) -> None:
+def test_pauses_bound_each_slice_and_change_nothing(eng: Engine, method: dict[str, str]) -> None:
     """pause_every_s=0 pauses after every iteration that yields no snapshot; the pixels are the same."""
-    params = StyleParams(**{**FAST, "iterations": 6, "snapshot_every": 3})
+    params = StyleParams(**{**FAST, "iterations": 6, "snapshot_every": 3, **method})
     records = list(eng.run(content_image(64, 48), [style_image(64)], params, pause_every_s=0.0))
     kinds = [(type(r).__name__, r.iteration) for r in records]
     assert kinds == [("Pause", 1), ("Pause", 2), ("Snapshot", 3), ("Pause", 4), ("Pause", 5), ("Pause", 6), ("Snapshot", 6)]
@@ -96,32 +96,32 @@ def test_output_keeps_content_aspect_ratio(eng: Engine) -> None:
     assert float(final.image.min()) >= 0.0 and float(final.image.max()) <= 1.0
 
 
-def test_preserve_colors_keeps_content_chroma(eng: Engine) -> None:
+def test_preserve_colors_keeps_content_chroma(eng: Engine, method: dict[str, str]) -> None:
     content = content_image(64, 48)
     reference = images.rgb_to_ycbcr(images.resize(images.to_tensor(content), (48, 36)))[0, 1:]
-    kept = run(eng, content=content, preserve_colors=True, iterations=10)[-1]
-    free = run(eng, content=content, preserve_colors=False, iterations=10)[-1]
+    kept = run(eng, **method, content=content, preserve_colors=True, iterations=10)[-1]
+    free = run(eng, **method, content=content, preserve_colors=False, iterations=10)[-1]
     kept_err = (images.rgb_to_ycbcr(kept.image)[1:] - reference).abs().mean()
     free_err = (images.rgb_to_ycbcr(free.image)[1:] - reference).abs().mean()
     assert kept_err < 0.02 < free_err
 
 
-def test_blend_changes_result_and_is_normalised(eng: Engine) -> None:
+def test_blend_changes_result_and_is_normalised(eng: Engine, method: dict[str, str]) -> None:
     warm = style_image(64, ((250, 60, 20), (250, 200, 0)))
     cold = style_image(64, ((20, 60, 250), (0, 220, 200)))
-    a = run(eng, styles=[warm, cold], style_blend=(1.0, 0.0))[-1].image
-    b = run(eng, styles=[warm, cold], style_blend=(0.0, 1.0))[-1].image
-    a_scaled = run(eng, styles=[warm, cold], style_blend=(5.0, 0.0))[-1].image
-    even = run(eng, styles=[warm, cold])[-1].image
+    a = run(eng, **method, styles=[warm, cold], style_blend=(1.0, 0.0))[-1].image
+    b = run(eng, **method, styles=[warm, cold], style_blend=(0.0, 1.0))[-1].image
+    a_scaled = run(eng, **method, styles=[warm, cold], style_blend=(5.0, 0.0))[-1].image
+    even = run(eng, **method, styles=[warm, cold])[-1].image
     assert (a - b).abs().mean() > 0.01
     assert (even - a).abs().mean() > 0.001 and (even - b).abs().mean() > 0.001
     assert torch.allclose(a, a_scaled, atol=1e-5)
 
 
-def test_same_seed_same_pixels(eng: Engine) -> None:
-    first = run(eng, init="noise", seed=3, iterations=4)[-1].image
-    again = run(eng, init="noise", seed=3, iterations=4)[-1].image
-    other = run(eng, init="noise", seed=4, iterations=4)[-1].image
+def test_same_seed_same_pixels(eng: Engine, method: dict[str, str]) -> None:
+    first = run(eng, **method, init="noise", seed=3, iterations=4)[-1].image
+    again = run(eng, **method, init="noise", seed=3, iterations=4)[-1].image
+    other = run(eng, **method, init="noise", seed=4, iterations=4)[-1].image
     assert torch.equal(first, again)
     assert not torch.equal(first, other)
 
@@ -157,27 +157,27 @@ def test_stage_sizes_and_iteration_split() -> None:
     assert engine.split_iterations(2, 5) == [1, 1]
 
 
-def test_multiscale_reaches_the_requested_size(eng: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_multiscale_reaches_the_requested_size(eng: Engine, monkeypatch: pytest.MonkeyPatch, method: dict[str, str]) -> None:
     monkeypatch.setattr(engine, "BASE_SIZE", 16)
-    snaps = run(eng, multiscale=True, iterations=8, snapshot_every=2)
+    snaps = run(eng, **method, multiscale=True, iterations=8, snapshot_every=2)
     assert snaps[-1].size == (48, 36) and snaps[-1].stages == 4
     widths = [s.size[0] for s in snaps[:-1]]
     assert widths == sorted(widths) and widths[0] == 16
     assert [s.stage for s in snaps] == [1, 2, 3, 4]
 
 
-def test_time_budget_stops_early_with_full_size_result(eng: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_time_budget_stops_early_with_full_size_result(eng: Engine, monkeypatch: pytest.MonkeyPatch, method: dict[str, str]) -> None:
     monkeypatch.setattr(engine, "BASE_SIZE", 16)
-    snaps = run(eng, multiscale=True, iterations=10000, time_budget_s=3.0)  # room for stage set-up on a loaded CPU
+    snaps = run(eng, **method, multiscale=True, iterations=10000, time_budget_s=3.0)  # room for stage set-up on a loaded CPU
     final = snaps[-1]
     assert final.final and final.stopped == "time_budget"
     assert 0 < final.iteration < 10000
     assert final.size == (48, 36)
 
 
-def test_cancellation_is_checked_every_iteration(eng: Engine) -> None:
+def test_cancellation_is_checked_every_iteration(eng: Engine, method: dict[str, str]) -> None:
     calls = itertools.count()
-    snaps = run(eng, iterations=50, snapshot_every=1, cancel=lambda: next(calls) >= 3)
+    snaps = run(eng, **method, iterations=50, snapshot_every=1, cancel=lambda: next(calls) >= 3)
     assert snaps[-1].stopped == "cancelled" and snaps[-1].iteration == 3
     assert [s.iteration for s in snaps] == [1, 2, 3, 3]
 

@@ -139,7 +139,7 @@ def test_regions_validation() -> None:
 
 # -- the engine -----------------------------------------------------------------------------------
 
-def test_each_style_lands_in_its_region_and_the_rest_stays_content(eng: Engine) -> None:
+def test_each_style_lands_in_its_region_and_the_rest_stays_content(eng: Engine, method: dict[str, str]) -> None:
     content = content_image(W, H)
     styles = [red_stripes(), blue_dots()]
     red, blue = mean_rgb(styles[0]), mean_rgb(styles[1])
@@ -152,7 +152,7 @@ def test_each_style_lands_in_its_region_and_the_rest_stays_content(eng: Engine) 
         colour = float((mean_rgb(img[..., mid]) - mean_rgb(original[..., mid])).norm())
         return pixels, colour
 
-    masked = final(eng, content, styles, masks=[band(0, LEFT), band(RIGHT, W)])
+    masked = final(eng, content, styles, masks=[band(0, LEFT), band(RIGHT, W)], **method)
     left, right = mean_rgb(masked[..., :LEFT]), mean_rgb(masked[..., RIGHT:])
     assert (left - red).norm() < 0.6 * (left - blue).norm()
     assert (right - blue).norm() < 0.6 * (right - red).norm()
@@ -160,29 +160,31 @@ def test_each_style_lands_in_its_region_and_the_rest_stays_content(eng: Engine) 
     assert pixels < 0.12 and colour < 0.05, (pixels, colour)
 
     # Today's global blend puts both styles everywhere: the same measure fails on it.
-    blended = final(eng, content, styles)
+    blended = final(eng, content, styles, **method)
     pixels, colour = middle_change(blended)
     assert pixels > 0.12 and colour > 0.05, (pixels, colour)
 
 
-def test_white_masks_reproduce_the_unmasked_pixels(eng: Engine) -> None:
+def test_white_masks_reproduce_the_unmasked_pixels(eng: Engine, method: dict[str, str]) -> None:
     content, styles = content_image(W, H), [red_stripes(), blue_dots()]
     kw = {"iterations": 3, "size": 32}
-    plain = final(eng, content, styles, **kw)
+    plain = final(eng, content, styles, **kw, **method)
     white = final(eng, content, styles, masks=[band(0, W), Image.new("L", (5, 7), 255)],
-                  style_masks=[Image.new("L", (32, 32), 255), None], **kw)
+                  style_masks=[Image.new("L", (32, 32), 255), None], **kw, **method)
     assert torch.equal(plain, white)
 
 
-def test_guided_loss_with_white_masks_equals_the_plain_loss(eng: Engine) -> None:
+@pytest.mark.parametrize("style_loss", ["gram", "w2"])
+def test_guided_loss_with_white_masks_equals_the_plain_loss(eng: Engine, style_loss: str) -> None:
     """Beyond the shortcut: the guided objective itself reduces to the plain one on full coverage."""
     layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
     net = FeatureNet(eng.convs, ("relu4_2", *layers))
     content = images.to_tensor(content_image(48, 32))
     style = images.to_tensor(red_stripes())
-    args = (net, content, [style], [1.0], ("relu4_2",), layers, [0.2] * 5, (1.0, 1e3, 1.0))
-    plain = losses.Objective(*args)
-    guided = masks.GuidedObjective(*args, coverage=[torch.ones(1, 1, 32, 48)], style_masks=[torch.ones(1, 1, 32, 32)])
+    terms = losses.Terms(("relu4_2",), layers, (0.2,) * 5, 1.0, 1e3, 1.0, style_loss)
+    plain = losses.Objective(net, terms, content, [style], [1.0])
+    guided = losses.Objective(net, terms, content, [style], [1.0],
+                              guides=losses.Guides([torch.ones(1, 1, 32, 48)], [torch.ones(1, 1, 32, 32)]))
     image = torch.rand(1, 3, 32, 48, generator=torch.Generator().manual_seed(1))
     grads = []
     for objective in (plain, guided):
@@ -194,21 +196,21 @@ def test_guided_loss_with_white_masks_equals_the_plain_loss(eng: Engine) -> None
     torch.testing.assert_close(grads[0][1], grads[1][1], rtol=1e-3, atol=1e-6)
 
 
-def test_style_mask_picks_the_part_of_the_style_image(eng: Engine) -> None:
+def test_style_mask_picks_the_part_of_the_style_image(eng: Engine, method: dict[str, str]) -> None:
     two_tone = Image.new("RGB", (32, 32), (230, 30, 30))
     ImageDraw.Draw(two_tone).rectangle([16, 0, 32, 32], fill=(30, 40, 220))
     content = content_image(W, H)
     kw = {"iterations": 6, "size": 32}
-    from_red = mean_rgb(final(eng, content, [two_tone], masks=[band(0, W)], style_masks=[band(0, 16, (32, 32))], **kw))
-    from_blue = mean_rgb(final(eng, content, [two_tone], masks=[band(0, W)], style_masks=[band(16, 32, (32, 32))], **kw))
+    from_red = mean_rgb(final(eng, content, [two_tone], masks=[band(0, W)], style_masks=[band(0, 16, (32, 32))], **kw, **method))
+    from_blue = mean_rgb(final(eng, content, [two_tone], masks=[band(0, W)], style_masks=[band(16, 32, (32, 32))], **kw, **method))
     assert float(from_red[0] - from_red[2]) > float(from_blue[0] - from_blue[2]) + 0.05  # redder from the red half
 
 
-def test_masks_follow_multiscale_stages_with_adam_and_preserve_colors(eng: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_masks_follow_multiscale_stages_with_adam_and_preserve_colors(eng: Engine, monkeypatch: pytest.MonkeyPatch, method: dict[str, str]) -> None:
     monkeypatch.setattr(engine, "BASE_SIZE", 16)  # three stages at a tiny size: 16, 23, 32 px
     content = content_image(W, H)
     params = StyleParams(**{**FAST, "size": 32, "iterations": 3, "multiscale": True, "optimizer": "adam",
-                            "learning_rate": 0.05, "preserve_colors": True, "snapshot_every": 1})
+                            "learning_rate": 0.05, "preserve_colors": True, "snapshot_every": 1, **method})
     snaps = list(eng.run(content, [red_stripes(), blue_dots()], params,
                          masks=[band(0, 100, (200, 100)), band(100, 200, (200, 100))]))  # any mask size
     assert [s.stage for s in snaps] == [1, 2, 3] and snaps[-1].size == (32, 16)

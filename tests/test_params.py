@@ -33,6 +33,8 @@ BAD_VALUES = [
     ("init", "zeros"),
     ("optimizer", "sgd"),
     ("precision", "fp16"),
+    ("style_loss", "mse"), ("average", "mean"), ("average_decay", 1.0), ("average_decay", -0.5),
+    ("schedule", "cosine"),
     ("learning_rate", 0.0), ("learning_rate", 5.0),
     ("seed", -1), ("seed", 2**40),
     ("snapshot_every", -1),

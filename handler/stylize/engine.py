@@ -12,11 +12,13 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 from torch import Tensor
+from torch.nn import functional as F
 
 from . import cpu, images
 from . import masks as region_masks
 from . import precision as arithmetic
-from .losses import Objective
+from .averaging import IterateAverage
+from .losses import Guides, Objective, Terms
 from .params import StyleParams
 from .vgg import FeatureNet, build_convs
 from .weights import WeightsInfo
@@ -74,11 +76,15 @@ def stage_sizes(size: int, multiscale: bool) -> list[int]:
     return [*sizes, size]
 
 
-def split_iterations(total: int, stages: int) -> list[int]:
-    """Equal share per stage, remainder to the earliest (cheapest) stages; no empty stage."""
+def split_iterations(total: int, stages: int, first_shares: int = 1) -> list[int]:
+    """A share per stage (``first_shares`` for the first, smallest one), remainder to the earliest
+    (cheapest) stages; no empty stage. Fewer iterations than stages: only the last stages run."""
     stages = min(stages, total)
-    base, extra = divmod(total, stages)
-    return [base + (1 if i < extra else 0) for i in range(stages)]
+    shares = [first_shares if stages > 1 and i == 0 else 1 for i in range(stages)]
+    counts = [total * s // sum(shares) for s in shares]
+    for i in range(total - sum(counts)):
+        counts[i % stages] += 1
+    return counts
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,8 @@ def plan(params: StyleParams, content_wh: tuple[int, int]) -> list[Stage]:
     """The stages a run optimises, as :meth:`Engine.run` runs them (fewer iterations than stages
     drops the first, smallest ones). The serving layer sends this to clients for their estimates."""
     sizes = stage_sizes(params.size, params.multiscale)
-    budget = split_iterations(params.iterations, len(sizes))
+    # warm (crowsonkb's schedule): the first stage, where the composition forms, gets two shares
+    budget = split_iterations(params.iterations, len(sizes), first_shares=2 if params.schedule == "warm" else 1)
     sizes = sizes[len(sizes) - len(budget):]
     return [Stage(images.fit_size(content_wh[0], content_wh[1], side), n) for side, n in zip(sizes, budget, strict=True)]
 
@@ -159,7 +166,8 @@ class Engine:
         style_ts = [self._tensor(s) for s in styles]
         blend = params.normalised_blend(len(styles))
         layer_w = list(params.style_layer_weights or (1.0,) * len(params.style_layers))
-        layer_w = [w / sum(layer_w) for w in layer_w]
+        terms = Terms(params.content_layers, params.style_layers, tuple(w / sum(layer_w) for w in layer_w),
+                      params.content_weight, params.style_weight, params.tv_weight, params.style_loss)
         net = FeatureNet(self.convs, params.content_layers + params.style_layers, params.pooling).to(self.device)
         final_wh = images.fit_size(content_t.shape[-1], content_t.shape[-2], params.size)
         stages = plan(params, (content_t.shape[-1], content_t.shape[-2]))
@@ -169,11 +177,13 @@ class Engine:
         mode = arithmetic.resolve(params.precision, self.auto)
         last_losses: dict[str, Tensor] = {}
         last_yield = time.monotonic()
+        carried: dict[str, Tensor] | None = None  # schedule=warm: Adam's state at the end of the last stage
 
         for stage, (wh, stage_iters) in enumerate([(st.size, st.iterations) for st in stages], start=1):
-            objective = self._objective(net, content_t, style_ts, blend, layer_w, params, wh, regions, mode)
+            objective = self._objective(net, content_t, style_ts, blend, terms, params, wh, regions, mode)
             start_image = self._init(image, params, content_t, style_ts, wh, generator)
-            image, optimizer, tracker = self._optimiser(objective, start_image, params)
+            image, optimizer, tracker = self._optimiser(objective, start_image, params, carried)
+            average = IterateAverage(params.average_decay, start_image) if params.average == "ema" else None
 
             for _ in range(stage_iters):
                 if should_cancel is not None and should_cancel():
@@ -190,19 +200,24 @@ class Engine:
                     logger.warning("precision auto: bf16 gave non-finite values on a first step; using fp32 from now on")
                     mode = arithmetic.FP32
                     self.auto = arithmetic.Resolution(mode, f"bf16 gave non-finite values on a first step ({self.auto.reason})")
-                    objective = self._objective(net, content_t, style_ts, blend, layer_w, params, wh, regions, mode)
-                    image, optimizer, tracker = self._optimiser(objective, start_image, params)
+                    objective = self._objective(net, content_t, style_ts, blend, terms, params, wh, regions, mode)
+                    image, optimizer, tracker = self._optimiser(objective, start_image, params, carried)
                     optimizer.step(tracker.closure)
                     with torch.no_grad():
                         image.clamp_(0, 1)
+                if average is not None:
+                    average.update(image)
                 done += 1
                 if params.snapshot_every and done % params.snapshot_every == 0 and done < params.iterations:
-                    yield self._snapshot(image, done, params, stage, len(stages), tracker.losses, start, content_t, mode=mode)
+                    shown = image if average is None else average.value
+                    yield self._snapshot(shown, done, params, stage, len(stages), tracker.losses, start, content_t, mode=mode)
                     last_yield = time.monotonic()
                 elif pause_every_s is not None and time.monotonic() - last_yield >= pause_every_s:
                     yield Pause(done, params.iterations, stage, len(stages), round(time.monotonic() - start, 4))
                     last_yield = time.monotonic()
-            image = tracker.best  # the next stage starts from this stage's best image
+            # the next stage starts from this stage's average, or else its best image
+            image = tracker.best if average is None else average.value
+            carried = self._carry(optimizer, tracker.image, params)
             last_losses = tracker.losses or last_losses
             if stopped != COMPLETED:
                 break
@@ -215,12 +230,30 @@ class Engine:
     # -- helpers -------------------------------------------------------------------------------
 
     @staticmethod
-    def _optimiser(objective: Objective, start_image: Tensor, params: StyleParams) -> tuple[Tensor, torch.optim.Optimizer, _Tracker]:
+    def _optimiser(objective: Objective, start_image: Tensor, params: StyleParams,
+                   carried: dict[str, Tensor] | None = None) -> tuple[Tensor, torch.optim.Optimizer, _Tracker]:
         image = start_image.clone().requires_grad_(True)  # start_image stays untouched: a fallback restarts from it
-        optimizer = (torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=100,
-                                       tolerance_grad=-1.0, tolerance_change=-1.0)
-                     if params.optimizer == "lbfgs" else torch.optim.Adam([image], lr=params.learning_rate))
+        if params.optimizer == "lbfgs":
+            optimizer: torch.optim.Optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=100,
+                                                                 tolerance_grad=-1.0, tolerance_change=-1.0)
+        else:
+            optimizer = torch.optim.Adam([image], lr=params.learning_rate, betas=(0.9, 0.99) if params.schedule == "warm" else (0.9, 0.999))
+            if carried is not None:  # warm start: the moments resized to this stage (bilinear; squares stay >= 0)
+                wh = image.shape[-2:]
+                optimizer.state[image] = {
+                    "step": carried["step"].clone(),
+                    "exp_avg": F.interpolate(carried["exp_avg"], size=wh, mode="bilinear", align_corners=False).contiguous(),
+                    "exp_avg_sq": F.interpolate(carried["exp_avg_sq"], size=wh, mode="bilinear", align_corners=False).clamp_(min=0).contiguous(),
+                }
         return image, optimizer, _Tracker(objective, optimizer, image)
+
+    @staticmethod
+    def _carry(optimizer: torch.optim.Optimizer, image: Tensor, params: StyleParams) -> dict[str, Tensor] | None:
+        """What schedule=warm hands to the next stage: Adam's moments (L-BFGS curvature pairs do not resize)."""
+        if params.schedule != "warm" or params.optimizer != "adam":
+            return None
+        state = optimizer.state.get(image)
+        return {k: state[k] for k in ("step", "exp_avg", "exp_avg_sq")} if state else None
 
     @staticmethod
     def _finite(tracker: _Tracker) -> bool:
@@ -240,18 +273,16 @@ class Engine:
         return t.contiguous()
 
     def _objective(self, net: FeatureNet, content: Tensor, styles: list[Tensor], blend: list[float],
-                   layer_w: list[float], params: StyleParams, wh: tuple[int, int],
+                   terms: Terms, params: StyleParams, wh: tuple[int, int],
                    regions: region_masks.Regions | None = None, mode: str = arithmetic.FP32) -> Objective:
         style_side = max(16, round(max(wh) * params.style_scale))
         scaled_styles = [self._prepare(images.resize(s, images.fit_size(s.shape[-1], s.shape[-2], style_side)))
                          for s in styles]
-        args = (net, self._prepare(images.resize(content, wh)), scaled_styles, blend, params.content_layers,
-                params.style_layers, layer_w, (params.content_weight, params.style_weight, params.tv_weight), mode)
-        if regions is None:
-            return Objective(*args)
-        # masks follow each stage's size, and each style mask its style image's scaled size
-        own = [regions.style_at(i, (s.shape[-1], s.shape[-2]), self.device) for i, s in enumerate(scaled_styles)]
-        return region_masks.GuidedObjective(*args, coverage=regions.at(wh, blend, self.device), style_masks=own)
+        guides = None
+        if regions is not None:  # masks follow each stage's size, and each style mask its style image's scaled size
+            own = [regions.style_at(i, (s.shape[-1], s.shape[-2]), self.device) for i, s in enumerate(scaled_styles)]
+            guides = Guides(regions.at(wh, blend, self.device), own)
+        return Objective(net, terms, self._prepare(images.resize(content, wh)), scaled_styles, blend, mode, guides)
 
     def _init(self, previous: Tensor | None, params: StyleParams, content: Tensor, styles: list[Tensor],
               wh: tuple[int, int], generator: torch.Generator) -> Tensor:

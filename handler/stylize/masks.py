@@ -1,4 +1,5 @@
-"""Region masks: which style applies where (spatially guided Gram matrices, Gatys et al. 2017).
+"""Region masks: which style applies where (spatially guided statistics, Gatys et al. 2017): the geometry.
+The objective (:mod:`stylize.losses`) weighs each style's statistics by these masks, whatever the loss.
 
 A mask per style over the content image (white = this style fully, black = not at all) and,
 optionally, one over the style's own image (which part of the painting to take the style from).
@@ -14,9 +15,9 @@ optionally, one over the style's own image (which part of the painting to take t
   by at most the one cell it cuts through. A max pool would instead grow every region by a cell per
   pooling layer (both sides of an edge at full weight), a nearest/bilinear resize would drop small
   regions between samples. The pool floors odd sizes exactly like VGG's, so shapes always match.
-- **Gram**: per style and layer, ``G = Σ_p w_p F_p F_pᵀ / Σ_p w_p`` (positions weighted by the
-  mask, normalised by its mass), compared with the style's own Gram (weighted by its style mask
-  when given). Each style's loss is scaled by its mass fraction, so the per-pixel pull matches a
+- **Statistics**: per style and layer, e.g. ``G = Σ_p w_p F_p F_pᵀ / Σ_p w_p`` (positions weighted by
+  the mask, normalised by its mass; W2 weighs the mean the same way), compared with the style's own
+  (weighted by its style mask when given). Each style's loss is scaled by its mass fraction, so the per-pixel pull matches a
   global run's. Pixels no mask covers get no style loss; the content loss applies everywhere.
 
 When no mask is given, or every mask and style mask is all white, :func:`regions` returns None
@@ -37,11 +38,10 @@ from torch.nn import functional as F
 from . import images
 from .errors import FieldError
 from .fields import names, numbered
-from .losses import EPS, Objective, _Gram, relative_error
-from .vgg import LAYER_NAMES, FeatureNet
+from .style_losses.base import EPS
+from .vgg import LAYER_NAMES
 
 MaskInput = Image.Image | Tensor | None
-MIN_MASS = 1e-6  # a region below this many cells' worth at a layer has nothing to match there
 
 
 def to_mask(mask: Image.Image | Tensor) -> Tensor:
@@ -131,46 +131,6 @@ def regions(masks: Sequence[MaskInput] | None, style_masks: Sequence[MaskInput] 
     if all(m is None or float(m.min()) >= 1 for m in content + own):
         return None
     return Regions(content, own)
-
-
-class GuidedObjective(Objective):
-    """:class:`Objective` with one guided Gram loss per style instead of one blended Gram loss."""
-
-    def __init__(self, net: FeatureNet, content: Tensor, styles: list[Tensor], blend: list[float],
-                 content_layers: tuple[str, ...], style_layers: tuple[str, ...], style_layer_weights: list[float],
-                 weights: tuple[float, float, float], precision: str = "fp32", *, coverage: list[Tensor],
-                 style_masks: list[Tensor | None]) -> None:
-        self.coverage, self.own_masks = coverage, style_masks  # read by _set_style_targets during __init__
-        super().__init__(net, content, styles, blend, content_layers, style_layers, style_layer_weights, weights, precision)
-
-    def _set_style_targets(self, styles: list[Tensor], blend: list[float]) -> None:
-        # Per layer: (sqrt of the weights, mass, mass fraction, target Gram, its squared norm) per covering style.
-        self.guides: dict[str, list[tuple[Tensor, float, float, Tensor, Tensor]]] = {k: [] for k in self.style_layers}
-        for style, cover, own in zip(styles, self.coverage, self.own_masks, strict=True):
-            feats = self._features(style)
-            own_levels = layer_masks(own, self.style_layers) if own is not None else {}
-            for k, w in layer_masks(cover, self.style_layers).items():
-                mass = float(w.sum())
-                if mass < MIN_MASS:
-                    continue
-                f = feats[k].float()
-                target = guided_gram(f, own_levels[k]) if k in own_levels else _Gram.apply(f) / (f.shape[-1] * f.shape[-2])
-                self.guides[k].append((w.sqrt(), mass, mass / w[0, 0].numel(), target, target.square().sum() + EPS))
-
-    def _style_loss(self, feats: dict[str, Tensor]) -> Tensor:
-        total = torch.zeros(feats[self.style_layers[0]].shape[0], device=feats[self.style_layers[0]].device)
-        for k, layer_w in zip(self.style_layers, self.layer_weights, strict=True):
-            f = feats[k].float()
-            for root, mass, fraction, target, norm in self.guides[k]:
-                g = _Gram.apply(f * root) / mass
-                total = total + (layer_w * fraction) * relative_error(g, target, norm)
-        return total
-
-
-def guided_gram(features: Tensor, weights: Tensor) -> Tensor:
-    """Σ_p w_p F_p F_pᵀ / Σ_p w_p (B x C x C, fp32); ``weights`` is 1x1xHxW at the features' size."""
-    mass = weights.sum().clamp_min(MIN_MASS)
-    return _Gram.apply(features.float() * weights.sqrt()) / mass
 
 
 def read_specs(specs: Sequence[str], kind: str, n_styles: int, max_pixels: int = images.DEFAULT_MAX_PIXELS) -> list[Image.Image | None]:

@@ -14,6 +14,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from .errors import FieldError
 from .fields import MAX_STYLES
+from .style_losses import NAMES as STYLE_LOSSES
 from .vgg import LAYER_NAMES, NETWORKS, layer_names
 
 POOLING = ("max", "avg")
@@ -21,11 +22,21 @@ INITS = ("content", "noise", "style")
 OPTIMIZERS = ("lbfgs", "adam")
 __all__ = ["MAX_STYLES", "ParamError", "StyleParams", "markdown_table"]
 ParamError = FieldError  # the older name, kept so callers (and branches in flight) need no change
+AVERAGES = ("none", "ema")
+SCHEDULES = ("restart", "warm")  # stylize.engine.plan: what each stage gets and carries over
 PRECISIONS = ("auto", "fp32", "bf16")  # stylize.precision: auto = bf16 where the device computes it natively
 
 
 def _num(lo: float, hi: float, help_text: str, **extra: Any) -> dict[str, Any]:
     return {"min": lo, "max": hi, "help": help_text, **extra}
+
+
+_HELP = {  # the longer help texts
+    "style_loss": "gram: Gatys' Gram matrices; w2: Wasserstein-2 between the features' Gaussians (means and covariances, cleaner strokes, costlier per iteration).",
+    "average": "ema: show and return an exponential moving average of the iterates (removes the optimiser's pixel noise); none: the lowest-loss iterate.",
+    "schedule": ("restart: equal iterations per stage, a fresh optimiser each; warm (crowsonkb's): the first stage two shares, "
+                 "Adam (betas 0.9, 0.99) carrying its moments, resized, into the next stage; L-BFGS restarts either way."),
+}
 
 
 @dataclass(frozen=True)
@@ -44,12 +55,16 @@ class StyleParams:
     content_layers: tuple[str, ...] = field(default=("relu4_2",), metadata={"choices": LAYER_NAMES, "help": "VGG layers whose features define content."})
     style_layers: tuple[str, ...] = field(default=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), metadata={"choices": LAYER_NAMES, "help": "VGG layers whose Gram matrices define style."})
     style_layer_weights: tuple[float, ...] | None = field(default=None, metadata={"help": "Weight per style layer (comma list, same length as style_layers); default equal."})
+    style_loss: str = field(default="gram", metadata={"choices": STYLE_LOSSES, "help": _HELP["style_loss"]})
     init: str = field(default="content", metadata={"choices": INITS, "help": "Starting image: content, noise or style."})
     optimizer: str = field(default="lbfgs", metadata={"choices": OPTIMIZERS, "help": "lbfgs or adam."})
     learning_rate: float = field(default=0.02, metadata=_num(1e-5, 1.0, "Adam step size (pixel units); ignored by L-BFGS.", exclusive_min=False))
     seed: int = field(default=0, metadata=_num(0, 2**31 - 1, "Random seed: same seed, inputs and device give the same pixels."))
     snapshot_every: int = field(default=20, metadata=_num(0, 10000, "Emit a snapshot every N iterations (0: only the final image)."))
+    average: str = field(default="none", metadata={"choices": AVERAGES, "help": _HELP["average"]})
+    average_decay: float = field(default=0.99, metadata=_num(0.0, 0.9999, "Decay of the ema average per iteration: ramps up as (1+t)/(10+t) to this, bias-corrected, restarted at each stage."))
     multiscale: bool = field(default=True, metadata={"help": "Optimise coarse-to-fine from ~128 px, growing about x1.41 per stage."})
+    schedule: str = field(default="restart", metadata={"choices": SCHEDULES, "help": _HELP["schedule"]})
     time_budget_s: float | None = field(default=None, metadata=_num(0.001, 86400.0, "Stop after this many seconds and return the best image so far."))
     network: str | None = field(default=None, metadata={"choices": NETWORKS, "help": "VGG network for content and style: vgg19 or vgg16 (no relu3_4, relu4_4, relu5_4); default: the server's."})
     precision: str = field(default="auto", metadata={"choices": PRECISIONS, "help": "VGG arithmetic: bf16 (~2x faster where native; statistics stay fp32), fp32, or auto (bf16 where native)."})
