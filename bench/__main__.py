@@ -30,11 +30,11 @@ from stylize.engine import split_iterations, stage_sizes
 
 from tools.torchserve import TorchServe
 
-from . import mixed, networks, precision, serving
+from . import mixed, networks, precision, quality, serving
 from .report import Runner, fmt, per_it, table
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("floor", "compare", "threads", "serving", "mixed", "networks", "precision")
+SECTIONS = ("floor", "compare", "threads", "serving", "mixed", "networks", "precision", "quality")
 TUTORIAL_LAYERS = {"content_layers": ["conv2_2"], "style_layers": ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1"]}
 TUTORIAL_DEEPEST = "conv3_1"
 ENGINE_DEEPEST = "relu5_1"  # deepest of the engine's default layers (relu4_2, relu1_1..relu5_1)
@@ -81,7 +81,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--budget-s", type=float, default=480,
                    help="seconds the whole run should take on CPU: sections without an explicit size run at 256 px if the "
                         "floor measured at 256 px says they fit, else at 128 px (512 on CUDA)")
-    p.add_argument("--sections", default="floor,compare,threads,precision", help=f"comma list of {', '.join(SECTIONS)}")
+    p.add_argument("--sections", default="floor,compare,threads,precision,quality", help=f"comma list of {', '.join(SECTIONS)}")
     p.add_argument("--serving", metavar="URL", help="TorchServe inference URL, e.g. http://127.0.0.1:8080/predictions/style_transfer")
     p.add_argument("--serve-store", metavar="DIR", help="start TorchServe (loopback, free ports) on the style_transfer.mar in DIR "
                                                       "for the serving section, and stop it after (make bench: model_store)")
@@ -89,6 +89,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--serving-iterations", type=int, default=30)
     p.add_argument("--mixed-gap-s", type=float, default=12.0, help="mixed section: seconds between the small jobs' arrivals")
     p.add_argument("--precision-sizes", default="256,384", help="sizes of the fp32-vs-bf16 table (bench/precision.py)")
+    p.add_argument("--quality-size", type=int, default=256, help="quality section: output size (bench/quality.py)")
+    p.add_argument("--quality-budget-s", type=float, default=60, help="quality section: seconds per method")
+    p.add_argument("--quality-plot", default="bench/quality.png", help="quality section: the PNG plot of distance vs time")
+    p.add_argument("--images", default=str(ROOT.parent / "shared" / "images"), help="quality section: the real photos and paintings")
     p.add_argument("--threads", type=int, help="torch threads in every job (default: torch's default, the core count); the threads table sets its own")
     p.add_argument("--quick", action="store_true", help="tiny sizes, 2-6 iterations, 1 thread, one worker process: a smoke test")
     p.add_argument("--no-isolate", action="store_true", help="run all jobs in one worker process (memory figures then undercount)")
@@ -100,7 +104,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.serving_size, args.serving_iterations = 48, 3
         args.threads = args.threads or 1  # tiny ops on a shared CPU: a second thread mostly waits at barriers
         args.precision_sizes = "32,48"
-        if args.sections == "floor,compare,threads,precision":
+        args.quality_size, args.quality_budget_s = 48, 2.0
+        if args.sections == "floor,compare,threads,precision,quality":
             args.sections = "floor,compare,precision"
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     if (args.serving or args.serve_store) and "serving" not in args.sections:
@@ -326,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
                 text, targets = networks.section(args.device, [int(v) for v in args.sizes.split(",")], args.iterations or 8), []
             elif section == "precision":  # bench/precision.py: fp32/bf16 floors and engine, interleaved
                 text, targets = precision.section(runner, [int(s) for s in args.precision_sizes.split(",")], args.iterations, ENGINE_DEEPEST, table)
+            elif section == "quality":  # bench/quality.py: each style method's distances vs wall time (ImageNet features)
+                text, targets = quality.section(Path(args.images), args.quality_size, args.quality_budget_s,
+                                                Path(args.quality_plot) if args.quality_plot else None, args.device)
             elif section == "mixed":
                 # Builds its own two archives (batchSize 1 and 8) with the same random-init weights.
                 text, targets = mixed.section(Path(path), **({"big": (64, 40), "small": (32, 4), "n_small": 3, "gap_s": 0.5} if args.quick else {"gap_s": args.mixed_gap_s}))

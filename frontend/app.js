@@ -219,7 +219,7 @@ const askPlan = debounce(async (values, request) => {
   const wh = b ? { width: b.width, height: b.height } : { width: values.size, height: values.size };
   let text = "";
   try {
-    const seconds = predictSeconds(caps, await fetchPlan(apiUrl, values, wh));
+    const seconds = predictSeconds(caps, await fetchPlan(apiUrl, values, wh), values.style_loss);
     const device = caps.fallback ? "" : ` on this server's ${caps.device.type.toUpperCase()}`;
     if (seconds !== null) text = `about ${formatDuration(Math.max(1, seconds))}${device}`;
   } catch {

@@ -53,7 +53,7 @@ export function parseCapabilities(doc) {
     networks: Array.isArray(doc.networks) ? doc.networks : doc.weights?.network ? [doc.weights.network] : [],
     device: { type: doc.device?.type ?? "unknown", name: doc.device?.name ?? "" },
     limits: { max_size: limits.max_size, max_iterations: limits.max_iterations, max_work: limits.max_work, max_styles: limits.max_styles ?? 8 },
-    speed: { pixel_iterations_per_s: speed },
+    speed: { pixel_iterations_per_s: speed, style_loss_s_per_iteration: doc.speed?.style_loss_s_per_iteration || {} },
     precision: { auto: doc.precision?.auto ?? null, reason: doc.precision?.reason ?? "" },
     fallback: false,
   };
@@ -120,10 +120,15 @@ export function presetsFor(caps, aspect = 1) {
   return out;
 }
 
-/** Predicted seconds for a plan (the server's stages, stages.js), or null when the speed is unknown. */
-export function predictSeconds(caps, plan) {
+/**
+ * Predicted seconds for a plan (the server's stages, stages.js), or null when the speed is unknown.
+ * A style loss whose cost does not scale with pixels (W2's matrix roots) adds its measured seconds per iteration.
+ */
+export function predictSeconds(caps, plan, styleLoss = "gram") {
   if (!caps?.speed?.pixel_iterations_per_s) return null;
-  return estimateSeconds(plan, caps.speed.pixel_iterations_per_s);
+  const perIteration = Number(caps.speed.style_loss_s_per_iteration?.[styleLoss]) || 0;
+  const iterations = plan.reduce((sum, stage) => sum + stage.iterations, 0);
+  return estimateSeconds(plan, caps.speed.pixel_iterations_per_s) + iterations * perIteration;
 }
 
 /** "iterations: …" message when size x iterations exceeds the budget, worded like the server's; else null. */

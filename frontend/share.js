@@ -7,7 +7,8 @@ const $ = (id) => document.getElementById(id);
 const SETTINGS = [
   ["size", "Size (px)"], ["iterations", "Iterations"], ["network", "Network"], ["style_weight", "Style weight"],
   ["content_weight", "Content weight"], ["tv_weight", "Smoothness (TV) weight"], ["style_blend", "Style blend"],
-  ["optimizer", "Optimizer"], ["init", "Start from"], ["multiscale", "Multiscale"], ["preserve_colors", "Keep content colours"],
+  ["style_loss", "Style loss"], ["optimizer", "Optimizer"], ["average", "Average iterates"], ["schedule", "Stage schedule"],
+  ["init", "Start from"], ["multiscale", "Multiscale"], ["preserve_colors", "Keep content colours"],
   ["style_scale", "Style scale"], ["pooling", "Pooling"], ["seed", "Seed"],
 ];
 

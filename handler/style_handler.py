@@ -23,6 +23,7 @@ from serving.request import Limits
 from serving.results import Results, ResultsSettings
 from serving.scheduler import Board, Incoming, Run, SchedulerSettings
 from stylize import Engine, StyleParams, weights
+from stylize.style_losses import NAMES as STYLE_LOSSES
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
@@ -82,6 +83,7 @@ class StyleTransferHandler(BaseHandler):
         self.batch_size = int(getattr(context, "model_yaml_config", {}).get("batchSize", 1) or 1)
         self.test_hooks = os.environ.get("STYLE_TEST_HOOKS") == "1"
         self.speed = self._measure_speed()
+        self.loss_seconds = self._measure_style_losses()
         self.context = context
         self.results = Results(ResultsSettings.from_mapping(config.get("results")))
         self.board = Board(self.engine, self.limits, self.budget, slice_s=self.slice_s,
@@ -146,7 +148,8 @@ class StyleTransferHandler(BaseHandler):
     def capabilities(self) -> dict[str, Any]:
         return capabilities.document(weights=self.weights_info, device=self.device, limits=self.limits,
                                      batch_size=self.batch_size, budget_bytes=self.budget, slice_s=self.slice_s,
-                                     pixel_iterations_per_s=self.speed, results=self.results.describe(),
+                                     pixel_iterations_per_s=self.speed, style_loss_s_per_iteration=self.loss_seconds,
+                                     results=self.results.describe(),
                                      precision={"auto": self.engine.auto.mode, "reason": self.engine.auto.reason})
 
     def _memory_budget(self, settings: Mapping[str, Any]) -> int:
@@ -179,6 +182,19 @@ class StyleTransferHandler(BaseHandler):
         snaps = list(self.engine.run(picture, [picture], params))
         seconds = snaps[-1].elapsed_s - snaps[0].elapsed_s  # iterations 2 and 3: past the first's warm-up
         return 128 * 128 * 2 / seconds if seconds > 0 else 0.0
+
+    def _measure_style_losses(self) -> dict[str, float]:
+        """Seconds each style loss adds per iteration over Gram's, whatever the image size (W2's matrix roots
+        are per layer, not per pixel): the app adds this to its pixel-rate estimate."""
+        from PIL import Image
+
+        picture = Image.new("RGB", (64, 64), (128, 96, 64))
+        per_iteration: dict[str, float] = {}
+        for name in STYLE_LOSSES:
+            params = StyleParams(size=64, iterations=3, snapshot_every=1, multiscale=False, style_loss=name)
+            snaps = list(self.engine.run(picture, [picture], params))
+            per_iteration[name] = (snaps[-1].elapsed_s - snaps[0].elapsed_s) / 2
+        return {name: round(max(0.0, s - per_iteration["gram"]), 4) for name, s in per_iteration.items()}
 
     # -- metrics (Prometheus at :8082/metrics with model_metrics_auto_detect) ----------------------
 

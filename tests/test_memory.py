@@ -28,6 +28,14 @@ def test_estimate_grows_with_size_and_lbfgs_costs_more_than_adam() -> None:
     assert 3 * 2**30 < est(size=1024) < 8 * 2**30
 
 
+def test_w2_and_averaging_are_counted() -> None:
+    # W2: 8 matrices of 512² floats at relu4_1 and relu5_1 alone (16 MiB), per style when regions may split them
+    assert est(size=256, style_loss="w2") - est(size=256) > 16 * memory.MIB
+    assert memory.estimate_bytes(StyleParams(style_loss="w2"), CONTENT, STYLES * 3) > memory.estimate_bytes(
+        StyleParams(style_loss="w2"), CONTENT, STYLES) + 2 * 16 * memory.MIB
+    assert est(size=256, average="ema") - est(size=256) == 2 * 3 * 256 * 192 * 4
+
+
 def test_estimate_counts_the_decoded_inputs() -> None:
     small = memory.estimate_bytes(StyleParams(size=128), (640, 480), [(512, 512)])
     huge = memory.estimate_bytes(StyleParams(size=128), (6400, 4800), [(512, 512)])
@@ -61,7 +69,7 @@ def test_host_memory_is_positive_and_at_most_physical() -> None:
 
 
 MEASURE = textwrap.dedent("""
-    import sys
+    import json, sys
     from PIL import Image
     from serving import memory
     from stylize import Engine, StyleParams, weights
@@ -73,7 +81,8 @@ MEASURE = textwrap.dedent("""
     content, style = Image.new("RGB", (96, 72), (120, 80, 40)), Image.effect_noise((96, 96), 60).convert("RGB")
     for _ in engine.run(content, [style], StyleParams(size=32, iterations=2, snapshot_every=0)):
         pass  # lazy initialisation outside the measurement
-    params = StyleParams(size=96, iterations=104, snapshot_every=0, multiscale=False, precision=sys.argv[1])
+    params = StyleParams(size=96, iterations=104, snapshot_every=0, multiscale=False, precision=sys.argv[1],
+                         **json.loads(sys.argv[2]))
     base = status("VmRSS:")
     open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM)
     for _ in engine.run(content, [style], params):
@@ -82,10 +91,10 @@ MEASURE = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_a_measured_run_stays_within_its_estimate(precision: str) -> None:
+@pytest.mark.parametrize(("precision", "method"), [("fp32", "{}"), ("bf16", "{}"), ("fp32", '{"style_loss": "w2", "average": "ema"}')])
+def test_a_measured_run_stays_within_its_estimate(precision: str, method: str) -> None:
     """96 px, 104 L-BFGS iterations (the history is full): the process's peak rise <= the estimate."""
-    proc = subprocess.run([sys.executable, "-c", MEASURE, precision], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    proc = subprocess.run([sys.executable, "-c", MEASURE, precision, method], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     measured, estimate = map(int, proc.stdout.split()[-2:])
     assert 0 < measured <= estimate, (measured, estimate)

@@ -152,3 +152,15 @@ test("capabilities: which network the server holds and where its weights came fr
   assert.deepEqual(real.networks, ["vgg16"]);
   assert.deepEqual(parseCapabilities(DOC).networks, []); // an older server names none
 });
+
+test("a style loss that costs per iteration adds its measured seconds to the estimate", () => {
+  const caps = { speed: { pixel_iterations_per_s: 100000, style_loss_s_per_iteration: { gram: 0, w2: 0.2 } } };
+  const plan = [{ size: [100, 100], iterations: 30 }, { size: [200, 100], iterations: 20 }];
+  const pixelsOnly = (100 * 100 * 30 + 200 * 100 * 20) / 100000;
+  assert.equal(predictSeconds(caps, plan), pixelsOnly);
+  assert.equal(predictSeconds(caps, plan, "gram"), pixelsOnly);
+  assert.ok(Math.abs(predictSeconds(caps, plan, "w2") - (pixelsOnly + 50 * 0.2)) < 1e-9);
+  assert.equal(predictSeconds({ speed: { pixel_iterations_per_s: 100000 } }, plan, "w2"), pixelsOnly); // an older server
+  const limits = { max_size: 512, max_iterations: 1000, max_work: 1e9 };
+  assert.deepEqual(parseCapabilities({ limits, speed: { pixel_iterations_per_s: 5, style_loss_s_per_iteration: { w2: 0.1 } } }).speed.style_loss_s_per_iteration, { w2: 0.1 });
+});

@@ -28,6 +28,7 @@ def describe_weights(info: WeightsInfo) -> dict[str, Any]:
 
 def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batch_size: int, budget_bytes: int,
              slice_s: float, pixel_iterations_per_s: float, precision: dict[str, str] | None = None,
+             style_loss_s_per_iteration: dict[str, float] | None = None,
              results: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "service": "style_transfer",
@@ -40,7 +41,9 @@ def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batc
         "precision": precision or {"auto": "fp32", "reason": "not reported"},
         "params": StyleParams.schema(),
         "scheduler": {"batch_size": batch_size, "memory_budget_mb": round(budget_bytes / MIB), "slice_s": slice_s},
-        "speed": {"pixel_iterations_per_s": round(pixel_iterations_per_s)},
+        # seconds = Σ stage pixels x iterations / pixel_iterations_per_s + iterations x style_loss_s_per_iteration[loss]
+        "speed": {"pixel_iterations_per_s": round(pixel_iterations_per_s),
+                  "style_loss_s_per_iteration": style_loss_s_per_iteration or {}},
         # Whether finished jobs get a share link (/r/<id>), and for how long they are kept.
         "results": results or {"enabled": False, "max_age_s": None},
         "versions": {"service": __version__, "torch": torch.__version__, "torchserve": _version("torchserve")},

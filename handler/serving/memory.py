@@ -16,6 +16,8 @@ from pathlib import Path
 
 from stylize import images
 from stylize.params import StyleParams
+from stylize.style_losses import LOSSES
+from stylize.vgg import NETWORK_BLOCKS
 
 MIB = 1024 * 1024
 ACTIVATION_BYTES_PER_PIXEL = 3000  # VGG19: forward + backward to relu5_1, fp32, max-pool indices included
@@ -32,6 +34,14 @@ LBFGS_HISTORY = 100  # history_size of the engine's L-BFGS
 FIXED_BYTES = 48 * MIB  # per run: Gram targets, content features, small buffers
 
 
+def style_state_bytes(params: StyleParams, styles: int) -> int:
+    """What a style loss keeps per layer beyond a Gram target (W2: covariances, their roots, the
+    decomposition's work), per style when regions give each style its own terms (an upper bound)."""
+    blocks = NETWORK_BLOCKS[params.network or "vgg19"]
+    matrices = LOSSES[params.style_loss].extra_matrices
+    return sum(blocks[int(k[4]) - 1][0] ** 2 * FLOAT * matrices for k in params.style_layers) * max(1, styles)
+
+
 def output_size(content_wh: tuple[int, int], size: int) -> tuple[int, int]:
     return images.fit_size(content_wh[0], content_wh[1], size)
 
@@ -46,13 +56,14 @@ def estimate_bytes(params: StyleParams, content_wh: tuple[int, int], style_whs: 
     share = NETWORK_ACTIVATION_SHARE[params.network or "vgg19"]
     bf16 = params.precision == "bf16"  # "auto" unresolved: assume fp32, the larger
     per_pixel = BF16_ACTIVATION_BYTES_PER_PIXEL if bf16 else ACTIVATION_BYTES_PER_PIXEL
-    optimise = int(pixels * per_pixel * share) + optimiser + 3 * vector  # + image, best image, snapshot copy
+    averaged = 2 * vector if params.average == "ema" else 0  # the running sum and the stage's start image
+    optimise = int(pixels * per_pixel * share) + optimiser + 3 * vector + averaged  # + image, best image, snapshot copy
     style_side = max(16, round(max(w, h) * params.style_scale))
     style_pixels = max((images.fit_size(sw, sh, style_side)[0] * images.fit_size(sw, sh, style_side)[1]
                         for sw, sh in style_whs), default=0)
     targets = style_pixels * (BF16_STYLE_FORWARD_BYTES_PER_PIXEL if bf16 else STYLE_FORWARD_BYTES_PER_PIXEL)
     inputs = (content_wh[0] * content_wh[1] + sum(sw * sh for sw, sh in style_whs)) * 3 * FLOAT
-    return int(max(optimise, targets) + inputs + FIXED_BYTES)
+    return int(max(optimise, targets) + inputs + FIXED_BYTES + style_state_bytes(params, len(style_whs)))
 
 
 def host_memory_bytes() -> int:

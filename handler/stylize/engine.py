@@ -81,7 +81,8 @@ def split_iterations(total: int, stages: int, first_shares: int = 1) -> list[int
     (cheapest) stages; no empty stage. Fewer iterations than stages: only the last stages run."""
     stages = min(stages, total)
     shares = [first_shares if stages > 1 and i == 0 else 1 for i in range(stages)]
-    counts = [total * s // sum(shares) for s in shares]
+    rest = total - stages  # one iteration each first, so no stage is empty
+    counts = [1 + rest * s // sum(shares) for s in shares]
     for i in range(total - sum(counts)):
         counts[i % stages] += 1
     return counts
