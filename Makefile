@@ -103,8 +103,10 @@ bench: $(MAR)
 schema: install
 	$(PY) -m tools.schema
 
-# Contact sheet of the default job on real features (4 photos x 3 styles from ../shared/images, 384 px) and a
-# style-weight sweep strip: docs/gallery.png, docs/gallery_sweep.png. CPU: long (cells are cached and resume).
+# Contact sheet of the default job on real features (4 photos x 3 styles from ../shared/images, 384 px), a
+# style-weight sweep strip (docs/gallery.png, docs/gallery_sweep.png), and the style methods at equal wall time
+# (docs/gallery_methods_60s.png, _180s.png, one 4 x 3 sheet per method: docs/gallery_<method>.png).
+# CPU: long, about an hour on 2 cores (cells are cached and resume).
 gallery: install
 	$(PY) -m tools.gallery --images $(or $(IMAGES),../shared/images)
 

@@ -156,3 +156,22 @@ def test_bench_sections_do_not_import_the_entry_point() -> None:
         assert not imported & {"__main__", "bench.__main__"}, path.name
     main_source = (ROOT / "bench" / "__main__.py").read_text()
     assert "TARGETS" not in main_source, "each section returns its targets; no global list"
+
+
+def test_quality_section_judges_every_method_on_real_features(tmp_path: Path) -> None:
+    """Tiny (48 px, 2 s a method) but real: ImageNet VGG16 from the wheel, a table row pair and a plot per method."""
+    from quality_metrics import SHARED_IMAGES
+
+    from bench import quality
+    from tools.gallery import METHODS
+
+    plot = tmp_path / "quality.png"
+    text, targets = quality.section(SHARED_IMAGES, 48, 2.0, plot)
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [r[0] for r in rows] == [name for name in METHODS for _ in range(2)]
+    assert all(int(r[1]) >= 1 and float(r[3]) > 0 and float(r[4]) > 0 and float(r[5]) > 0 for r in rows)
+    assert "ImageNet VGG16" in text and targets and "lowest noise" in targets[0]
+    with Image.open(plot) as picture:
+        assert picture.width > 800 and picture.height > 300
+    flat = torch.full((1, 3, 16, 16), 0.5)
+    assert quality.noise(flat) == 0 and quality.noise(torch.rand(1, 3, 16, 16)) > 10

@@ -129,6 +129,9 @@ def test_capabilities_describe_this_server(handler: StyleTransferHandler) -> Non
     expected = precision.resolve_auto(torch.device("cpu"))  # this machine's real CPU flags
     assert doc["precision"] == {"auto": expected.mode, "reason": expected.reason}
     assert doc["params"]["precision"]["choices"] == ["auto", "fp32", "bf16"]
+    # W2's matrix roots cost per iteration whatever the size: measured at startup for the app's estimate
+    per_iteration = doc["speed"]["style_loss_s_per_iteration"]
+    assert set(per_iteration) == {"gram", "w2"} and per_iteration["gram"] == 0 and per_iteration["w2"] > 0
 
 
 
