@@ -215,6 +215,7 @@ function refreshLimits() {
 // would have them); no content yet: a square one of the chosen size. A later edit wins.
 let estimateRequest = 0;
 const askPlan = debounce(async (values, request) => {
+  if (request !== estimateRequest) return; // the form changed since (perhaps to invalid values): this question is stale
   const b = content.source?.bitmap;
   const wh = b ? { width: b.width, height: b.height } : { width: values.size, height: values.size };
   let text = "";

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
+import statistics
 import sys
 import time
 from dataclasses import replace
@@ -60,14 +62,14 @@ def _cell(engine: Engine, cells: Path, name: str, content: Image.Image, styles: 
 def iterations_for(engine: Engine, content: Image.Image, styles: list[Image.Image], params: StyleParams,
                    budget_s: float) -> int:
     """The iteration count whose run takes about ``budget_s`` here: each stage size is probed for its
-    set-up time and s/iteration (3 iterations), then the plan's split is costed."""
+    set-up time and median s/iteration (6 iterations), then the plan's split is costed."""
     stages = plan(replace(params, iterations=10_000), content.size)
     cost: dict[tuple[int, int], tuple[float, float]] = {}
     for stage in stages:
-        probe = replace(params, size=max(stage.size), multiscale=False, iterations=3, snapshot_every=1, time_budget_s=None)
-        snaps = [s for s in engine.run(content, styles, probe)]
-        per_it = (snaps[-1].elapsed_s - snaps[0].elapsed_s) / 2
-        cost[stage.size] = (max(0.0, snaps[0].elapsed_s - per_it), per_it)
+        probe = replace(params, size=max(stage.size), multiscale=False, iterations=6, snapshot_every=1, time_budget_s=None)
+        times = [s.elapsed_s for s in engine.run(content, styles, probe)]
+        per_it = statistics.median(b - a for a, b in itertools.pairwise(times[:-1]))  # median: a busy moment skews less
+        cost[stage.size] = (max(0.0, times[0] - per_it), per_it)
 
     def seconds(n: int) -> float:
         return sum(cost[s.size][0] + s.iterations * cost[s.size][1] for s in plan(replace(params, iterations=n), content.size))
