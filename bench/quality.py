@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 from stylize import Engine, Snapshot, StyleParams, images, weights
+from stylize.losses import gram
 from stylize.vgg import FeatureNet
 from torch import Tensor
 from torch.nn import functional as F
@@ -46,21 +47,16 @@ class Judge:
         self.device = engine.device
         with torch.no_grad():
             self.content = {k: v.float() for k, v in self.net(self._fit(content)).items()}
-            self.grams = {k: self._gram(v) for k, v in self.net(self._fit(style)).items()}
+            self.grams = {k: gram(v) for k, v in self.net(self._fit(style)).items()}
 
     def _fit(self, image: Tensor) -> Tensor:
         image = image.unsqueeze(0) if image.dim() == 3 else image
         return images.resize(image.float().to(self.device), self.size).contiguous()
 
-    @staticmethod
-    def _gram(f: Tensor) -> Tensor:
-        flat = f.float().flatten(2)
-        return flat @ flat.transpose(1, 2) / flat.shape[-1]
-
     @torch.no_grad()
     def __call__(self, image: Tensor) -> tuple[float, float]:
         feats = self.net(self._fit(image))
-        style = sum(float((self._gram(feats[k]) - g).square().sum() / g.square().sum()) for k, g in self.grams.items())
+        style = sum(float((gram(feats[k]) - g).square().sum() / g.square().sum()) for k, g in self.grams.items())
         content = sum(float((feats[k].float() - c).square().sum() / c.square().sum()) for k, c in self.content.items())
         return style / len(JUDGE_LAYERS), content / len(JUDGE_LAYERS)
 

@@ -173,27 +173,24 @@ class StyleTransferHandler(BaseHandler):
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
-    def _measure_speed(self) -> float:
-        """Pixel-iterations per second of a small single-scale run: for the app's default size and ETA."""
+    def _seconds_per_iteration(self, side: int, **params: Any) -> float:
+        """Seconds of iterations 2 and 3 of a small single-scale run (past the first's warm-up), halved."""
         from PIL import Image
 
-        picture = Image.new("RGB", (128, 128), (128, 96, 64))
-        params = StyleParams(size=128, iterations=3, snapshot_every=1, multiscale=False)
-        snaps = list(self.engine.run(picture, [picture], params))
-        seconds = snaps[-1].elapsed_s - snaps[0].elapsed_s  # iterations 2 and 3: past the first's warm-up
-        return 128 * 128 * 2 / seconds if seconds > 0 else 0.0
+        picture = Image.new("RGB", (side, side), (128, 96, 64))
+        run = StyleParams(size=side, iterations=3, snapshot_every=1, multiscale=False, **params)
+        snaps = list(self.engine.run(picture, [picture], run))
+        return (snaps[-1].elapsed_s - snaps[0].elapsed_s) / 2
+
+    def _measure_speed(self) -> float:
+        """Pixel-iterations per second of a small single-scale run: for the app's default size and ETA."""
+        seconds = self._seconds_per_iteration(128)
+        return 128 * 128 / seconds if seconds > 0 else 0.0
 
     def _measure_style_losses(self) -> dict[str, float]:
         """Seconds each style loss adds per iteration over Gram's, whatever the image size (W2's matrix roots
         are per layer, not per pixel): the app adds this to its pixel-rate estimate."""
-        from PIL import Image
-
-        picture = Image.new("RGB", (64, 64), (128, 96, 64))
-        per_iteration: dict[str, float] = {}
-        for name in STYLE_LOSSES:
-            params = StyleParams(size=64, iterations=3, snapshot_every=1, multiscale=False, style_loss=name)
-            snaps = list(self.engine.run(picture, [picture], params))
-            per_iteration[name] = (snaps[-1].elapsed_s - snaps[0].elapsed_s) / 2
+        per_iteration = {name: self._seconds_per_iteration(64, style_loss=name) for name in STYLE_LOSSES}
         return {name: round(max(0.0, s - per_iteration["gram"]), 4) for name, s in per_iteration.items()}
 
     # -- metrics (Prometheus at :8082/metrics with model_metrics_auto_detect) ----------------------

@@ -53,7 +53,7 @@ class StyleLoss(ABC):
 
     name: ClassVar[str]
     uses_mean: ClassVar[bool] = True  # False: the statistics skip the mean (Gram needs only E[f fᵀ])
-    # bytes of state per layer of C channels, beyond the target's C x C matrix (the memory model reads it)
+    # how many C x C float matrices per layer of C channels it keeps beyond a Gram target (the memory model reads it)
     extra_matrices: ClassVar[int] = 0
 
     @classmethod
