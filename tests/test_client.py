@@ -71,11 +71,18 @@ def test_unwritable_output_is_refused_before_sending(pictures: tuple[str, str], 
     assert line.startswith("error: output: ")
 
 
+def as_from_a_terminal() -> None:
+    """In the child before exec: SIGINT as a terminal's foreground command has it. A suite started in the
+    background of a non-interactive shell (`make test &`) inherits SIGINT ignored, and Python keeps an
+    inherited SIG_IGN (as every Unix program should): the client would rightly never see the Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_closes_the_stream_and_says_so(pictures: tuple[str, str], tmp_path: Path) -> None:
     with fake_upstream() as server:
         proc = subprocess.Popen([sys.executable, "-m", "stylize_client", *pictures, "--url", server.url, "-o", str(tmp_path / "o.png"),
                                  "--snapshots-dir", str(tmp_path / "snaps")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=CLIENT_ENV)
+                                text=True, env=CLIENT_ENV, preexec_fn=as_from_a_terminal)
         try:
             # Snapshots are arriving (the fake server streams one every 0.2 s until the client leaves).
             deadline = time.monotonic() + 120
