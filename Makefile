@@ -22,7 +22,7 @@ PODMAN_PACKAGES := podman buildah crun runc conmon fuse-overlayfs slirp4netns ui
 # The web app's browser libraries, pinned in frontend/package-lock.json, copied where index.html loads them.
 FRONTEND_VENDOR := frontend/vendor/gifenc.esm.js
 
-.PHONY: install system-deps archive serve stop images test test-py test-js lint bench docs schema gallery clean FORCE
+.PHONY: install system-deps archive serve stop images test test-py test-js lint bench docs schema gallery precision-pair clean FORCE
 
 install: $(STAMP) $(FRONTEND_VENDOR)
 
@@ -109,6 +109,11 @@ schema: install
 # CPU: long, about an hour on 2 cores (cells are cached and resume).
 gallery: install
 	$(PY) -m tools.gallery --images $(or $(IMAGES),../shared/images)
+
+# The default job at 256 px in fp32 and in bf16 on real features, side by side (docs/precision_fp32_vs_bf16.png),
+# with both runs' losses and seconds and the PSNR between the two pictures.
+precision-pair: install
+	$(PY) -m tools.precision_pair --images $(or $(IMAGES),../shared/images)
 
 # Regenerate the README's parameter table from StyleParams.
 docs: install

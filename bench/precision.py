@@ -1,9 +1,9 @@
-"""The precision section: fp32 vs bf16, floor vs engine, interleaved in one process per size.
+"""The precision section: fp32 vs bf16, floor vs engine, interleaved in one process per network and size.
 
-Per round (one iteration of each series, in an order that rotates per round): the floor
-(forward+backward of VGG19 to relu5_1) in fp32 and bf16, with the engine's channels_last weights
-and with plain NCHW ones (the channels_last measurement), and one engine iteration in fp32 and in
-bf16 (two runs advanced side by side). A shared CPU's speed drifts within a minute; interleaving
+For each network (VGG19, VGG16) and size, per round (one iteration of each series, in an order that
+rotates per round): the floor (forward+backward of the network to relu5_1) in fp32 and bf16, with
+the engine's channels_last weights (bf16: its bf16 copy) and with plain NCHW ones (the channels_last
+measurement), and one engine iteration in fp32 and in bf16 (two runs advanced side by side). A shared CPU's speed drifts within a minute; interleaving
 puts every series under the same drift, so their ratios hold even when the absolute figures don't.
 """
 
@@ -27,10 +27,12 @@ LABELS = {
     "engine-fp32": "engine, precision=fp32", "engine-bf16": "engine, precision=bf16",
 }
 TARGET = 0.6  # engine bf16 s/it ÷ fp32 floor s/it
+NETWORKS = ("vgg19", "vgg16")
 
 
 def default_rounds(size: int) -> int:
-    return 3 if size <= 64 else 6 if size <= 256 else 4
+    # medians of 6 rounds moved by ±0.02 between runs: enough to flip a 0.6 target either way
+    return 3 if size <= 64 else 12 if size <= 256 else 8
 
 
 def run_interleaved(eng: Engine, job: dict[str, Any], content: Tensor, style: Tensor) -> dict[str, Any]:
@@ -38,8 +40,8 @@ def run_interleaved(eng: Engine, job: dict[str, Any], content: Tensor, style: Te
     from .worker import floor_step  # the worker imports this module lazily; no cycle at import
 
     size, rounds, layer = job["size"], job["rounds"], job["layer"]
-    nchw = SimpleNamespace(device=eng.device, auto=eng.auto, _prepare=lambda t: t.contiguous(),
-                           convs=copy.deepcopy(eng.convs).to(memory_format=torch.contiguous_format))
+    nchw_convs = {mode: copy.deepcopy(eng.convs_for(mode)).to(memory_format=torch.contiguous_format) for mode in ("fp32", "bf16")}
+    nchw = SimpleNamespace(device=eng.device, auto=eng.auto, _prepare=lambda t: t.contiguous(), convs_for=nchw_convs.__getitem__)
     steps: dict[str, Callable[[], object]] = {
         "floor-fp32": floor_step(eng, size, layer, mode="fp32"),
         "floor-bf16": floor_step(eng, size, layer, mode="bf16"),
@@ -63,20 +65,23 @@ def run_interleaved(eng: Engine, job: dict[str, Any], content: Tensor, style: Te
 
 
 def section(runner: Any, sizes: list[int], rounds: int | None, layer: str,
-            table: Callable[[list[str], list[list[str]]], str]) -> tuple[str, list[str]]:
-    """The table and its target lines (``runner`` / ``table``: bench.__main__'s)."""
-    jobs = [{"id": f"precision@{s}", "kind": "precision", "size": s, "rounds": rounds or default_rounds(s), "layer": layer}
-            for s in sizes]
+            table: Callable[[list[str], list[list[str]]], str],
+            networks: tuple[str, ...] = NETWORKS) -> tuple[str, list[str]]:
+    """The table and its target lines (``runner`` / ``table``: bench.__main__'s): one fresh process per
+    network and size, each with all six series interleaved."""
+    cells = [(net, s) for net in networks for s in sizes]
+    jobs = [{"id": f"precision@{net}@{s}", "kind": "precision", "network": net, "size": s,
+             "rounds": rounds or default_rounds(s), "layer": layer} for net, s in cells]
     res = runner.run(jobs)
-    per = {s: res[f"precision@{s}"]["s_per_it"] for s in sizes}
-    headers = ["series", *(f"{s} px s/it (÷ fp32 floor)" for s in sizes)]
-    rows = [[LABELS[name], *(f"{per[s][name]:.3f} ({per[s][name] / per[s]['floor-fp32']:.2f})" for s in sizes)] for name in SERIES]
+    per = {cell: res[f"precision@{cell[0]}@{cell[1]}"]["s_per_it"] for cell in cells}
+    headers = ["series", *(f"{net.upper()} {s} px s/it (÷ fp32 floor)" for net, s in cells)]
+    rows = [[LABELS[name], *(f"{per[c][name]:.3f} ({per[c][name] / per[c]['floor-fp32']:.2f})" for c in cells)] for name in SERIES]
     targets = []
-    for s in sizes:
-        ratio = per[s]["engine-bf16"] / per[s]["floor-fp32"]
-        targets.append(f"engine bf16 ÷ fp32 floor ≤ {TARGET} at {s} px: {ratio:.2f} → {'MET' if ratio <= TARGET else 'MISSED'}")
-    rounds_text = ", ".join(f"{s} px: {res[f'precision@{s}']['rounds']}" for s in sizes)
+    for net, s in cells:
+        ratio = per[(net, s)]["engine-bf16"] / per[(net, s)]["floor-fp32"]
+        targets.append(f"engine bf16 ÷ fp32 floor ≤ {TARGET} ({net.upper()}, {s} px): {ratio:.3f} → {'MET' if ratio <= TARGET else 'MISSED'}")
+    rounds_text = ", ".join(f"{s} px: {res[f'precision@{networks[0]}@{s}']['rounds']}" for s in sizes)
     text = (f"### Precision: fp32 vs bf16 (single scale, default layers, floor to {layer}; rounds {rounds_text}; "
-            "every series one iteration per round, order rotating, medians)\n\n" + table(headers, rows))
+            "every series one iteration per round, order rotating, medians; one process per network and size)\n\n"
+            + table(headers, rows))
     return text, targets
-

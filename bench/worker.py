@@ -106,6 +106,7 @@ def set_channels_last(eng: Engine, on: bool) -> None:
     torch.optim.LBFGS needs a gradient it can .view(-1), which a channels_last image's is not.
     """
     eng.convs = eng.convs.to(memory_format=torch.channels_last if on else torch.contiguous_format)
+    eng._bf16_convs = None  # derived from eng.convs on next use, in the new format
     eng._prepare = lambda t: t.contiguous()  # type: ignore[method-assign]
 
 
@@ -126,9 +127,9 @@ def floor_step(eng: Engine, size: int, layer: str, layout: str = "engine", mode:
     gen = torch.Generator().manual_seed(0)
     x = torch.rand((1, 3, size, size), generator=gen).to(device)
     if layout == "engine":
-        net = FeatureNet(eng.convs, [layer]).to(device)
-        x = eng._prepare(x)
         mode = mode or eng.auto.mode
+        net = FeatureNet(eng.convs_for(mode), [layer]).to(device)
+        x = eng._prepare(x)
 
         def forward(img: Tensor) -> Tensor:
             with arithmetic.autocast(mode, device):
@@ -275,10 +276,13 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         torch.set_num_threads(int(job["threads"]))
     if job.get("keep_freed_memory") is False:
         cpu.keep_allocator_defaults()  # before the first Engine (an experiment)
-    if not _STATE:
-        state, info = weights.load(job["weights"])
+    network = job.get("network")  # a job may name its network (precision section: VGG16 beside VGG19)
+    if not _STATE or (network and _INFO[0].network != network):
+        # seeded random init either way: the file is the same VGG19 init, exported once by the parent
+        state, info = weights.obtain("random", network=network) if network else weights.load(job["weights"])
+        _STATE.clear()
         _STATE.update(state)
-        _INFO.append(info)
+        _INFO[:] = [info]
     eng = Engine(_STATE, _INFO[0], job["device"])
     if job.get("channels_last") is not None:
         set_channels_last(eng, bool(job["channels_last"]))

@@ -79,8 +79,10 @@ def test_quick_run_prints_tables(tmp_path: Path) -> None:
     assert "tutorial baseline" in text and "engine defaults" in text
     precision_rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith(("| engine, precision", "| fp32 floor", "| bf16 floor"))}
     assert len(precision_rows) == 6, precision_rows  # fp32/bf16 floor x channels_last/NCHW, engine fp32/bf16
-    assert precision_rows["fp32 floor (channels_last)"].count("(1.00)") == 2  # the ratios' base, at both sizes
-    assert "engine bf16 ÷ fp32 floor ≤ 0.6 at 48 px" in text
+    assert precision_rows["fp32 floor (channels_last)"].count("(1.00)") == 4  # the ratios' base: 2 networks x 2 sizes
+    assert "| VGG19 32 px s/it (÷ fp32 floor)" in text and "| VGG16 48 px s/it (÷ fp32 floor)" in text
+    for net in ("VGG19", "VGG16"):
+        assert f"engine bf16 ÷ fp32 floor ≤ 0.6 ({net}, 48 px)" in text
     assert out.read_text().startswith("## Benchmark")
 
 

@@ -95,7 +95,7 @@ def test_non_finite_first_step_falls_back_to_fp32(model: tuple[dict[str, torch.T
     def overflow(_module: torch.nn.Module, _inputs: object, output: torch.Tensor) -> torch.Tensor:
         return output * float("inf") if output.dtype == torch.bfloat16 else output
 
-    hook = engine.convs[0].register_forward_hook(overflow)
+    hook = engine.convs_for("bf16")[0].register_forward_hook(overflow)
     try:
         explicit = run(engine, precision="bf16")  # asked for: kept, however bad
         assert explicit.precision == "bf16" and engine.auto.mode == "bf16"
@@ -118,3 +118,53 @@ def test_same_seed_same_pixels_per_mode_and_close_across_modes(model: tuple[dict
         finals[mode] = first.image
     diff = (finals["fp32"] - finals["bf16"]).abs()
     assert 0 < float(diff.mean()) < CROSS_MEAN and float(diff.max()) < CROSS_MAX, (float(diff.mean()), float(diff.max()))
+
+
+def test_bf16_features_give_fp32_statistics_and_a_bf16_gradient() -> None:
+    """The Gram product is formed in fp32 from bf16 features (exactly what an fp32 copy gives); its
+    backward runs in bf16, the dtype the VGG backward takes it in, and stays close to the fp32 one."""
+    from stylize.style_losses.second_moment import second_moment
+
+    gen = torch.Generator().manual_seed(0)
+    for c, side in ((8, 24), (64, 16)):
+        f32 = torch.randn((1, c, side, side), generator=gen).bfloat16().float().contiguous(memory_format=torch.channels_last)
+        bf = f32.bfloat16().requires_grad_(True)
+        up = f32.clone().requires_grad_(True)
+        g_bf, g_up = second_moment(bf), second_moment(up)
+        assert g_bf.dtype == torch.float32 and torch.equal(g_bf, g_up.detach())
+        weight = torch.randn((1, c, c), generator=gen)
+        (g_bf * weight).sum().backward()
+        (g_up * weight).sum().backward()
+        assert bf.grad is not None and up.grad is not None and bf.grad.dtype == torch.bfloat16
+        assert bf.grad.is_contiguous(memory_format=torch.channels_last)  # no reorder before the conv backward
+        rel = float((bf.grad.float() - up.grad).norm() / up.grad.norm())
+        assert 0 < rel < 1e-2, rel
+
+
+def test_bf16_runs_on_one_bf16_copy_of_the_weights(model: tuple[dict[str, torch.Tensor], weights.WeightsInfo]) -> None:
+    engine = Engine(*model, "cpu", auto=precision.Resolution("bf16", "test CPU"))
+    low = engine.convs_for("bf16")
+    assert engine.convs_for("bf16") is low and engine.convs_for("fp32") is engine.convs  # made once, at start
+    for conv, original in zip(low, engine.convs, strict=True):
+        assert conv.weight.dtype == torch.bfloat16 and conv.weight.is_contiguous(memory_format=torch.channels_last)
+        assert torch.equal(conv.weight, original.weight.bfloat16()) and not conv.weight.requires_grad
+    assert low.network == engine.convs.network and low.mean == engine.convs.mean
+    fp32_only = Engine(*model, "cpu", auto=precision.Resolution("fp32", "test CPU"))
+    assert fp32_only._bf16_convs is None  # no copy where nothing asks for bf16
+
+
+def test_precision_pair_tool_writes_the_pair_and_the_psnr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tools import precision_pair
+
+    images_dir = tmp_path / "images"
+    images_dir.mkdir()
+    content_image(40, 32).save(images_dir / "c.png")
+    style_image(32).save(images_dir / "s.png")
+    out = tmp_path / "pair.png"
+    assert precision_pair.main(["--images", str(images_dir), "--content", "c.png", "--style", "s.png", "--size", "32",
+                                "--iterations", "3", "--weights", "random", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "fp32: " in printed and "bf16: " in printed and "PSNR between the two pictures: " in printed
+    from PIL import Image
+
+    assert Image.open(out).size == (2 * 32 + 10, 26 + precision_pair.LABEL_H)

@@ -3,6 +3,7 @@ handler and the benchmarks alike."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -20,7 +21,7 @@ from . import precision as arithmetic
 from .averaging import IterateAverage
 from .losses import Guides, Objective, Terms
 from .params import StyleParams
-from .vgg import FeatureNet, build_convs
+from .vgg import FeatureNet, VGGConvs, build_convs
 from .weights import WeightsInfo
 
 BASE_SIZE = 128  # multiscale starts here, like crowsonkb's min_scale
@@ -143,10 +144,23 @@ class Engine:
         self.network = info.network
         self.convs = build_convs(state, info.network, info.input_mean, info.input_std)
         self.convs.to(self.device).to(memory_format=torch.channels_last)
+        self._bf16_convs: VGGConvs | None = None
+        if self.auto.mode == arithmetic.BF16:
+            self.convs_for(arithmetic.BF16)  # now, so that a worker's measured memory in use includes them
         if self.cuda:
             arithmetic.configure_cuda()
         else:
             cpu.keep_freed_memory()
+
+    def convs_for(self, mode: str) -> VGGConvs:
+        """The conv layers a ``mode`` pass runs: bf16 mode gets its own bf16 copy of the weights (half
+        the fp32 ones' bytes), since autocast casts frozen weights anew on every forward (it caches
+        only weights that require grad): 13 weight copies per iteration otherwise."""
+        if mode != arithmetic.BF16:
+            return self.convs
+        if self._bf16_convs is None:
+            self._bf16_convs = copy.deepcopy(self.convs).to(torch.bfloat16)
+        return self._bf16_convs
 
     def run(self, content: Image.Image | Tensor, styles: list[Image.Image | Tensor], params: StyleParams,
             should_cancel: Callable[[], bool] | None = None, pause_every_s: float | None = None,
@@ -169,7 +183,6 @@ class Engine:
         layer_w = list(params.style_layer_weights or (1.0,) * len(params.style_layers))
         terms = Terms(params.content_layers, params.style_layers, tuple(w / sum(layer_w) for w in layer_w),
                       params.content_weight, params.style_weight, params.tv_weight, params.style_loss)
-        net = FeatureNet(self.convs, params.content_layers + params.style_layers, params.pooling).to(self.device)
         final_wh = images.fit_size(content_t.shape[-1], content_t.shape[-2], params.size)
         stages = plan(params, (content_t.shape[-1], content_t.shape[-2]))
         generator = torch.Generator(device="cpu").manual_seed(params.seed)
@@ -181,7 +194,7 @@ class Engine:
         carried: dict[str, Tensor] | None = None  # schedule=warm: Adam's state at the end of the last stage
 
         for stage, (wh, stage_iters) in enumerate([(st.size, st.iterations) for st in stages], start=1):
-            objective = self._objective(net, content_t, style_ts, blend, terms, params, wh, regions, mode)
+            objective = self._objective(content_t, style_ts, blend, terms, params, wh, regions, mode)
             start_image = self._init(image, params, content_t, style_ts, wh, generator)
             image, optimizer, tracker = self._optimiser(objective, start_image, params, carried)
             average = IterateAverage(params.average_decay, start_image) if params.average == "ema" else None
@@ -201,7 +214,7 @@ class Engine:
                     logger.warning("precision auto: bf16 gave non-finite values on a first step; using fp32 from now on")
                     mode = arithmetic.FP32
                     self.auto = arithmetic.Resolution(mode, f"bf16 gave non-finite values on a first step ({self.auto.reason})")
-                    objective = self._objective(net, content_t, style_ts, blend, terms, params, wh, regions, mode)
+                    objective = self._objective(content_t, style_ts, blend, terms, params, wh, regions, mode)
                     image, optimizer, tracker = self._optimiser(objective, start_image, params, carried)
                     optimizer.step(tracker.closure)
                     with torch.no_grad():
@@ -273,7 +286,7 @@ class Engine:
         # torch.optim.LBFGS flattens the image's gradient with .view(-1), which fails on a channels_last one.
         return t.contiguous()
 
-    def _objective(self, net: FeatureNet, content: Tensor, styles: list[Tensor], blend: list[float],
+    def _objective(self, content: Tensor, styles: list[Tensor], blend: list[float],
                    terms: Terms, params: StyleParams, wh: tuple[int, int],
                    regions: region_masks.Regions | None = None, mode: str = arithmetic.FP32) -> Objective:
         style_side = max(16, round(max(wh) * params.style_scale))
@@ -283,6 +296,7 @@ class Engine:
         if regions is not None:  # masks follow each stage's size, and each style mask its style image's scaled size
             own = [regions.style_at(i, (s.shape[-1], s.shape[-2]), self.device) for i, s in enumerate(scaled_styles)]
             guides = Guides(regions.at(wh, blend, self.device), own)
+        net = FeatureNet(self.convs_for(mode), terms.content_layers + terms.style_layers, params.pooling).to(self.device)
         return Objective(net, terms, self._prepare(images.resize(content, wh)), scaled_styles, blend, mode, guides)
 
     def _init(self, previous: Tensor | None, params: StyleParams, content: Tensor, styles: list[Tensor],

@@ -27,11 +27,13 @@ class Moments(NamedTuple):
 def moments(features: Tensor, weights: Tensor | None = None, with_mean: bool = True) -> Moments:
     """Statistics over positions, or over positions weighted by ``weights`` (1x1xHxW at the features'
     size, normalised by its mass: a white mask gives exactly the unweighted statistics)."""
-    f = features.float()  # statistics in fp32 whatever the VGG pass ran in (bf16 sums lose the style signal)
-    h, w = f.shape[-2:]
+    # statistics in fp32 whatever the VGG pass ran in (bf16 sums lose the style signal); second_moment
+    # casts inside, so that its backward need not keep an fp32 copy of the features
+    h, w = features.shape[-2:]
     if weights is None:
-        mean = f.mean(dim=(-2, -1)) if with_mean else None
-        return Moments(mean, second_moment(f) / (h * w))
+        mean = features.float().mean(dim=(-2, -1)) if with_mean else None
+        return Moments(mean, second_moment(features) / (h * w))
+    f = features.float()
     mass = weights.sum().clamp_min(MIN_MASS)
     mean = (f * weights).sum(dim=(-2, -1)) / mass if with_mean else None
     return Moments(mean, second_moment(f * weights.sqrt()) / mass)

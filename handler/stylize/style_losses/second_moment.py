@@ -1,4 +1,11 @@
-"""Σ over positions of F·Fᵀ with a hand-written backward: the one primitive every style statistic uses."""
+"""Σ over positions of F·Fᵀ with a hand-written backward: the one primitive every style statistic uses.
+
+The product is always formed in fp32, whatever the features' dtype (a bf16 VGG pass's features are
+cast first: a Gram matrix rounded to bf16 is off by ~2e-3, and sums of squares in half precision lose
+the style signal). The backward runs in the features' own dtype: under bf16 autocast the gradient is
+rounded to bf16 anyway on its way into the VGG backward, so an fp32 product there buys nothing and
+costs an fp32 copy of every style layer's features (bench/RESULTS.md, precision section).
+"""
 
 from __future__ import annotations
 
@@ -27,8 +34,9 @@ class _Gram(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, f: Tensor) -> Tensor:
-        ctx.save_for_backward(f)
+    def forward(ctx: torch.autograd.function.FunctionCtx, features: Tensor) -> Tensor:
+        ctx.save_for_backward(features)  # in its own dtype: bf16 features are half an fp32 copy's bytes
+        f = features.float()
         c = f.shape[1]
         if _on_onednn(f):
             fmt = torch.channels_last if not f.is_contiguous() else torch.contiguous_format
@@ -42,7 +50,7 @@ class _Gram(torch.autograd.Function):
     def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:
         (f,) = ctx.saved_tensors  # type: ignore[attr-defined]
         b, c, h, w = f.shape
-        sym = grad + grad.transpose(1, 2)
+        sym = (grad + grad.transpose(1, 2)).to(f.dtype)
         if _on_onednn(f):
             return F.conv2d(f, sym.view(c, c, 1, 1))  # output follows f's memory format
         flat = _positions_view(f)
@@ -52,5 +60,6 @@ class _Gram(torch.autograd.Function):
 
 
 def second_moment(features: Tensor) -> Tensor:
-    """Σ_p F_p F_pᵀ (B x C x C) in the features' dtype; callers divide by the positions' count or mass."""
+    """Σ_p F_p F_pᵀ (B x C x C), fp32 for any features' dtype; callers divide by the positions' count or mass.
+    Its gradient comes back in the features' dtype."""
     return _Gram.apply(features)
