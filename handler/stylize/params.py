@@ -53,7 +53,8 @@ class StyleParams:
     preserve_colors: bool = field(default=False, metadata={"help": "Transfer style to luminance only and keep the content's colours."})
     pooling: str = field(default="max", metadata={"choices": POOLING, "help": "VGG pooling: max or avg."})
     content_layers: tuple[str, ...] = field(default=("relu4_2",), metadata={"choices": LAYER_NAMES, "help": "VGG layers whose features define content."})
-    style_layers: tuple[str, ...] = field(default=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), metadata={"choices": LAYER_NAMES, "help": "VGG layers whose feature statistics (see style_loss) define style."})
+    style_layers: tuple[str, ...] = field(default=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), metadata={
+        "choices": LAYER_NAMES, "help": "VGG layers whose feature statistics (see style_loss) define style."})
     style_layer_weights: tuple[float, ...] | None = field(default=None, metadata={"help": "Weight per style layer (comma list, same length as style_layers); default equal."})
     style_loss: str = field(default="gram", metadata={"choices": STYLE_LOSSES, "help": _HELP["style_loss"]})
     init: str = field(default="content", metadata={"choices": INITS, "help": "Starting image: content, noise or style."})
