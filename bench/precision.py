@@ -3,8 +3,9 @@
 For each network (VGG19, VGG16) and size, per round (one iteration of each series, in an order that
 rotates per round): the floor (forward+backward of the network to relu5_1) in fp32 and bf16, with
 the engine's channels_last weights (bf16: its bf16 copy) and with plain NCHW ones (the channels_last
-measurement), and one engine iteration in fp32 and in bf16 (two runs advanced side by side). A shared CPU's speed drifts within a minute; interleaving
-puts every series under the same drift, so their ratios hold even when the absolute figures don't.
+measurement), and one engine iteration in fp32 and in bf16 (two runs advanced side by side). A shared
+CPU's speed drifts within a minute; interleaving puts every series under the same drift, so their
+ratios hold even when the absolute figures don't.
 """
 
 from __future__ import annotations
