@@ -297,8 +297,7 @@ def test_live_image_and_progress_stay_in_view_while_running(browser: Browser, fr
         # The user scrolls the page (to the parameters, say): progress and live image stay in view.
         page.mouse.move(viewport[0] * 0.15, viewport[1] * 0.6)
         page.mouse.wheel(0, 600)
-        page.wait_for_timeout(200)
-        assert page.evaluate("scrollY") > 0, "the page did not scroll: the check below would prove nothing"
+        page.wait_for_function("() => scrollY > 0", timeout=5000)  # else the check below would prove nothing
         for testid in ("progress", "current-image", "cancel"):
             expect(page.get_by_test_id(testid)).to_be_in_viewport()
         page.screenshot(path=str(ARTIFACTS / f"webapp-{name}-running.png"))

@@ -207,23 +207,39 @@ def test_a_job_that_fails_mid_run_ends_with_an_error_line_and_the_others_go_on(s
 
 
 def test_jobs_beyond_the_memory_budget_wait_with_queued_events(server: TorchServe) -> None:
-    holder: dict[str, list[dict]] = {}
+    # Two 128 px jobs do not fit the budget together. The first runs until the second has been answered
+    # (a long job, left once the second is done), so the second must queue however fast this machine is:
+    # it is posted only after the first job's first snapshot, an event, not after a sleep.
+    first_events: list[dict] = []
+    running, second_done = threading.Event(), threading.Event()
 
     def first() -> None:
-        r = post(server, {"size": "128", "iterations": "30", "snapshot_every": "10", "multiscale": "false", "response": "stream"})
-        holder["first"] = lines(r)
+        data = {"size": "128", "iterations": "2000", "snapshot_every": "2", "multiscale": "false", "response": "stream"}
+        with httpx.stream("POST", server.model_url, files=FILES, data=data, timeout=300) as r:
+            for line in r.iter_lines():
+                if not line.strip():
+                    continue
+                first_events.append(json.loads(line))
+                if first_events[-1]["event"] == "snapshot":
+                    running.set()
+                if second_done.is_set() or first_events[-1]["event"] not in ("plan", "snapshot"):
+                    return  # leaving cancels it
 
     thread = threading.Thread(target=first)
     thread.start()
-    time.sleep(1.0)
-    r = post(server, {"size": "128", "iterations": "4", "snapshot_every": "2", "multiscale": "false", "response": "stream"})
-    thread.join(timeout=180)
+    try:
+        assert running.wait(timeout=120), f"the first job never sent a snapshot: {first_events}"
+        r = post(server, {"size": "128", "iterations": "4", "snapshot_every": "2", "multiscale": "false", "response": "stream"})
+    finally:
+        second_done.set()
+        thread.join(timeout=180)
     events = lines(r)
     assert events[0]["event"] == "plan", events[:1]
     events = events[1:]
     assert events[0] == {"event": "queued", "position": 1}, events[:2]
     assert [e["event"] for e in events[1:]] == ["snapshot", "done"]
-    assert holder["first"][-1]["event"] == "done"
+    # the first job was still running when the second finished (it never reached its end)
+    assert all(e["event"] in ("plan", "snapshot") for e in first_events), first_events[-1:]
 
 
 def test_a_job_too_big_for_the_budget_is_refused_naming_size(server: TorchServe) -> None:
