@@ -115,9 +115,9 @@ gallery: install
 precision-pair: install
 	$(PY) -m tools.precision_pair --images $(or $(IMAGES),../shared/images)
 
-# Regenerate the README's parameter table from StyleParams.
+# Regenerate the parameter table of docs/api.md from StyleParams.
 docs: install
-	$(PY) -c 'import re, pathlib; from stylize.params import markdown_table as t; p = pathlib.Path("README.md"); \
+	$(PY) -c 'import re, pathlib; from stylize.params import markdown_table as t; p = pathlib.Path("docs/api.md"); \
 	p.write_text(re.sub(r"(<!-- params-table -->\n).*?(<!-- /params-table -->)", lambda m: m[1] + t() + "\n" + m[2], p.read_text(), flags=re.S))'
 
 clean:

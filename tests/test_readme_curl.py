@@ -1,11 +1,12 @@
-"""The README's curl examples, run as written (all four: png, stream, json, JSON body) with a real-sized
-photo against the real TorchServe through the local nginx front, so the README cannot drift.
+"""The documented curl examples, run as written with a real-sized photo against the real TorchServe through
+the local nginx front, so the docs cannot drift: the README's one png job and docs/api.md's four answer forms
+(png, stream, json, JSON body). Each page marks its block once with `<!-- curl-examples: ... -->`.
 
-The commands are the README's text, executed by bash. Only a `curl` shell function wraps the real
-curl to (a) point the README's http://127.0.0.1:8000 at the test front's free port, (b) shrink the
+The commands are the pages' text, executed by bash. Only a `curl` shell function wraps the real
+curl to (a) point the documented http://127.0.0.1:8000 at the test front's free port, (b) shrink the
 job for two shared CPU cores (size=256 -> 32, iterations=100 -> 4 and snapshot_every=2 set or added, so the
 json form still has snapshots; in a JSON body file the same keys of "params") and (c) fail on HTTP errors (--fail-with-body). Upload sizes,
-encodings and the shell plumbing (base64, printf, pipes into jq) are the README's.
+encodings and the shell plumbing (base64, printf, pipes into jq) are the pages'.
 """
 
 from __future__ import annotations
@@ -56,10 +57,14 @@ curl() {
 """
 
 
-def readme_commands() -> list[str]:
-    """The shell commands of the README's curl-examples block (continuations joined, comments dropped)."""
-    text = (ROOT / "README.md").read_text()
-    assert text.count(MARKER) == 1, "README.md must mark its curl examples block once"
+README = ROOT / "README.md"
+API_PAGE = ROOT / "docs" / "api.md"
+
+
+def documented_commands(page: Path) -> list[str]:
+    """The shell commands of a page's curl-examples block (continuations joined, comments dropped)."""
+    text = page.read_text()
+    assert text.count(MARKER) == 1, f"{page.name} must mark its curl examples block once"
     block = text.split(MARKER, 1)[1].split("```bash\n", 1)[1].split("\n```", 1)[0]
     commands, current = [], ""
     for line in block.splitlines():
@@ -86,8 +91,15 @@ def photo(width: int, height: int, seed: int) -> bytes:
     return buf.getvalue()
 
 
-def test_readme_block_is_the_four_documented_forms() -> None:
-    commands = readme_commands()
+def test_readme_block_is_one_png_job() -> None:
+    commands = documented_commands(README)
+    assert len(commands) == 1 and commands[0].startswith("curl "), commands
+    assert README_BASE + "/predictions/style_transfer" in commands[0] and commands[0].endswith("-o out.png")
+    assert "-F size=256" in commands[0] and "-F iterations=100" in commands[0] and "response=" not in commands[0]
+
+
+def test_api_page_block_is_the_four_documented_forms() -> None:
+    commands = documented_commands(API_PAGE)
     curls = [c for c in commands if c.startswith("curl ")]
     assert len(curls) == 4, commands
     assert all(README_BASE + "/predictions/style_transfer" in c for c in curls)
@@ -102,7 +114,7 @@ def test_readme_block_is_the_four_documented_forms() -> None:
     assert '"params": {"size": 256, "iterations": 100}' in printf
 
 
-def test_readme_curl_examples_work_with_a_real_sized_photo(front: Nginx, tmp_path: Path) -> None:
+def test_curl_examples_work_with_a_real_sized_photo(front: Nginx, tmp_path: Path) -> None:
     (tmp_path / "photo.jpg").write_bytes(photo(1200, 900, 0))
     for name, seed in (("painting.jpg", 1), ("a.jpg", 2), ("b.jpg", 3)):
         (tmp_path / name).write_bytes(photo(800, 600, seed))
@@ -110,13 +122,14 @@ def test_readme_curl_examples_work_with_a_real_sized_photo(front: Nginx, tmp_pat
     env = {"PATH": "/usr/bin:/bin", "FRONT": front.url, "README_BASE": README_BASE, "PY": sys.executable,
            "SIZE": str(SIZE), "ITERATIONS": str(ITERATIONS), "EVERY": str(EVERY)}
     outputs = []
-    for command in readme_commands():
+    for command in documented_commands(README) + documented_commands(API_PAGE):
         (tmp_path / "out.png").unlink(missing_ok=True)
         run = subprocess.run(["bash", "-c", WRAPPER + command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, (command, run.stdout[-500:], run.stderr[-2000:], front.tail()[-1500:])
         outputs.append((command, run.stdout, (tmp_path / "out.png").read_bytes() if (tmp_path / "out.png").exists() else None))
 
-    png, stream, as_json, body, json_body = outputs
+    readme_png, png, stream, as_json, body, json_body = outputs
+    assert Image.open(io.BytesIO(readme_png[2])).size == (SIZE, SIZE * 3 // 4)
     assert Image.open(io.BytesIO(png[2])).size == (SIZE, SIZE * 3 // 4)
     events = [json.loads(line) for line in stream[1].splitlines() if line.strip()]
     kinds = [e["event"] for e in events]
