@@ -1,4 +1,4 @@
-"""Draws docs/regions_example.png (the README's "Regions" figure) on real features: Tübingen with Starry
+"""Draws docs/regions_example.png (the "Regions" figure of docs/api.md) on real features: Tübingen with Starry
 Night in the sky and Turner's Shipwreck on the river, the houses between left to the content.
 
     PYTHONPATH=handler:. .venv/bin/python docs/regions_example.py [-o docs/regions_example.png] [--images ../shared/images]

@@ -1,4 +1,4 @@
-// Results the server keeps (README "Results kept and shared by link"): after a job, its share link
+// Results the server keeps (docs/api.md, "Results kept and shared by link"): after a job, its share link
 // with Copy and the Web Share API; and the results this browser made, listed from localStorage and
 // checked against the server, so the ones that expired or were deleted drop out.
 import { forgetResult, rememberResult, savedResults } from "./saved.js";

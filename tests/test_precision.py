@@ -13,7 +13,7 @@ from stylize.params import ParamError
 
 # Cross-mode bound at 96 px after 3 L-BFGS iterations (random-init VGG19, CPU): measured mean
 # |fp32 - bf16| 0.0006, max 0.006; a 1e-3 noise on the content image moves an fp32 run 5x more
-# (0.0031 / 0.025). Later iterations diverge as much from that noise as from bf16 (README, "bfloat16").
+# (0.0031 / 0.025). Later iterations diverge as much from that noise as from bf16 (docs/benchmarks.md, "bfloat16").
 CROSS_MEAN, CROSS_MAX = 0.002, 0.02
 
 

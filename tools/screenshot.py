@@ -1,4 +1,4 @@
-"""The README's pictures of the web app, from a real run on a running server (`make serve`):
+"""The pictures of the web app in README.md and docs/webapp.md, from a real run on a running server (`make serve`):
 
     python -m tools.screenshot --url http://127.0.0.1:8000 [--size 256 --iterations 100]
 

@@ -27,7 +27,7 @@ STYLE_FORWARD_BYTES_PER_PIXEL = 1200  # a style image's no-grad forward (targets
 NETWORK_ACTIVATION_SHARE = {"vgg19": 1.0, "vgg16": 264 / 288}
 # precision=bf16: the saved activations are half the bytes; the max-pool indices are not, nor the fp32
 # copies the statistics read (relu1_1 .. relu5_1, relu4_2), which live only through the forward (the Gram
-# backward keeps the bf16 features). Measured ~1700 B/pixel: README, "bfloat16".
+# backward keeps the bf16 features). Measured ~1700 B/pixel: docs/benchmarks.md, "bfloat16".
 BF16_ACTIVATION_BYTES_PER_PIXEL = 2000
 BF16_STYLE_FORWARD_BYTES_PER_PIXEL = 800
 FLOAT = 4

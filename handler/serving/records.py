@@ -1,4 +1,4 @@
-"""Snapshots as JSON-able records: the wire format of the HTTP API (docs in README)."""
+"""Snapshots as JSON-able records: the wire format of the HTTP API (documented in docs/api.md)."""
 
 from __future__ import annotations
 

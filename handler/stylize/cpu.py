@@ -21,7 +21,7 @@ def keep_freed_memory() -> bool:
 
     By default glibc serves every allocation above 128 KiB-32 MiB with a fresh mmap and unmaps it on
     free, so each iteration page-faults (and the kernel zeroes) new pages for every activation and
-    gradient: ~15 % of an iteration at 512 px on a 2-core CPU (README, Benchmarks). With these
+    gradient: ~15 % of an iteration at 512 px on a 2-core CPU (docs/benchmarks.md, "Targets"). With these
     thresholds the heap keeps up to the job's peak and iterations reuse it. Resident memory then
     stays at the largest job's peak; it does not grow from job to job. Returns whether it applied
     (glibc on Linux only); idempotent.

@@ -261,7 +261,7 @@ def _check_weights(name: str, values: tuple[float, ...] | None) -> tuple[float, 
 
 
 def markdown_table() -> str:
-    """The README's parameter table, generated so docs and code cannot drift apart."""
+    """The parameter table of docs/api.md (`make docs`), generated so docs and code cannot drift apart."""
     rows = ["| parameter | default | range / choices | meaning |", "|---|---|---|---|"]
     for name, spec in StyleParams.schema().items():
         default = spec["default"]

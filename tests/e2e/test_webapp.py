@@ -29,7 +29,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-sync", "--disable-component-update"]
 ROOT = Path(__file__).resolve().parents[2]
-# Every run leaves the finished page in test-artifacts/ (gitignored). The README's copy in docs/ is
+# Every run leaves the finished page in test-artifacts/ (gitignored). The copy in docs/ (README, docs/webapp.md) is
 # written when missing or with UPDATE_SCREENSHOT=1, so test runs do not dirty the working tree.
 ARTIFACT = ROOT / "test-artifacts" / "webapp-finished.png"
 README_SCREENSHOT = ROOT / "docs" / "screenshot.png"

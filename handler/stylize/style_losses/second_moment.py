@@ -4,7 +4,7 @@ The product is always formed in fp32, whatever the features' dtype (a bf16 VGG p
 cast first: a Gram matrix rounded to bf16 is off by ~2e-3, and sums of squares in half precision lose
 the style signal). The backward runs in the features' own dtype: under bf16 autocast the gradient is
 rounded to bf16 anyway on its way into the VGG backward, so an fp32 product there buys nothing and
-costs an fp32 copy of every style layer's features (README, "bfloat16": 24 ms -> 7 ms per iteration
+costs an fp32 copy of every style layer's features (docs/benchmarks.md, "bfloat16": 24 ms -> 7 ms per iteration
 at 256 px).
 """
 
