@@ -7,8 +7,9 @@ import itertools
 import pytest
 import torch
 from images_util import content_image, style_image
-from stylize import Engine, Pause, Snapshot, StyleParams, engine, images, losses, precision, weights
-from stylize.vgg import LAYER_NAMES, FeatureNet, build_convs
+from stylize import Engine, Snapshot, StyleParams, backbones, images, planning, precision, weights
+from stylize.methods.statistics import gram
+from stylize.vgg import FeatureNet, build_convs
 
 FAST = {"size": 48, "iterations": 8, "snapshot_every": 0, "multiscale": False}
 
@@ -22,7 +23,8 @@ def eng(request: pytest.FixtureRequest) -> Engine:
 
 def run(eng: Engine, styles: list | None = None, content=None, cancel=None, **overrides: object) -> list[Snapshot]:
     params = StyleParams(**{**FAST, **overrides})
-    return list(eng.run(content or content_image(64, 48), styles or [style_image(64)], params, should_cancel=cancel))
+    job = eng.job(content or content_image(64, 48), styles or [style_image(64)], params)
+    return list(eng.run(job, should_cancel=cancel))
 
 
 def test_losses_decrease(eng: Engine, method: dict[str, str]) -> None:
@@ -49,16 +51,33 @@ def test_snapshot_cadence_and_final_flag(eng: Engine) -> None:
     assert len(only_final) == 1 and only_final[0].final
 
 
-def test_pauses_bound_each_slice_and_change_nothing(eng: Engine, method: dict[str, str]) -> None:
-    """pause_every_s=0 pauses after every iteration that yields no snapshot; the pixels are the same."""
+def test_steps_bound_each_slice_and_change_nothing(eng: Engine, method: dict[str, str]) -> None:
+    """A step with no time left runs exactly one iteration; however a run is sliced, its snapshots and
+    pixels are the same as one whole run's."""
     params = StyleParams(**{**FAST, "iterations": 6, "snapshot_every": 3, **method})
-    records = list(eng.run(content_image(64, 48), [style_image(64)], params, pause_every_s=0.0))
-    kinds = [(type(r).__name__, r.iteration) for r in records]
-    assert kinds == [("Pause", 1), ("Pause", 2), ("Snapshot", 3), ("Pause", 4), ("Pause", 5), ("Pause", 6), ("Snapshot", 6)]
-    plain = list(eng.run(content_image(64, 48), [style_image(64)], params))
-    assert all(isinstance(r, Snapshot) for r in plain)
-    assert torch.equal(records[-1].image, plain[-1].image)
-    assert isinstance(records[0], Pause) and records[0].iterations == 6
+    job = eng.job(content_image(64, 48), [style_image(64)], params)
+    sliced = eng.start(job)
+    per_step = []
+    while not sliced.finished:
+        made = sliced.step(0.0)
+        per_step.append((sliced.iteration, [s.iteration for s in made]))
+    assert per_step == [(1, []), (2, []), (3, [3]), (4, []), (5, []), (6, [6])]
+    whole = eng.start(job).step(None)
+    assert [s.iteration for s in whole] == [3, 6] and whole[-1].final
+    sliced_again = eng.start(job)
+    records = [snap for _ in range(6) for snap in sliced_again.step(0.0)]
+    assert torch.equal(records[-1].image, whole[-1].image)
+    assert sliced_again.step(0.0) == []  # a finished run does nothing more
+
+
+def test_a_job_is_validated_once_and_only_by_make_job(eng: Engine) -> None:
+    from stylize import Job
+    job = eng.job(content_image(64, 48), [style_image(64)], StyleParams(**FAST))
+    with pytest.raises(TypeError, match="make_job"):
+        Job(job.content, job.styles, job.params, job.regions, job.backbone)
+    other = Engine(*weights.obtain("random", seed=0, network="vgg16"), "cpu")
+    with pytest.raises(TypeError, match="vgg16"):
+        other.start(job)  # a job checked against VGG19's layers does not run on VGG16
 
 
 def test_snapshots_do_not_share_the_live_image(eng: Engine) -> None:
@@ -79,7 +98,7 @@ def test_gram_matches_plain_matmul_with_gradients(shape: tuple[int, ...], channe
         f = f.contiguous(memory_format=torch.channels_last)
     ours, ref = f.clone().requires_grad_(True), f.double().requires_grad_(True)  # reference in float64
     weight = torch.randn(shape[0], shape[1], shape[1])
-    g = losses.gram(ours)
+    g = gram(ours)
     flat = ref.reshape(shape[0], shape[1], -1)
     g_ref = flat @ flat.transpose(1, 2) / flat.shape[-1]
     torch.testing.assert_close(g.double(), g_ref, rtol=1e-5, atol=1e-5)
@@ -133,32 +152,37 @@ def test_init_style_and_avg_pooling_run(eng: Engine) -> None:
 
 def test_truncation_stops_at_the_deepest_needed_layer() -> None:
     convs = build_convs(weights.random_state(0))
+    vgg19 = backbones.get("vgg19")
+
+    def position(name: str) -> int:
+        return vgg19.layer(name).position
+
     net = FeatureNet(convs, ("relu3_1", "relu1_1"), "max")
-    assert net.names[-1] == "relu3_1" and len(net.layers) == LAYER_NAMES.index("relu3_1") + 1
+    assert net.names[-1] == "relu3_1" and len(net.layers) == position("relu3_1") + 1
     out = net(torch.rand(1, 3, 32, 32))
     assert set(out) == {"relu1_1", "relu3_1"} and out["relu3_1"].shape == (1, 256, 8, 8)
     assert not any(p.requires_grad for p in net.parameters())
-    assert net.layers[LAYER_NAMES.index("relu1_1")].inplace is False  # read by a loss
-    assert net.layers[LAYER_NAMES.index("relu1_2")].inplace is True  # not read: in-place saves memory
+    assert net.layers[position("relu1_1")].inplace is False  # read by a loss
+    assert net.layers[position("relu1_2")].inplace is True  # not read: in-place saves memory
     deep = FeatureNet(convs, ("conv4_2",), "avg")
     assert deep.names[-1] == "conv4_2"
-    relu_after_read = deep.layers[LAYER_NAMES.index("relu4_2")] if len(deep.layers) > LAYER_NAMES.index("relu4_2") else None
+    relu_after_read = deep.layers[position("relu4_2")] if len(deep.layers) > position("relu4_2") else None
     assert relu_after_read is None  # nothing past the read layer is built
     both = FeatureNet(convs, ("conv4_2", "relu4_2"), "max")
-    assert both.layers[LAYER_NAMES.index("relu4_2")].inplace is False  # would otherwise overwrite conv4_2
-    assert isinstance(deep.layers[LAYER_NAMES.index("pool1")], torch.nn.AvgPool2d)
+    assert both.layers[position("relu4_2")].inplace is False  # would otherwise overwrite conv4_2
+    assert isinstance(deep.layers[position("pool1")], torch.nn.AvgPool2d)
 
 
 def test_stage_sizes_and_iteration_split() -> None:
-    assert engine.stage_sizes(512, True) == [128, 181, 256, 362, 512]
-    assert engine.stage_sizes(512, False) == [512]
-    assert engine.stage_sizes(160, True) == [160]
-    assert engine.split_iterations(10, 3) == [4, 3, 3]
-    assert engine.split_iterations(2, 5) == [1, 1]
+    assert planning.stage_sizes(512, True) == [128, 181, 256, 362, 512]
+    assert planning.stage_sizes(512, False) == [512]
+    assert planning.stage_sizes(160, True) == [160]
+    assert planning.split_iterations(10, 3) == [4, 3, 3]
+    assert planning.split_iterations(2, 5) == [1, 1]
 
 
 def test_multiscale_reaches_the_requested_size(eng: Engine, monkeypatch: pytest.MonkeyPatch, method: dict[str, str]) -> None:
-    monkeypatch.setattr(engine, "BASE_SIZE", 16)
+    monkeypatch.setattr(planning, "BASE_SIZE", 16)
     snaps = run(eng, **method, multiscale=True, iterations=8, snapshot_every=2)
     assert snaps[-1].size == (48, 36) and snaps[-1].stages == 4
     widths = [s.size[0] for s in snaps[:-1]]
@@ -167,7 +191,7 @@ def test_multiscale_reaches_the_requested_size(eng: Engine, monkeypatch: pytest.
 
 
 def test_time_budget_stops_early_with_full_size_result(eng: Engine, monkeypatch: pytest.MonkeyPatch, method: dict[str, str]) -> None:
-    monkeypatch.setattr(engine, "BASE_SIZE", 16)
+    monkeypatch.setattr(planning, "BASE_SIZE", 16)
     snaps = run(eng, **method, multiscale=True, iterations=10000, time_budget_s=3.0)  # room for stage set-up on a loaded CPU
     final = snaps[-1]
     assert final.final and final.stopped == "time_budget"
@@ -183,6 +207,6 @@ def test_cancellation_is_checked_every_iteration(eng: Engine, method: dict[str, 
 
 
 def test_wrong_style_count_is_refused(eng: Engine) -> None:
-    from stylize import ParamError
-    with pytest.raises(ParamError, match="^style_blend: needs 2 values"):
+    from stylize import FieldError
+    with pytest.raises(FieldError, match="^style_blend: needs 2 values"):
         run(eng, styles=[style_image(), style_image()], style_blend=(1.0, 2.0, 3.0))

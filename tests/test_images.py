@@ -10,7 +10,7 @@ import pytest
 import torch
 from images_util import content_image, to_bytes
 from PIL import Image
-from stylize import ImageError, images
+from stylize import FieldError, images
 
 
 def _png_header_only(width: int, height: int) -> bytes:
@@ -30,29 +30,29 @@ def _png_header_only(width: int, height: int) -> bytes:
     (b"PK\x03\x04" + b"\x00" * 40, "not a supported image"),
 ])
 def test_non_images_are_refused(data: bytes, reason: str) -> None:
-    with pytest.raises(ImageError, match=f"^content: .*{reason}"):
+    with pytest.raises(FieldError, match=f"^content: .*{reason}"):
         images.decode(data, "content")
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
 def test_truncated_images_are_refused(fmt: str) -> None:
     data = to_bytes(content_image(64, 64), fmt)
-    with pytest.raises(ImageError, match="^style: could not be decoded"):
+    with pytest.raises(FieldError, match="^style: could not be decoded"):
         images.decode(data[: len(data) // 2], "style")
 
 
 def test_bomb_is_refused_from_the_header() -> None:
-    with pytest.raises(ImageError, match="^content: declares more pixels than the limit"):
+    with pytest.raises(FieldError, match="^content: declares more pixels than the limit"):
         images.decode(_png_header_only(100_000, 100_000), "content")
-    with pytest.raises(ImageError, match="^content: is 8000x8000 = 64000000 pixels, over the limit of 40000000"):
+    with pytest.raises(FieldError, match="^content: is 8000x8000 = 64000000 pixels, over the limit of 40000000"):
         images.decode(_png_header_only(8000, 8000), "content")
-    with pytest.raises(ImageError, match="over the limit of 1000"):
+    with pytest.raises(FieldError, match="over the limit of 1000"):
         images.decode(to_bytes(content_image(64, 48)), "content", max_pixels=1000)
 
 
 def test_error_never_echoes_file_contents() -> None:
     secret = b"SECRET-TOKEN-1234" * 4
-    with pytest.raises(ImageError) as err:
+    with pytest.raises(FieldError) as err:
         images.decode(secret, "content")
     assert "SECRET" not in str(err.value)
 

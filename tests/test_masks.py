@@ -13,13 +13,16 @@ import torch
 from images_util import content_image, to_bytes
 from PIL import Image, ImageDraw
 from serving.request import Limits, parse
-from stylize import Engine, ImageError, ParamError, StyleParams, engine, images, losses, masks, weights
+from stylize import Engine, FieldError, StyleParams, backbones, images, masks, planning, weights
 from stylize.__main__ import main as cli
+from stylize.methods import StageContext, get
+from stylize.objective import Objective
 from stylize.vgg import FeatureNet
 
 W, H = 64, 32  # wide enough that an uncovered middle band is not inside every deep feature's reach
 LEFT, RIGHT = W // 4, W * 3 // 4  # style A on x < LEFT, style B on x >= RIGHT, nothing in between
 FAST = {"size": W, "iterations": 10, "snapshot_every": 0, "multiscale": False}
+VGG19 = backbones.get("vgg19")
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +61,7 @@ def mean_rgb(img: Image.Image | torch.Tensor) -> torch.Tensor:
 
 def final(eng: Engine, content: Image.Image, styles: list[Image.Image], **kw: object) -> torch.Tensor:
     run_kw = {k: kw.pop(k) for k in ("masks", "style_masks") if k in kw}
-    return list(eng.run(content, styles, StyleParams(**{**FAST, **kw}), **run_kw))[-1].image  # type: ignore[arg-type]
+    return list(eng.run(eng.job(content, styles, StyleParams(**{**FAST, **kw}), **run_kw)))[-1].image  # type: ignore[arg-type]
 
 
 # -- masks through the layers ---------------------------------------------------------------------
@@ -68,7 +71,7 @@ def test_layer_masks_match_feature_shapes_for_odd_sizes(eng: Engine) -> None:
     net = FeatureNet(eng.convs, layers)
     for w, h in ((37, 29), (64, 33), (17, 16)):
         feats = net(torch.rand(1, 3, h, w))
-        guides = masks.layer_masks(torch.rand(1, 1, h, w), layers)
+        guides = masks.layer_masks(torch.rand(1, 1, h, w), layers, VGG19)
         assert {k: tuple(g.shape[-2:]) for k, g in guides.items()} == {k: tuple(f.shape[-2:]) for k, f in feats.items()}
 
 
@@ -78,7 +81,7 @@ def test_no_region_of_reasonable_size_vanishes_at_relu5_1() -> None:
         for y in range(0, 64 - 12, 7):
             mask = torch.zeros(1, 1, 64, 64)
             mask[..., y:y + 12, x:x + 12] = 1
-            deep = masks.layer_masks(mask, ["relu5_1"])["relu5_1"]
+            deep = masks.layer_masks(mask, ["relu5_1"], VGG19)["relu5_1"]
             assert deep.shape[-2:] == (4, 4)
             assert float(deep.max()) > 0
             torch.testing.assert_close(deep.sum() * 16 * 16, torch.tensor(144.0))
@@ -90,8 +93,8 @@ def test_a_sharp_edge_bleeds_at_most_into_the_cell_it_cuts(edge: int) -> None:
     mask = torch.zeros(1, 1, 48, 64)
     mask[..., :edge] = 1
     for layer in ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"):
-        cell = 2 ** masks.pool_depth(layer)
-        guide = masks.layer_masks(mask, [layer])[layer][0, 0]
+        cell = 2 ** VGG19.layer(layer).depth
+        guide = masks.layer_masks(mask, [layer], VGG19)[layer][0, 0]
         for col in range(guide.shape[1]):
             x0, x1 = col * cell, (col + 1) * cell
             if x1 <= edge:
@@ -132,7 +135,7 @@ def test_regions_validation() -> None:
     assert masks.regions([black, white], None, 2) is not None  # style 1 unused, style 2 everywhere
     for kw, field_name in (({"masks": [black, black]}, "mask"), ({"masks": [white, white, white]}, "mask_3"),
                            ({"style_masks": [None, black]}, "style_mask_2")):
-        with pytest.raises(ParamError) as info:
+        with pytest.raises(FieldError) as info:
             masks.regions(kw.get("masks"), kw.get("style_masks"), 2)
         assert info.value.field == field_name
 
@@ -159,7 +162,7 @@ def test_each_style_lands_in_its_region_and_the_rest_stays_content(eng: Engine, 
     pixels, colour = middle_change(masked)
     assert pixels < 0.12 and colour < 0.05, (pixels, colour)
 
-    # Today's global blend puts both styles everywhere: the same measure fails on it.
+    # The global blend puts both styles everywhere: the same measure fails on it.
     blended = final(eng, content, styles, **method)
     pixels, colour = middle_change(blended)
     assert pixels > 0.12 and colour > 0.05, (pixels, colour)
@@ -181,10 +184,14 @@ def test_guided_loss_with_white_masks_equals_the_plain_loss(eng: Engine, style_l
     net = FeatureNet(eng.convs, ("relu4_2", *layers))
     content = images.to_tensor(content_image(48, 32))
     style = images.to_tensor(red_stripes())
-    terms = losses.Terms(("relu4_2",), layers, (0.2,) * 5, 1.0, 1e3, 1.0, style_loss)
-    plain = losses.Objective(net, terms, content, [style], [1.0])
-    guided = losses.Objective(net, terms, content, [style], [1.0],
-                              guides=losses.Guides([torch.ones(1, 1, 32, 48)], [torch.ones(1, 1, 32, 32)]))
+
+    def objective(coverage: list[torch.Tensor] | None, own: list[torch.Tensor | None]) -> Objective:
+        stage = StageContext(params=StyleParams(), backbone=VGG19, layers=layers, layer_weights=(0.2,) * 5, styles=[style],
+                             blend=[1.0], coverage=coverage, style_masks=own, features=net, content=content, start=content)
+        return Objective(net, ("relu4_2",), content, get(style_loss).prepare(stage), (1.0, 1e3, 1.0))
+
+    plain = objective(None, [None])
+    guided = objective([torch.ones(1, 1, 32, 48)], [torch.ones(1, 1, 32, 32)])
     image = torch.rand(1, 3, 32, 48, generator=torch.Generator().manual_seed(1))
     grads = []
     for objective in (plain, guided):
@@ -207,21 +214,21 @@ def test_style_mask_picks_the_part_of_the_style_image(eng: Engine, method: dict[
 
 
 def test_masks_follow_multiscale_stages_with_adam_and_preserve_colors(eng: Engine, monkeypatch: pytest.MonkeyPatch, method: dict[str, str]) -> None:
-    monkeypatch.setattr(engine, "BASE_SIZE", 16)  # three stages at a tiny size: 16, 23, 32 px
+    monkeypatch.setattr(planning, "BASE_SIZE", 16)  # three stages at a tiny size: 16, 23, 32 px
     content = content_image(W, H)
     params = StyleParams(**{**FAST, "size": 32, "iterations": 3, "multiscale": True, "optimizer": "adam",
                             "learning_rate": 0.05, "preserve_colors": True, "snapshot_every": 1, **method})
-    snaps = list(eng.run(content, [red_stripes(), blue_dots()], params,
-                         masks=[band(0, 100, (200, 100)), band(100, 200, (200, 100))]))  # any mask size
+    snaps = list(eng.run(eng.job(content, [red_stripes(), blue_dots()], params,
+                                 masks=[band(0, 100, (200, 100)), band(100, 200, (200, 100))])))  # any mask size
     assert [s.stage for s in snaps] == [1, 2, 3] and snaps[-1].size == (32, 16)
     assert all(torch.isfinite(torch.tensor(list(s.losses.values()))).all() for s in snaps)
     reference = images.rgb_to_ycbcr(images.resize(images.to_tensor(content), (32, 16)))[0, 1:]
     assert float((images.rgb_to_ycbcr(snaps[-1].image)[1:] - reference).abs().mean()) < 0.02
 
 
-def test_engine_refuses_masks_for_missing_styles(eng: Engine) -> None:
-    with pytest.raises(ParamError, match="^mask_2: "):
-        next(eng.run(content_image(W, H), [red_stripes()], StyleParams(**FAST), masks=[band(0, 8), band(8, 16)]))
+def test_a_job_refuses_masks_for_missing_styles(eng: Engine) -> None:
+    with pytest.raises(FieldError, match="^mask_2: "):
+        eng.job(content_image(W, H), [red_stripes()], StyleParams(**FAST), masks=[band(0, 8), band(8, 16)])
 
 
 # -- the request fields ---------------------------------------------------------------------------
@@ -234,8 +241,8 @@ def png(img: Image.Image) -> bytes:
 
 
 def refused(field_name: str, fields_in: dict[str, object], status: int = 400, limits: Limits | None = None) -> None:
-    """A 400/413 naming the field (the handler answers ImageError as a 400 too)."""
-    with pytest.raises(ImageError) as info:
+    """A 400/413 naming the field (the handler answers FieldError as a 400 too)."""
+    with pytest.raises(FieldError) as info:
         parse(fields_in, limits=limits or Limits())
     assert info.value.field == field_name and getattr(info.value, "status", 400) == status, str(info.value)
     assert str(info.value).startswith(f"{field_name}: ")
@@ -243,18 +250,19 @@ def refused(field_name: str, fields_in: dict[str, object], status: int = 400, li
 
 def test_multipart_masks_reach_the_job() -> None:
     job = parse({"content": CONTENT, "style": STYLE, "style_2": STYLE_2, "mask": png(band(0, 32)),
-                 "mask_2": png(band(32, 64)), "style_mask_2": png(Image.new("RGB", (9, 9), "white"))})
-    assert [m.mode for m in job.masks] == ["L", "L"] and job.masks[0].size == (64, 32)
-    assert job.style_masks[0] is None and job.style_masks[1].mode == "L"
-    assert set(job.engine_kwargs()) == {"masks", "style_masks"}
-    assert parse({"content": CONTENT, "style": STYLE}).engine_kwargs() == {}
+                 "mask_2": png(band(32, 64)), "style_mask_2": png(Image.new("RGB", (9, 9), "white"))}).job
+    assert job.regions is not None and [m.shape for m in job.regions.masks] == [(1, 1, 32, 64)] * 2
+    assert job.regions.style_masks[0] is None and job.regions.style_masks[1] is not None
+    assert parse({"content": CONTENT, "style": STYLE}).job.regions is None
 
 
 def test_transparent_mask_covers_only_what_was_painted() -> None:
     painted = Image.new("RGBA", (20, 10), (255, 255, 255, 0))
     ImageDraw.Draw(painted).rectangle([0, 0, 9, 9], fill=(255, 255, 255, 255))
-    mask = parse({"content": CONTENT, "style": STYLE, "mask": png(painted)}).masks[0]
-    assert mask.getpixel((2, 2)) == 255 and mask.getpixel((15, 2)) == 0
+    regions = parse({"content": CONTENT, "style": STYLE, "mask": png(painted)}).job.regions
+    assert regions is not None
+    mask = regions.masks[0][0, 0]
+    assert float(mask[2, 2]) == 1.0 and float(mask[2, 15]) == 0.0
 
 
 def test_json_masks_as_keys_or_lists_with_null() -> None:
@@ -262,8 +270,9 @@ def test_json_masks_as_keys_or_lists_with_null() -> None:
         return base64.b64encode(data).decode()
     body = {"content": b64(CONTENT), "style": [b64(STYLE), b64(STYLE_2)], "mask": [None, b64(png(band(0, 8)))],
             "style_mask": b64(png(band(0, 8)))}
-    job = parse({"body": json.dumps(body).encode()})
-    assert job.masks[0] is None and job.masks[1] is not None and job.style_masks[0] is not None
+    regions = parse({"body": json.dumps(body).encode()}).job.regions
+    assert regions is not None
+    assert regions.masks[0] is None and regions.masks[1] is not None and regions.style_masks[0] is not None
     refused("mask_2", {"body": {**body, "mask_2": b64(png(band(0, 8)))}})  # both in the list and as a key
     refused("mask", {"body": {**body, "mask": "@@@"}})
 
@@ -284,7 +293,7 @@ def test_bad_masks_are_refused_by_name(extra: dict[str, object], field_name: str
 
 def test_one_black_mask_among_others_is_fine_and_limits_apply() -> None:
     job = parse({"content": CONTENT, "style": STYLE, "style_2": STYLE_2, "mask": png(band(0, 8, value=0)), "mask_2": png(band(0, 8))})
-    assert len(job.masks) == 2
+    assert job.job.regions is not None and len(job.job.regions.masks) == 2
     big = Image.new("L", (300, 300), 255)
     refused("mask", {"content": CONTENT, "style": STYLE, "mask": png(big)}, limits=Limits(max_pixels=50_000))
     noisy = io.BytesIO()

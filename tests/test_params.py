@@ -6,7 +6,7 @@ import math
 from dataclasses import fields
 
 import pytest
-from stylize import MAX_STYLES, ParamError, StyleParams
+from stylize import MAX_STYLES, FieldError, StyleParams
 
 
 def test_defaults_are_valid_and_documented() -> None:
@@ -46,28 +46,55 @@ BAD_VALUES = [
 
 @pytest.mark.parametrize(("name", "value"), BAD_VALUES, ids=[f"{n}={v!r}" for n, v in BAD_VALUES])
 def test_each_bad_value_names_its_field(name: str, value: object) -> None:
-    with pytest.raises(ParamError) as err:
+    with pytest.raises(FieldError) as err:
         StyleParams.from_mapping({name: value}).validated(n_styles=2)
     assert err.value.field == name
     assert str(err.value).startswith(f"{name}: ")
 
 
-def test_every_field_has_a_validation_case() -> None:
+def test_every_core_field_has_a_validation_case() -> None:
+    from stylize.params import CoreParams
+
     covered = {name for name, _ in BAD_VALUES}
-    assert covered == {f.name for f in fields(StyleParams)}
+    assert covered == {f.name for f in fields(CoreParams)}
+
+
+def method_cases() -> list[tuple[str, object]]:
+    """A style method's own fields are checked from their schema: beyond the range, outside the choices."""
+    from stylize.params import CoreParams
+
+    core = {f.name for f in fields(CoreParams)}
+    cases: list[tuple[str, object]] = []
+    for name, spec in StyleParams.schema().items():
+        if name in core:
+            continue
+        if "max" in spec:
+            cases += [(name, spec["max"] * 2 + 1), (name, math.nan)]
+        if "choices" in spec:
+            cases.append((name, "not-a-choice"))
+        if spec["type"] == "bool":
+            cases.append((name, "maybe"))
+    return cases
+
+
+@pytest.mark.parametrize(("name", "value"), method_cases() or [("style_loss", "mse")])
+def test_each_method_field_refuses_a_bad_value_by_name(name: str, value: object) -> None:
+    with pytest.raises(FieldError) as err:
+        StyleParams.from_mapping({name: value}).validated(n_styles=1)
+    assert err.value.field == name
 
 
 def test_wrong_python_types_are_rejected() -> None:
-    with pytest.raises(ParamError, match="^size: must be a number"):
+    with pytest.raises(FieldError, match="^size: must be a number"):
         StyleParams(size="64").validated()  # type: ignore[arg-type]
-    with pytest.raises(ParamError, match="^preserve_colors: "):
+    with pytest.raises(FieldError, match="^preserve_colors: "):
         StyleParams(preserve_colors=1).validated()  # type: ignore[arg-type]
-    with pytest.raises(ParamError, match="^iterations: must be a number"):
+    with pytest.raises(FieldError, match="^iterations: must be a number"):
         StyleParams(iterations=True).validated()
 
 
 def test_unknown_field_is_an_error_not_dropped() -> None:
-    with pytest.raises(ParamError, match="^colour: unknown parameter"):
+    with pytest.raises(FieldError, match="^colour: unknown parameter"):
         StyleParams.from_mapping({"colour": "red"})
 
 
@@ -85,11 +112,11 @@ def test_form_strings_are_parsed() -> None:
 
 
 def test_blend_length_must_match_styles_and_style_count_is_bounded() -> None:
-    with pytest.raises(ParamError, match="^style_blend: needs 3 values"):
+    with pytest.raises(FieldError, match="^style_blend: needs 3 values"):
         StyleParams(style_blend=(1.0, 1.0)).validated(n_styles=3)
-    with pytest.raises(ParamError, match="^style: between 1 and"):
+    with pytest.raises(FieldError, match="^style: between 1 and"):
         StyleParams().validated(n_styles=MAX_STYLES + 1)
-    with pytest.raises(ParamError, match="^style: between 1 and"):
+    with pytest.raises(FieldError, match="^style: between 1 and"):
         StyleParams().validated(n_styles=0)
     assert StyleParams().normalised_blend(4) == [0.25] * 4
 
@@ -113,7 +140,7 @@ def test_limits_are_written_as_people_write_them() -> None:
 
     assert [number_text(v) for v in (2147483647, 1e9, 1e6, 86400, 0.001, 1e-5, 0.1, 16, 0)] == [
         "2147483647", "1e9", "1e6", "86400", "0.001", "1e-05", "0.1", "16", "0"]
-    with pytest.raises(ParamError) as info:
+    with pytest.raises(FieldError) as info:
         StyleParams(seed=2**32).validated()
     assert str(info.value) == "seed: must be between 0 and 2147483647, got 4294967296"
 
@@ -121,13 +148,13 @@ def test_limits_are_written_as_people_write_them() -> None:
 def test_network_defaults_to_the_servers_and_vgg16_lacks_the_fourth_convs() -> None:
     assert StyleParams().validated(network="vgg16").network == "vgg16"
     assert StyleParams(network="vgg19").validated().network == "vgg19"
-    with pytest.raises(ParamError) as err:
+    with pytest.raises(FieldError) as err:
         StyleParams(network="vgg19").validated(network="vgg16")
     assert err.value.field == "network" and "vgg16" in err.value.message
-    with pytest.raises(ParamError) as err:
+    with pytest.raises(FieldError) as err:
         StyleParams(style_layers=("relu1_1", "relu4_4")).validated(network="vgg16")
     assert err.value.field == "style_layers" and "relu4_3" in err.value.message
-    with pytest.raises(ParamError) as err:
+    with pytest.raises(FieldError) as err:
         StyleParams(content_layers=("relu5_4",), network="vgg16").validated()
     assert err.value.field == "content_layers"
     assert StyleParams(style_layers=("relu4_4",)).validated(network="vgg19").style_layers == ("relu4_4",)

@@ -9,7 +9,7 @@ import torch
 from images_util import content_image, style_image
 from serving import memory
 from stylize import Engine, StyleParams, precision, weights
-from stylize.params import ParamError
+from stylize.errors import FieldError
 
 # Cross-mode bound at 96 px after 3 L-BFGS iterations (random-init VGG19, CPU): measured mean
 # |fp32 - bf16| 0.0006, max 0.006; a 1e-3 noise on the content image moves an fp32 run 5x more
@@ -63,7 +63,7 @@ def test_explicit_settings_win_over_auto() -> None:
 def test_param_validation() -> None:
     assert StyleParams().precision == "auto"
     assert StyleParams.from_mapping({"precision": " BF16 "}).precision == "bf16"
-    with pytest.raises(ParamError) as err:
+    with pytest.raises(FieldError) as err:
         StyleParams.from_mapping({"precision": "fp16"})
     assert err.value.field == "precision" and "auto, fp32, bf16" in str(err.value)
     assert StyleParams.schema()["precision"]["choices"] == ["auto", "fp32", "bf16"]
@@ -84,11 +84,12 @@ def model() -> tuple[dict[str, torch.Tensor], weights.WeightsInfo]:
 
 def run(engine: Engine, **overrides: object):
     params = StyleParams(**{"size": 48, "iterations": 4, "snapshot_every": 0, "multiscale": False, "seed": 1, **overrides})
-    return list(engine.run(content_image(64, 48), [style_image(64)], params))[-1]
+    return list(engine.run(engine.job(content_image(64, 48), [style_image(64)], params)))[-1]
 
 
 def test_non_finite_first_step_falls_back_to_fp32(model: tuple[dict[str, torch.Tensor], weights.WeightsInfo]) -> None:
-    """An overflow injected into bf16 activations only: auto redoes the run in fp32, pixel for pixel."""
+    """An overflow injected into bf16 activations only: auto redoes the job in fp32, pixel for pixel; the
+    worker's auto stays bf16 (one job's bad step says nothing of the next job's pictures)."""
     engine = Engine(*model, "cpu", auto=precision.Resolution("bf16", "test CPU"))
     reference = run(engine, precision="fp32")
 
@@ -105,8 +106,8 @@ def test_non_finite_first_step_falls_back_to_fp32(model: tuple[dict[str, torch.T
     assert fallen.precision == "fp32" and fallen.iteration == 4
     assert torch.isfinite(fallen.image).all() and torch.equal(fallen.image, reference.image)
     assert all(torch.isfinite(torch.tensor(v)) for v in fallen.losses.values())
-    assert engine.auto.mode == "fp32" and "non-finite" in engine.auto.reason  # the worker's later auto jobs too
-    assert run(engine).precision == "fp32"
+    assert engine.auto.mode == "bf16"  # per job: the worker's setting is not changed
+    assert run(engine).precision == "bf16"  # the next auto job, without the overflow, runs in bf16
 
 
 def test_same_seed_same_pixels_per_mode_and_close_across_modes(model: tuple[dict[str, torch.Tensor], weights.WeightsInfo]) -> None:
@@ -123,7 +124,7 @@ def test_same_seed_same_pixels_per_mode_and_close_across_modes(model: tuple[dict
 def test_bf16_features_give_fp32_statistics_and_a_bf16_gradient() -> None:
     """The Gram product is formed in fp32 from bf16 features (exactly what an fp32 copy gives); its
     backward runs in bf16, the dtype the VGG backward takes it in, and stays close to the fp32 one."""
-    from stylize.style_losses.second_moment import second_moment
+    from stylize.methods.second_moment import second_moment
 
     gen = torch.Generator().manual_seed(0)
     for c, side in ((8, 24), (64, 16)):

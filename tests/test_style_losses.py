@@ -8,10 +8,12 @@ import math
 
 import pytest
 import torch
-from stylize import Engine, StyleParams, engine, images, precision, weights
+from stylize import Engine, StyleParams, images, planning, precision, weights
+from stylize import run as run_module
 from stylize.averaging import IterateAverage, decay_at
-from stylize.style_losses import LOSSES, GramLoss, Moments, StyleLoss, W2Loss, moments, w2
-from stylize.style_losses.w2 import covariance, sqrtm, trace_sqrt, w2_squared
+from stylize.methods import METHODS, Moments, StyleLoss, moments, w2
+from stylize.methods.gram import GramLoss
+from stylize.methods.w2 import W2Loss, covariance, sqrtm, trace_sqrt, w2_squared
 
 torch.manual_seed(0)
 
@@ -91,7 +93,7 @@ def test_w2_equals_the_closed_form_for_known_gaussians() -> None:
     assert diag == pytest.approx(3 + float((a.sqrt() - b.sqrt()).square().sum()), rel=1e-4)
 
 
-@pytest.mark.parametrize("loss_cls", list(LOSSES.values()))
+@pytest.mark.parametrize("loss_cls", [m.loss for m in METHODS.values() if hasattr(m, "loss")])
 def test_a_white_mask_gives_the_unmasked_statistics_and_loss(loss_cls: type[StyleLoss]) -> None:
     f, target = torch.randn(1, 8, 9, 7), torch.randn(1, 8, 6, 6)
     white = torch.ones(1, 1, 9, 7)
@@ -111,7 +113,7 @@ def test_masked_statistics_weigh_positions_by_the_mask() -> None:
 
 
 def test_blends_combine_means_and_second_moments_linearly_not_covariances() -> None:
-    from stylize.style_losses.base import blend
+    from stylize.methods import blend
     a, b = torch.randn(1, 5, 8, 8), torch.randn(1, 5, 8, 8) + 2
     mixed = blend([moments(a), moments(b)], [0.25, 0.75])
     both = torch.cat([a.repeat(1, 1, 1, 1), b.repeat(1, 1, 3, 1)], dim=-2)  # the same 1:3 mixture of positions
@@ -160,12 +162,12 @@ def test_ema_resumes_across_scales_from_the_previous_average(eng: Engine, monkey
             super().__init__(decay, start)
             averages.append(self)
 
-    monkeypatch.setattr(engine, "IterateAverage", Recorded)
-    monkeypatch.setattr(engine, "BASE_SIZE", 16)
+    monkeypatch.setattr(run_module, "IterateAverage", Recorded)
+    monkeypatch.setattr(planning, "BASE_SIZE", 16)
     content, style = torch.rand(3, 24, 32), torch.rand(3, 32, 32)
     params = StyleParams(size=32, iterations=6, snapshot_every=0, average="ema", optimizer="adam", schedule="warm")
-    final = list(eng.run(content, [style], params))[-1]
-    assert [a.updates for a in averages] == [s.iterations for s in engine.plan(params, (32, 24))] == [3, 2, 1]
+    final = list(eng.run(eng.job(content, [style], params)))[-1]
+    assert [a.updates for a in averages] == [s.iterations for s in planning.plan(params, (32, 24))] == [3, 2, 1]
     for before, after in itertools.pairwise(averages):
         wh = (after.start.shape[-1], after.start.shape[-2])
         torch.testing.assert_close(after.start, images.resize(before.value.float(), wh).contiguous())
@@ -173,26 +175,31 @@ def test_ema_resumes_across_scales_from_the_previous_average(eng: Engine, monkey
 
 
 def test_warm_schedule_gives_the_first_stage_two_shares() -> None:
-    assert engine.split_iterations(10, 3) == [4, 3, 3]  # restart: equal shares
-    assert engine.split_iterations(12, 3, first_shares=2) == [6, 3, 3]
-    assert engine.split_iterations(10, 3, first_shares=2) == [5, 3, 2]
-    assert engine.split_iterations(2, 5, first_shares=2) == [1, 1]
-    warm = engine.plan(StyleParams(size=512, iterations=300, schedule="warm"), (512, 512))
+    assert planning.split_iterations(10, 3) == [4, 3, 3]  # restart: equal shares
+    assert planning.split_iterations(12, 3, first_shares=2) == [6, 3, 3]
+    assert planning.split_iterations(10, 3, first_shares=2) == [5, 3, 2]
+    assert planning.split_iterations(2, 5, first_shares=2) == [1, 1]
+    warm = planning.plan(StyleParams(size=512, iterations=300, schedule="warm"), (512, 512))
     assert [s.iterations for s in warm] == [100, 50, 50, 50, 50] and sum(s.iterations for s in warm) == 300
 
 
-def test_warm_schedule_carries_adams_moments_resized(eng: Engine) -> None:
-    params = StyleParams(optimizer="adam", schedule="warm")
-    image = torch.rand(1, 3, 8, 12)
-    objective = lambda x: ((x - 0.5).square().sum(), {})  # noqa: E731
-    first, optimizer, tracker = Engine._optimiser(objective, image, params)  # type: ignore[arg-type]
-    for _ in range(3):
-        optimizer.step(tracker.closure)
-    carried = Engine._carry(optimizer, first, params)
-    assert carried is not None and float(carried["step"]) == 3
-    second, optimizer2, _ = Engine._optimiser(objective, torch.rand(1, 3, 12, 18), params, carried)  # type: ignore[arg-type]
-    state = optimizer2.state[second]
-    assert float(state["step"]) == 3 and state["exp_avg"].shape == (1, 3, 12, 18)
-    assert float(state["exp_avg_sq"].min()) >= 0 and optimizer2.defaults["betas"] == (0.9, 0.99)
-    assert Engine._carry(optimizer, first, StyleParams(optimizer="adam", schedule="restart")) is None
-    assert Engine._carry(optimizer, first, StyleParams(optimizer="lbfgs", schedule="warm")) is None
+def test_warm_schedule_carries_adams_moments_resized(eng: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(planning, "BASE_SIZE", 16)  # stages of 16, 23 and 32 px, 3 + 2 + 1 iterations
+
+    def first_stage(**kw: str) -> run_module.Run:
+        params = StyleParams(size=32, iterations=6, snapshot_every=0, **kw)
+        run = eng.start(eng.job(torch.rand(3, 24, 32), [torch.rand(3, 32, 32)], params))
+        for _ in range(3):
+            run.step(0.0)
+        return run
+
+    run = first_stage(optimizer="adam", schedule="warm")
+    assert run._carried is not None and float(run._carried["step"]) == 3
+    run.step(0.0)  # the second stage's first step, from the carried moments
+    stage = run._stage
+    assert stage is not None and stage.number == 2
+    state = stage.optimizer.state[stage.image]
+    assert float(state["step"]) == 4 and state["exp_avg"].shape == stage.image.shape == (1, 3, 17, 23)
+    assert float(state["exp_avg_sq"].min()) >= 0 and stage.optimizer.defaults["betas"] == (0.9, 0.99)
+    assert first_stage(optimizer="adam", schedule="restart")._carried is None
+    assert first_stage(optimizer="lbfgs", schedule="warm")._carried is None

@@ -10,8 +10,8 @@ import pytest
 import torch
 import torchvision
 from safetensors import safe_open
-from stylize import weights
-from stylize.vgg import conv_shapes
+from stylize import backbones, weights
+from stylize.backbones import vgg19
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     (tests/test_weights_wheel.py covers the wheel)."""
     def no_network(*_args: object, **_kwargs: object) -> None:
         raise OSError("network unreachable (simulated)")
-    monkeypatch.setattr(weights, "download", no_network)
+    monkeypatch.setattr(vgg19, "download", no_network)
     monkeypatch.delenv("VGG19_WEIGHTS", raising=False)
     monkeypatch.delenv("VGG19_URL", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
@@ -40,7 +40,7 @@ def test_real_pth_is_converted_and_loaded(tmp_path: Path, offline: None) -> None
     assert out.stat().st_size < 90e6  # conv weights only (~80 MB), not the 548 MB classifier
     with safe_open(str(out), framework="pt") as f:
         meta = f.metadata()
-        assert set(f.keys()) == set(conv_shapes())
+        assert set(f.keys()) == set(backbones.get("vgg19").conv_shapes())
     assert meta["provenance"] == "imagenet1k_v1" and meta["torchvision"] == torchvision.__version__
     state, loaded = weights.load(out)
     assert loaded == info
@@ -138,7 +138,7 @@ def test_first_download_shows_progress_says_where_it_is_cached_then_later_runs_r
 
     def must_not_download(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("a cached export must not be downloaded again")
-    monkeypatch.setattr(weights, "download", must_not_download)
+    monkeypatch.setattr(vgg19, "download", must_not_download)
     hub_file.unlink()  # only the small safetensors export is needed now
     said.clear()
     again, info2 = weights.resolve("auto", url=mirror, say=said.append)
@@ -159,7 +159,7 @@ def test_auto_offline_resolves_random_once_and_does_not_retry_the_download(offli
     _, info = weights.resolve("auto", say=said.append)
     assert info.is_random and len(said) == 1 and said[0].startswith("weights: RANDOM-INIT VGG19") and "network unreachable" in said[0]
     calls: list[str] = []
-    monkeypatch.setattr(weights, "download", lambda url, *_a, **_k: calls.append(url))
+    monkeypatch.setattr(vgg19, "download", lambda url, *_a, **_k: calls.append(url))
     said.clear()
     _, info = weights.resolve("auto", say=said.append)
     assert info.is_random and calls == [] and len(said) == 1 and "cached at" in said[0]

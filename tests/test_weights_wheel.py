@@ -9,11 +9,13 @@ import onnx
 import onnxruntime
 import pytest
 import torch
-from stylize import weights, weights_wheel
+from stylize import backbones, weights, weights_wheel
 from stylize.vgg import FeatureNet, build_convs
 
 RELUS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 SIDE = 240  # the graph's fixed input size
+
+VGG16_SHAPES = backbones.get("vgg16").conv_shapes()
 
 
 def _onnx_relus(path: Path, image_rgb01: np.ndarray) -> dict[str, np.ndarray]:
@@ -40,7 +42,7 @@ def image() -> np.ndarray:
 def test_converted_vgg16_equals_the_onnx_graph(image: np.ndarray) -> None:
     path = weights_wheel.onnx_path()
     reference = _onnx_relus(path, image)
-    state, digest = weights_wheel.read_state(path)
+    state, digest = weights_wheel.read_state(VGG16_SHAPES, path)
     assert digest == weights_wheel.ONNX_SHA256
     net = FeatureNet(build_convs(state, "vgg16", weights_wheel.INPUT_MEAN, weights_wheel.INPUT_STD), RELUS)
     with torch.no_grad():
@@ -53,7 +55,7 @@ def test_converted_vgg16_equals_the_onnx_graph(image: np.ndarray) -> None:
 
 
 def test_first_conv_holds_the_keras_imagenet_bias() -> None:
-    state, _ = weights_wheel.read_state()
+    state, _ = weights_wheel.read_state(VGG16_SHAPES)
     assert torch.allclose(state["features.0.bias"][:5], torch.tensor([0.7343, 0.0934, 0.0678, 0.8863, 0.2599]), atol=1e-4)
     assert len(state) == 26 and tuple(state["features.28.weight"].shape) == (512, 512, 3, 3)
 
@@ -62,7 +64,7 @@ def test_wrong_file_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "other.onnx"
     bad.write_bytes(b"not the pinned model")
     with pytest.raises(weights_wheel.WheelError, match="sha256"):
-        weights_wheel.read_state(bad)
+        weights_wheel.read_state(VGG16_SHAPES, bad)
 
 
 def test_export_carries_provenance_and_loads_back(tmp_path: Path, image: np.ndarray) -> None:

@@ -3,7 +3,6 @@
     stylize-client CONTENT STYLE [STYLE ...] --url http://127.0.0.1:8000 -o out.png
 
 Library use: :func:`stylize_client.cli.stream_job` yields the server's NDJSON events.
-This module imports nothing heavy, so ``stylize_client.options`` loads with the standard library only.
 """
 
 __version__ = "1.1.0"

@@ -23,9 +23,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from stylize_options import OptionError, add_param_options, check_writable, collect_params, prepare_dir
 from tqdm import tqdm
 
-from .options import OptionError, add_param_options, check_writable, collect_params, prepare_dir, shipped_schema
+from .schema import shipped_schema
 
 PARAMS = shipped_schema()["params"]
 STYLE_FIELDS: list[str] = shipped_schema()["fields"]["style"]

@@ -7,14 +7,16 @@ import os
 import sys
 from pathlib import Path
 
-from stylize_client.options import OptionError, add_param_options, check_writable, collect_params, prepare_dir
+from stylize_options import OptionError, add_param_options, check_writable, collect_params, prepare_dir
 from tqdm import tqdm
 
-from . import images, masks, precision, weights
+from . import backbones, images, masks, precision, weights
 from .engine import Engine
 from .errors import FieldError
+from .fields import numbered
+from .job import make_job
 from .params import StyleParams
-from .weights import WeightsError
+from .provenance import WeightsError
 
 
 def _read(path: str, field_name: str, max_pixels: int) -> images.Image.Image:
@@ -46,11 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        params = StyleParams.from_mapping(collect_params(args, schema)).validated(n_styles=len(args.styles))
+        params = StyleParams.parse(collect_params(args, schema))
         content = _read(args.content, "content", args.max_pixels)
-        styles = [_read(p, "style" if i == 0 else f"style_{i + 1}", args.max_pixels) for i, p in enumerate(args.styles)]
+        styles = [_read(p, numbered("style", i), args.max_pixels) for i, p in enumerate(args.styles, start=1)]
         regions = {kind: masks.read_specs(getattr(args, kind), kind, len(styles), args.max_pixels) for kind in ("mask", "style_mask")}
-        masks.regions(regions["mask"], regions["style_mask"], len(styles))  # refuse an all-black set before loading weights
+        # one check of everything the user gave, before any weights load (a layer the network lacks is checked
+        # against the network asked for, or the default one; the loaded weights may then be another)
+        make_job(content, styles, params, network=params.network or backbones.DEFAULT,
+                 masks_over_content=regions["mask"], style_masks=regions["style_mask"])
         suffix = Path(args.output).suffix.lower().lstrip(".") or "png"
         if suffix not in images.FORMATS:
             raise FieldError("output", f"unsupported extension .{suffix} (use .png, .jpg or .webp)")
@@ -63,17 +68,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"weights: {info.label} from {args.weights}", file=sys.stderr)
         else:
             state, info = weights.resolve(args.weights_mode, network=params.network)
-        params = params.validated(n_styles=len(styles), network=info.network)  # layers the network lacks: one line
+        job = make_job(content, styles, params, network=info.network, masks_over_content=regions["mask"],
+                       style_masks=regions["style_mask"])  # the job for the weights at hand
     except (FieldError, OptionError, WeightsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    params = job.params
     engine = Engine(state, info, args.device)
     mode = precision.resolve(params.precision, engine.auto)
     why = f" ({engine.auto.reason})" if params.precision == precision.AUTO else ""
     print(f"device={engine.device} precision={mode}{why} size={params.size} iterations={params.iterations}", file=sys.stderr)
     bar = tqdm(total=params.iterations, unit="it", dynamic_ncols=True, file=sys.stderr)
     try:
-        for snap in engine.run(content, styles, params, masks=regions["mask"], style_masks=regions["style_mask"]):
+        for snap in engine.run(job):
             bar.update(snap.iteration - bar.n)
             bar.set_postfix(stage=f"{snap.stage}/{snap.stages}", **{k: f"{v:.3g}" for k, v in snap.losses.items()})
             if snapshots_dir:

@@ -16,9 +16,6 @@ DEFAULT_MAX_PIXELS = 40_000_000  # decoded pixels per image; a 16-bit 8K photo i
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP"}
 
 
-ImageError = FieldError  # the older name: an input image is unusable
-
-
 def decode(data: bytes, field_name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Bytes -> upright RGB PIL image. Animated images use their first frame."""
     return to_rgb(_open(data, field_name, max_pixels))
@@ -31,7 +28,7 @@ def decode_mask(data: bytes, field_name: str = "mask", max_pixels: int = DEFAULT
 
 def _open(data: bytes, field_name: str, max_pixels: int) -> Image.Image:
     if not data:
-        raise ImageError(field_name, "is empty")
+        raise FieldError(field_name, "is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -39,22 +36,22 @@ def _open(data: bytes, field_name: str, max_pixels: int) -> Image.Image:
             # Only the header is read so far: refuse bombs before decoding any pixel data.
             width, height = img.size
             if width < 1 or height < 1:
-                raise ImageError(field_name, "has no pixels")
+                raise FieldError(field_name, "has no pixels")
             if width * height > max_pixels:
-                raise ImageError(field_name, f"is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
+                raise FieldError(field_name, f"is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
             img.seek(0)
             img.load()
             img = ImageOps.exif_transpose(img)
-    except ImageError:
+    except FieldError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Pillow's own guard fired while parsing the header (far beyond any sane size).
-        raise ImageError(field_name, f"declares more pixels than the limit of {max_pixels} (decompression bomb refused)") from None
+        raise FieldError(field_name, f"declares more pixels than the limit of {max_pixels} (decompression bomb refused)") from None
     except UnidentifiedImageError:
-        raise ImageError(field_name, "is not a supported image (PNG, JPEG, WebP, GIF, BMP or TIFF)") from None
+        raise FieldError(field_name, "is not a supported image (PNG, JPEG, WebP, GIF, BMP or TIFF)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # Pillow reports truncated or corrupt data as OSError/SyntaxError; never echo file contents.
-        raise ImageError(field_name, f"could not be decoded ({_reason(exc)})") from None
+        raise FieldError(field_name, f"could not be decoded ({_reason(exc)})") from None
     return img
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from PIL import Image
@@ -38,8 +39,10 @@ from torch.nn import functional as F
 from . import images
 from .errors import FieldError
 from .fields import names, numbered
-from .style_losses.base import EPS
-from .vgg import LAYER_NAMES
+from .numerics import EPS
+
+if TYPE_CHECKING:
+    from .backbones import Backbone
 
 MaskInput = Image.Image | Tensor | None
 
@@ -66,17 +69,13 @@ def resize(mask: Tensor, wh: tuple[int, int]) -> Tensor:
     return F.interpolate(mask, size=(h, w), mode="bilinear", align_corners=False, antialias=shrinking).clamp_(0, 1)
 
 
-def pool_depth(layer: str) -> int:
-    """How many pooling layers VGG19 applies before ``layer``."""
-    return sum(name.startswith("pool") for name in LAYER_NAMES[: LAYER_NAMES.index(layer)])
-
-
-def layer_masks(mask: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
-    """The mask at each layer's resolution: one 2x2 average pool per VGG pooling layer."""
+def layer_masks(mask: Tensor, layers: Sequence[str], backbone: Backbone) -> dict[str, Tensor]:
+    """The mask at each layer's resolution: one 2x2 average pool per pooling layer before it."""
+    depths = {k: backbone.layer(k).depth for k in layers}
     levels = [mask]
-    for _ in range(max((pool_depth(k) for k in layers), default=0)):
+    for _ in range(max(depths.values(), default=0)):
         levels.append(F.avg_pool2d(levels[-1], 2, 2))
-    return {k: levels[pool_depth(k)] for k in layers}
+    return {k: levels[depths[k]] for k in layers}
 
 
 def share_coverage(masks: list[Tensor], blend: list[float]) -> list[Tensor]:

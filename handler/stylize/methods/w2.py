@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import EPS, Moments, StyleLoss, identity_like
+from ..numerics import EPS
+from .statistics import Moments, StatisticsMethod, StyleLoss, identity_like
 
 ITERATIONS = 12
 JITTER = 1e-5  # x the mean eigenvalue, added to covariances: keeps C positive definite on flat regions
@@ -106,3 +107,12 @@ class W2Loss(StyleLoss):
     def distance(self, current: Moments) -> Tensor:
         assert current.mean is not None
         return w2_squared(current.mean, covariance(current), self.mean, self.cov, self.root) / self.norm
+
+
+class W2(StatisticsMethod):
+    name = "w2"
+    summary = "Wasserstein-2 between the features' Gaussians (means and covariances, cleaner strokes, costlier per iteration)"
+    loss = W2Loss
+
+
+METHOD = W2()

@@ -1,10 +1,11 @@
-"""Gatys et al.'s style loss: the squared distance between Gram matrices (raw second moments)."""
+"""Gatys et al.'s style method: the squared distance between Gram matrices (raw second moments)."""
 
 from __future__ import annotations
 
 from torch import Tensor
 
-from .base import EPS, Moments, StyleLoss
+from ..numerics import EPS
+from .statistics import Moments, StatisticsMethod, StyleLoss
 
 
 class GramLoss(StyleLoss):
@@ -19,3 +20,12 @@ class GramLoss(StyleLoss):
 
     def distance(self, current: Moments) -> Tensor:
         return (current.second - self.target).square().sum(dim=(-2, -1)) / self.norm
+
+
+class Gram(StatisticsMethod):
+    name = "gram"
+    summary = "Gatys' Gram matrices"
+    loss = GramLoss
+
+
+METHOD = Gram()

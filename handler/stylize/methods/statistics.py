@@ -1,0 +1,154 @@
+"""Style as feature statistics (Gatys' Gram matrices, W2's Gaussians): the statistics (mean, raw second
+moment), optionally weighted by a region mask, which blend linearly over styles; the per-layer loss
+interface (:class:`StyleLoss`); and :class:`StatisticsMethod`, the style method every such loss makes."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+
+import torch
+from torch import Tensor
+
+from ..masks import layer_masks
+from ..numerics import MIN_MASS
+from .base import StageContext, StyleMethod, StyleTerm
+from .second_moment import second_moment
+
+if TYPE_CHECKING:
+    from ..backbones import Backbone
+
+FLOAT = 4
+
+
+class Moments(NamedTuple):
+    """Per batch item: mean (B x C, or None when the loss does not use it) and raw second moment
+    E[f fᵀ] (B x C x C, the Gram matrix averaged over positions), both fp32."""
+
+    mean: Tensor | None
+    second: Tensor
+
+
+def moments(features: Tensor, weights: Tensor | None = None, with_mean: bool = True) -> Moments:
+    """Statistics over positions, or over positions weighted by ``weights`` (1x1xHxW at the features'
+    size, normalised by its mass: a white mask gives exactly the unweighted statistics)."""
+    # statistics in fp32 whatever the VGG pass ran in (bf16 sums lose the style signal); second_moment
+    # casts inside, so that its backward need not keep an fp32 copy of the features
+    h, w = features.shape[-2:]
+    if weights is None:
+        mean = features.float().mean(dim=(-2, -1)) if with_mean else None
+        return Moments(mean, second_moment(features) / (h * w))
+    f = features.float()
+    mass = weights.sum().clamp_min(MIN_MASS)
+    mean = (f * weights).sum(dim=(-2, -1)) / mass if with_mean else None
+    return Moments(mean, second_moment(f * weights.sqrt()) / mass)
+
+
+def gram(features: Tensor) -> Tensor:
+    """Batched Gram matrix B x C x C, averaged over positions (fp32 for accuracy under autocast)."""
+    return moments(features, with_mean=False).second
+
+
+def blend(parts: Sequence[Moments], weights: Sequence[float]) -> Moments:
+    """Several styles as one: means and raw second moments combine linearly (covariances do not)."""
+    mean = None if parts[0].mean is None else sum(w * p.mean for p, w in zip(parts, weights, strict=True))  # type: ignore[misc]
+    second = sum(w * p.second for p, w in zip(parts, weights, strict=True))
+    return Moments(mean, second)  # type: ignore[arg-type]
+
+
+class StyleLoss(ABC):
+    """One layer's style term against one target. Subclasses set :attr:`name`, prepare what they need
+    from the target's :class:`Moments` in ``__init__`` and implement :meth:`distance`.
+
+    Losses are scale-normalised: 1.0 means "as far from the target as a zero image", so the same
+    weights work on ImageNet and random-init features, whose scales differ by orders of magnitude."""
+
+    name: ClassVar[str]
+    uses_mean: ClassVar[bool] = True  # False: the statistics skip the mean (Gram needs only E[f fᵀ])
+    # how many C x C float matrices per layer of C channels it keeps beyond a Gram target (the memory model reads it)
+    extra_matrices: ClassVar[int] = 0
+
+    @classmethod
+    def statistics(cls, features: Tensor, weights: Tensor | None = None) -> Moments:
+        return moments(features, weights, with_mean=cls.uses_mean)
+
+    @abstractmethod
+    def __init__(self, target: Moments) -> None: ...
+
+    @abstractmethod
+    def distance(self, current: Moments) -> Tensor:
+        """Per batch item (B,), fp32, differentiable in ``current``."""
+
+    def __call__(self, features: Tensor, weights: Tensor | None = None) -> Tensor:
+        return self.distance(self.statistics(features, weights))
+
+
+def identity_like(matrix: Tensor) -> Tensor:
+    return torch.eye(matrix.shape[-1], dtype=matrix.dtype, device=matrix.device)
+
+
+@dataclass(frozen=True)
+class _LayerTerm:
+    layer: str
+    weight: float  # the layer's weight x (with regions) the region's share of the image
+    loss: StyleLoss
+    mask: Tensor | None  # coverage at this layer's resolution; None: every position
+
+
+class _Terms:
+    """The stage's style term: a weighted sum of per-layer losses."""
+
+    def __init__(self, terms: list[_LayerTerm]) -> None:
+        self.terms = terms
+
+    def __call__(self, features: Mapping[str, Tensor]) -> Tensor:
+        first = next(iter(features.values()))
+        total = torch.zeros(first.shape[0], device=first.device)
+        for term in self.terms:
+            total = total + term.weight * term.loss(features[term.layer], term.mask)
+        return total
+
+
+class StatisticsMethod(StyleMethod):
+    """Per layer, a :class:`StyleLoss` against the styles' statistics.
+
+    Without regions, one term per layer against the styles' blended statistics. With regions (Gatys et al.
+    2017), one term per covering style and layer: the image's statistics weighted by the style's coverage,
+    against the style's own (weighted by its style mask), scaled by the coverage's share of the image so that
+    the per-pixel pull matches a global run's."""
+
+    loss: ClassVar[type[StyleLoss]]
+
+    def prepare(self, stage: StageContext) -> StyleTerm:
+        with torch.no_grad():
+            feats = [stage.features(s) for s in stage.styles]
+            terms = self._global(stage, feats) if stage.coverage is None else self._guided(stage, feats)
+        return _Terms(terms)
+
+    def _global(self, stage: StageContext, feats: list[dict[str, Tensor]]) -> list[_LayerTerm]:
+        out = []
+        for k, w in zip(stage.layers, stage.layer_weights, strict=True):
+            target = blend([self.loss.statistics(f[k]) for f in feats], stage.blend)
+            out.append(_LayerTerm(k, w, self.loss(target), None))
+        return out
+
+    def _guided(self, stage: StageContext, feats: list[dict[str, Tensor]]) -> list[_LayerTerm]:
+        assert stage.coverage is not None
+        out = []
+        for f, cover, own in zip(feats, stage.coverage, stage.style_masks, strict=True):
+            own_levels = layer_masks(own, stage.layers, stage.backbone) if own is not None else {}
+            for (k, mask), layer_w in zip(layer_masks(cover, stage.layers, stage.backbone).items(), stage.layer_weights, strict=True):
+                mass = float(mask.sum())
+                if mass < MIN_MASS:  # this style covers nothing at this layer's resolution
+                    continue
+                target = self.loss.statistics(f[k], own_levels.get(k))
+                out.append(_LayerTerm(k, layer_w * mass / mask[0, 0].numel(), self.loss(target), mask))
+        return out
+
+    def state_bytes(self, params: Any, backbone: Backbone, style_pixels: int, styles: int) -> int:
+        """What the loss keeps per layer beyond a Gram target (W2: covariances, their roots, the decomposition's
+        work), per style when regions give each style its own terms (an upper bound)."""
+        matrices = self.loss.extra_matrices
+        return sum(backbone.layer(k).channels ** 2 * FLOAT * matrices for k in self.layers(params)) * max(1, styles)

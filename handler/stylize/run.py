@@ -1,0 +1,309 @@
+"""One job's optimisation, advanced a time budget at a time.
+
+:meth:`Run.step` runs iterations until its budget has passed (at least one) or the job ends, and returns
+the snapshots made meanwhile: the CLI and benchmarks step without a budget, the server a slice at a
+time across many runs. A run holds all of its state (stage, optimiser, tracker, average) between steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from . import images, methods
+from . import precision as arithmetic
+from .averaging import IterateAverage
+from .job import Job
+from .methods import StageContext
+from .objective import Objective
+from .planning import Stage, plan
+from .vgg import FeatureNet
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+COMPLETED, TIME_BUDGET, CANCELLED = "completed", "time_budget", "cancelled"
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One point of the optimisation, small enough to stream."""
+
+    iteration: int  # global, 1..iterations, counted over all stages
+    iterations: int
+    stage: int  # 1-based multiscale stage
+    stages: int
+    size: tuple[int, int]  # (width, height) of this stage's image
+    losses: dict[str, float]  # content, style, tv, total (weighted total)
+    elapsed_s: float
+    image: Tensor  # 3 x H x W, float in [0, 1], CPU
+    weights: str  # WeightsInfo.tag: vgg16/imagenet-keras | vgg19/imagenet1k_v1 | vgg19/random-init ...
+    final: bool = False
+    stopped: str | None = None  # on the final record: completed | time_budget | cancelled
+    precision: str = arithmetic.FP32  # the network arithmetic this run used: fp32 | bf16
+
+
+class _Tracker:
+    """The optimiser's closure; remembers the best evaluated image and the latest losses.
+
+    The best image is kept with torch.where so that no host sync happens per iteration.
+    """
+
+    def __init__(self, objective: Objective, optimizer: torch.optim.Optimizer, image: Tensor) -> None:
+        self.objective, self.optimizer, self.image = objective, optimizer, image
+        self.best = image.detach().clone()
+        self.best_loss = torch.tensor(math.inf, device=image.device)
+        self.losses: dict[str, Tensor] = {}
+
+    def closure(self) -> Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, parts = self.objective(self.image)
+        loss.backward()
+        detached = loss.detach()
+        better = detached < self.best_loss
+        self.best = torch.where(better, self.image.detach(), self.best)
+        self.best_loss = torch.where(better, detached, self.best_loss)
+        self.losses = parts
+        return loss
+
+
+@dataclass
+class _StageState:
+    number: int  # 1-based
+    plan: Stage
+    start: Tensor  # kept untouched: a bf16 fallback restarts the stage from it
+    objective: Objective
+    image: Tensor
+    optimizer: torch.optim.Optimizer
+    tracker: _Tracker
+    average: IterateAverage | None
+    done: int = 0  # iterations of this stage
+
+
+class Run:
+    """The state of one job between steps. Build it with :meth:`Engine.start`."""
+
+    def __init__(self, engine: Engine, job: Job, clock: Callable[[], float] = time.monotonic) -> None:
+        self.engine, self.job, self.params, self.clock = engine, job, job.params, clock
+        self.method = methods.get(self.params.style_loss)
+        self.started = clock()
+        self.content = engine.tensor(job.content)
+        self.styles = [engine.tensor(s) for s in job.styles]
+        self.blend = self.params.normalised_blend(len(self.styles))
+        self.final_wh = images.fit_size(self.content.shape[-1], self.content.shape[-2], self.params.size)
+        self.stages = plan(self.params, (self.content.shape[-1], self.content.shape[-2]))
+        self.generator = torch.Generator(device="cpu").manual_seed(self.params.seed)
+        self.mode = arithmetic.resolve(self.params.precision, engine.auto)  # this job's; the worker's stays as it is
+        self.iteration = 0
+        self.stopped: str | None = None  # set when the run ends
+        self.finished = False
+        self._cancel = False
+        self._stage: _StageState | None = None
+        self._image: Tensor | None = None  # the image carried from stage to stage
+        self._carried: dict[str, Tensor] | None = None  # schedule=warm: Adam's state at the end of the last stage
+        self._losses: dict[str, Tensor] = {}
+
+    # -- the public surface ----------------------------------------------------------------------
+
+    @property
+    def iterations(self) -> int:
+        return self.params.iterations
+
+    @property
+    def stage(self) -> int:
+        """1-based: the stage running now, or the next one to run."""
+        return self._stage.number if self._stage is not None else min(self._stage_index() + 1, len(self.stages))
+
+    def step(self, budget_s: float | None = None) -> list[Snapshot]:
+        """Advance by at least one iteration, then on until ``budget_s`` seconds have passed (None: to the end);
+        return the snapshots made meanwhile, the final record last once the run ends."""
+        made: list[Snapshot] = []
+        began = self.clock()
+        while not self.finished:
+            snap = self._advance()
+            if snap is not None:
+                made.append(snap)
+            if budget_s is not None and self.clock() - began >= budget_s:
+                break
+        return made
+
+    def cancel(self) -> None:
+        """End at the next step, with a final record whose ``stopped`` is cancelled."""
+        self._cancel = True
+
+    def close(self) -> None:
+        """Free the tensors now (the optimiser's history and the stage's targets can be large)."""
+        self._stage = None
+        self._image = self._carried = None
+        self.finished = True
+
+    # -- one iteration ---------------------------------------------------------------------------
+
+    def _advance(self) -> Snapshot | None:
+        if self._cancel:
+            return self._finish(CANCELLED)
+        budget = self.params.time_budget_s
+        if budget is not None and self.clock() - self.started >= budget:
+            return self._finish(TIME_BUDGET)
+        if self._stage is None:
+            self._stage = self._begin_stage(self._stage_index())
+        st = self._stage
+        self._optimise_once(st)
+        if self.iteration == 0 and self._needs_fp32(st):
+            st = self._fall_back_to_fp32(st)
+        if st.average is not None:
+            st.average.update(st.image)
+        st.done += 1
+        self.iteration += 1
+        snap = None
+        every = self.params.snapshot_every
+        if every and self.iteration % every == 0 and self.iteration < self.iterations:
+            shown = st.image if st.average is None else st.average.value
+            snap = self._snapshot(shown, st.tracker.losses)
+        if st.done == st.plan.iterations:
+            self._end_stage(st)
+            if self._stage_index() == len(self.stages):
+                return self._finish(COMPLETED)
+        return snap
+
+    def _stage_index(self) -> int:
+        """0-based index of the stage to run next (stages run in order; a finished one left no state)."""
+        done = self.iteration
+        for i, stage in enumerate(self.stages):
+            if done < stage.iterations:
+                return i
+            done -= stage.iterations
+        return len(self.stages)
+
+    def _optimise_once(self, st: _StageState) -> None:
+        st.optimizer.step(st.tracker.closure)
+        with torch.no_grad():
+            st.image.clamp_(0, 1)
+
+    def _needs_fp32(self, st: _StageState) -> bool:
+        """precision=auto promised "same pictures": a bf16 first step that went non-finite is redone in fp32.
+        One host sync, on the first step only."""
+        if self.mode != arithmetic.BF16 or self.params.precision != arithmetic.AUTO:
+            return False
+        loss = st.tracker.losses.get("total")
+        return not (loss is not None and torch.isfinite(loss).all() and torch.isfinite(st.image).all())
+
+    def _fall_back_to_fp32(self, st: _StageState) -> _StageState:
+        logger.warning("precision auto: bf16 gave non-finite values on a first step; this job runs in fp32")
+        self.mode = arithmetic.FP32
+        self._stage = st = self._begin_stage(st.number - 1, start=st.start)
+        self._optimise_once(st)
+        return st
+
+    # -- stages ----------------------------------------------------------------------------------
+
+    def _begin_stage(self, index: int, start: Tensor | None = None) -> _StageState:
+        stage = self.stages[index]
+        if start is None:
+            start = self._start_image(stage.size)
+        objective = self._objective(stage.size, start)
+        image, optimizer, tracker = self._optimiser(objective, start)
+        average = IterateAverage(self.params.average_decay, start) if self.params.average == "ema" else None
+        return _StageState(index + 1, stage, start, objective, image, optimizer, tracker, average)
+
+    def _end_stage(self, st: _StageState) -> None:
+        # the next stage starts from this stage's average, or else its best image
+        self._image = st.tracker.best if st.average is None else st.average.value
+        self._carried = self._carry(st)
+        self._losses = st.tracker.losses or self._losses
+        self._stage = None
+
+    def _finish(self, why: str) -> Snapshot:
+        if self._stage is not None:  # stopped inside a stage: its best (or averaged) image so far
+            self._end_stage(self._stage)
+        image = self._image if self._image is not None else self._start_image(self.stages[0].size)
+        self.stopped = why
+        result = images.resize(image.float(), self.final_wh)
+        snap = self._snapshot(result, self._losses, final=True)
+        self.close()
+        return snap
+
+    def _start_image(self, wh: tuple[int, int]) -> Tensor:
+        if self._image is not None:
+            start = images.resize(self._image.float(), wh)
+        elif self.params.init == "content":
+            start = images.resize(self.content, wh)
+        elif self.params.init == "style":
+            start = images.resize(self.styles[0], wh)
+        else:
+            start = torch.rand((1, 3, wh[1], wh[0]), generator=self.generator).to(self.engine.device)
+        # Images stay NCHW: the channels_last weights already give channels_last activations, and
+        # torch.optim.LBFGS flattens the image's gradient with .view(-1), which fails on a channels_last one.
+        return start.detach().clone().contiguous()
+
+    def _objective(self, wh: tuple[int, int], start: Tensor) -> Objective:
+        params, job = self.params, self.job
+        style_side = max(16, round(max(wh) * params.style_scale))
+        styles = [images.resize(s, images.fit_size(s.shape[-1], s.shape[-2], style_side)).contiguous() for s in self.styles]
+        device = self.engine.device
+        coverage, own = None, [None] * len(styles)
+        if job.regions is not None:  # masks follow each stage's size, and each style mask its style image's scaled size
+            coverage = job.regions.at(wh, self.blend, device)
+            own = [job.regions.style_at(i, (s.shape[-1], s.shape[-2]), device) for i, s in enumerate(styles)]
+        style_layers = self.method.layers(params)
+        layers = tuple(dict.fromkeys((*params.content_layers, *style_layers)))
+        net = FeatureNet(self.engine.convs_for(self.mode), layers, params.pooling).to(device)
+
+        def features(image: Tensor) -> dict[str, Tensor]:
+            with arithmetic.autocast(self.mode, image.device):
+                return net(image)
+
+        content = images.resize(self.content, wh).contiguous()
+        stage = StageContext(params=params, backbone=job.backbone, layers=style_layers,
+                             layer_weights=params.normalised_layer_weights() if style_layers == params.style_layers
+                             else (1 / len(style_layers),) * len(style_layers),
+                             styles=styles, blend=self.blend, coverage=coverage, style_masks=own, features=features,
+                             content=content, start=start)
+        weights = (params.content_weight, params.style_weight, params.tv_weight)
+        return Objective(net, params.content_layers, content, self.method.prepare(stage), weights, self.mode)
+
+    def _optimiser(self, objective: Objective, start: Tensor) -> tuple[Tensor, torch.optim.Optimizer, _Tracker]:
+        params = self.params
+        image = start.clone().requires_grad_(True)  # start stays untouched: a fallback restarts from it
+        if params.optimizer == "lbfgs":
+            optimizer: torch.optim.Optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=100,
+                                                                 tolerance_grad=-1.0, tolerance_change=-1.0)
+        else:
+            optimizer = torch.optim.Adam([image], lr=params.learning_rate, betas=(0.9, 0.99) if params.schedule == "warm" else (0.9, 0.999))
+            carried = self._carried
+            if carried is not None:  # warm start: the moments resized to this stage (bilinear; squares stay >= 0)
+                wh = image.shape[-2:]
+                optimizer.state[image] = {
+                    "step": carried["step"].clone(),
+                    "exp_avg": F.interpolate(carried["exp_avg"], size=wh, mode="bilinear", align_corners=False).contiguous(),
+                    "exp_avg_sq": F.interpolate(carried["exp_avg_sq"], size=wh, mode="bilinear", align_corners=False).clamp_(min=0).contiguous(),
+                }
+        return image, optimizer, _Tracker(objective, optimizer, image)
+
+    def _carry(self, st: _StageState) -> dict[str, Tensor] | None:
+        """What schedule=warm hands to the next stage: Adam's moments (L-BFGS curvature pairs do not resize)."""
+        if self.params.schedule != "warm" or self.params.optimizer != "adam":
+            return None
+        state = st.optimizer.state.get(st.tracker.image)
+        return {k: state[k] for k in ("step", "exp_avg", "exp_avg_sq")} if state else None
+
+    def _snapshot(self, image: Tensor, losses: dict[str, Tensor], final: bool = False) -> Snapshot:
+        picture = image.detach().float()
+        if self.params.preserve_colors:
+            picture = images.keep_colors(picture, self.content)
+        values = {k: float(v.detach().float().sum()) for k, v in losses.items()}
+        return Snapshot(iteration=self.iteration, iterations=self.iterations, stage=self.stage, stages=len(self.stages),
+                        size=(picture.shape[-1], picture.shape[-2]), losses=values,
+                        elapsed_s=round(self.clock() - self.started, 4),
+                        # a copy: the optimiser keeps writing into `image` while consumers encode this one
+                        image=picture[0].to("cpu", copy=True),
+                        weights=self.engine.info.tag, final=final, stopped=self.stopped if final else None, precision=self.mode)
