@@ -4,26 +4,26 @@ TorchServe (``continuousBatching: true`` in model-config.yaml) calls :meth:`hand
 again with the requests it holds for this worker; every call answers each request with one chunk
 (``serving.scheduler.Board``). Whether a chunk is the last of its request travels to TorchServe through
 ``context.stopping_criteria``; a request whose first chunk is also its last gets a plain response.
-Parsing and validation live in ``serving.request``, scheduling in ``serving.scheduler``, the answer
-forms in ``serving.responses``, the optimisation in ``stylize.engine``: none of them imports TorchServe.
+Parsing and validation live in ``serving.request``, scheduling in ``serving.scheduler`` and its parts,
+the answer forms in ``serving.forms``, the start-up speed probe in ``serving.speed``, the optimisation in
+``stylize``: none of them imports TorchServe. This module only translates between TorchServe's context
+and the board, and reports metrics.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import torch
-from serving import capabilities, memory
+from serving import capabilities, memory, speed, watchdog
 from serving.request import Limits
 from serving.results import Results, ResultsSettings
-from serving.scheduler import Board, Incoming, Run, SchedulerSettings
-from stylize import Engine, StyleParams, weights
-from stylize.style_losses import NAMES as STYLE_LOSSES
+from serving.scheduler import Board, Held, Incoming, SchedulerSettings
+from stylize import Engine, weights
 from ts.metrics.metric_type_enum import MetricTypes
 from ts.torch_handler.base_handler import BaseHandler
 
@@ -82,8 +82,7 @@ class StyleTransferHandler(BaseHandler):
         self.budget = self._memory_budget(self.settings.memory_budget_mb)
         self.batch_size = int(getattr(context, "model_yaml_config", {}).get("batchSize", 1) or 1)
         self.test_hooks = os.environ.get("STYLE_TEST_HOOKS") == "1"
-        self.speed = self._measure_speed()
-        self.loss_seconds = self._measure_style_losses()
+        self.speed = speed.measure(self.engine)
         self.context = context
         self.results = Results(ResultsSettings.from_mapping(config.get("results")))
         self.board = Board(self.engine, self.limits, self.budget, slice_s=self.slice_s,
@@ -93,7 +92,7 @@ class StyleTransferHandler(BaseHandler):
         logger.info("style engine on %s, weights %s (%s), limits %s, memory budget %.0f MiB, %d jobs per worker, "
                     "slice %.2f s, %.0f pixel-iterations/s", self.device, self.weights_info.label,
                     self.weights_info.source, self.limits.as_dict(), self.budget / memory.MIB, self.batch_size,
-                    self.slice_s, self.speed)
+                    self.slice_s, self.speed.pixel_iterations_per_s)
         if self.weights_info.is_random:
             logger.warning(weights.RANDOM_WARNING)
         if self.test_hooks:
@@ -102,7 +101,7 @@ class StyleTransferHandler(BaseHandler):
             _note_repeated_fields()
         except Exception:  # an internal TorchServe change must not take the model down
             logger.warning("could not install the repeated-field check", exc_info=True)
-        threading.Thread(target=self._watchdog, name="abandoned-jobs-watchdog", daemon=True).start()
+        watchdog.start(self.board.drop_idle, self.watchdog_s, self._after_drop)
         self.initialized = True
 
     # -- the serving loop ------------------------------------------------------------------------
@@ -132,23 +131,17 @@ class StyleTransferHandler(BaseHandler):
                         repeated=frozenset(filter(None, headers.get(REPEATED_HEADER, "").split(","))),
                         fault_at=int(fault) if fault and fault.isdigit() else None, delete_token=headers.get(DELETE_TOKEN_HEADER))
 
-    def _watchdog(self) -> None:
-        """A lone job whose client left is removed by TorchServe, which then stops calling: free it."""
-        while True:
-            time.sleep(min(0.25, self.watchdog_s / 4))
-            try:
-                if self.board.drop_idle(self.watchdog_s):
-                    self._free_device_cache()
-                    self._gauges()
-            except Exception:
-                logger.warning("watchdog failed", exc_info=True)
+    def _after_drop(self) -> None:
+        self._free_device_cache()
+        self._gauges()
 
     # -- what this server is ---------------------------------------------------------------------
 
     def capabilities(self) -> dict[str, Any]:
         return capabilities.document(weights=self.weights_info, device=self.device, limits=self.limits,
                                      batch_size=self.batch_size, budget_bytes=self.budget, slice_s=self.slice_s,
-                                     pixel_iterations_per_s=self.speed, style_loss_s_per_iteration=self.loss_seconds,
+                                     pixel_iterations_per_s=self.speed.pixel_iterations_per_s,
+                                     style_loss_s_per_iteration=self.speed.style_loss_s_per_iteration,
                                      results=self.results.describe(),
                                      precision={"auto": self.engine.auto.mode, "reason": self.engine.auto.reason})
 
@@ -173,29 +166,9 @@ class StyleTransferHandler(BaseHandler):
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
-    def _seconds_per_iteration(self, side: int, **params: Any) -> float:
-        """Seconds of iterations 2 and 3 of a small single-scale run (past the first's warm-up), halved."""
-        from PIL import Image
-
-        picture = Image.new("RGB", (side, side), (128, 96, 64))
-        run = StyleParams(size=side, iterations=3, snapshot_every=1, multiscale=False, **params)
-        snaps = list(self.engine.run(picture, [picture], run))
-        return (snaps[-1].elapsed_s - snaps[0].elapsed_s) / 2
-
-    def _measure_speed(self) -> float:
-        """Pixel-iterations per second of a small single-scale run: for the app's default size and ETA."""
-        seconds = self._seconds_per_iteration(128)
-        return 128 * 128 / seconds if seconds > 0 else 0.0
-
-    def _measure_style_losses(self) -> dict[str, float]:
-        """Seconds each style loss adds per iteration over Gram's, whatever the image size (W2's matrix roots
-        are per layer, not per pixel): the app adds this to its pixel-rate estimate."""
-        per_iteration = {name: self._seconds_per_iteration(64, style_loss=name) for name in STYLE_LOSSES}
-        return {name: round(max(0.0, s - per_iteration["gram"]), 4) for name, s in per_iteration.items()}
-
     # -- metrics (Prometheus at :8082/metrics with model_metrics_auto_detect) ----------------------
 
-    def _report(self, outcome: str, run: Run | None, rejected_field: str | None) -> None:
+    def _report(self, outcome: str, run: Held | None, rejected_field: str | None) -> None:
         try:
             if outcome == "rejected":
                 self._add("StyleRejected", 1, "Count", MetricTypes.COUNTER, field=rejected_field or "?")
@@ -231,8 +204,8 @@ class StyleTransferHandler(BaseHandler):
         metrics.add_metric(name, value, unit, dimensions=[Dimension(k, v) for k, v in dims.items()], metric_type=kind)
 
 
-def _pixels(run: Run) -> int:
-    w, h = memory.output_size(run.job.content.size, run.job.params.size)
+def _pixels(run: Held) -> int:
+    w, h = memory.output_size(run.request.job.content_wh, run.request.job.params.size)
     return w * h
 
 

@@ -59,7 +59,7 @@ def test_initialize_loads_random_weights_on_cpu(handler: StyleTransferHandler) -
     assert handler.weights_info.provenance == "random-init"
     assert handler.device.type == "cpu"
     assert handler.limits.max_size == 256 and handler.limits.max_time_s == 900
-    assert handler.speed > 0 and handler.budget > 0
+    assert handler.speed.pixel_iterations_per_s > 0 and handler.budget > 0
 
 
 def test_png_response_arrives_whole_in_its_last_chunk(handler: StyleTransferHandler) -> None:
@@ -94,6 +94,29 @@ def test_stream_sends_snapshots_in_earlier_chunks_than_done(handler: StyleTransf
     first_snapshot = next(i for i, c in enumerate(reply.chunks) if b'"snapshot"' in c)
     assert b'"done"' not in reply.chunks[first_snapshot] or first_snapshot == len(reply.chunks) - 1
     assert b'"done"' in reply.chunks[-1] and events[-1]["stopped"] == "completed"
+
+
+def test_a_served_auto_job_falls_back_to_fp32_when_bf16_goes_non_finite(weights_file: Path, tmp_path: Path) -> None:
+    """A worker whose auto is bf16: a served auto job whose first bf16 step overflows is redone in fp32 and says so,
+    the worker's auto stays bf16, and a job that asked for bf16 keeps it."""
+    h = make_handler(weights_file, tmp_path)
+    h.engine.auto = precision.Resolution("bf16", "test: a CPU with native bf16")
+
+    def overflow(_module: torch.nn.Module, _inputs: object, output: torch.Tensor) -> torch.Tensor:
+        return output * float("inf") if output.dtype == torch.bfloat16 else output
+
+    hook = h.engine.convs_for("bf16")[0].register_forward_hook(overflow)
+    try:
+        auto = json.loads(one(h, {"content": CONTENT, "style": STYLE, **SMALL, "response": "json"}).body)
+        asked = json.loads(one(h, {"content": CONTENT, "style": STYLE, **SMALL, "response": "json", "precision": "bf16"}).body)
+    finally:
+        hook.remove()
+    assert auto["params"]["precision"] == "fp32" and auto["iteration"] == 6
+    assert all(v == v and abs(v) != float("inf") for v in auto["losses"].values())  # finite
+    assert asked["params"]["precision"] == "bf16"
+    assert h.engine.auto.mode == "bf16"
+    again = json.loads(one(h, {"content": CONTENT, "style": STYLE, **SMALL, "response": "json"}).body)
+    assert again["params"]["precision"] == "bf16"
 
 
 def test_plan_is_answered_without_a_run(handler: StyleTransferHandler) -> None:
@@ -168,13 +191,14 @@ def test_small_job_overtakes_a_big_one(handler: StyleTransferHandler) -> None:
 def test_a_client_that_leaves_frees_its_job(handler: StyleTransferHandler) -> None:
     front = Frontend(handler)
     leaving = front.submit({"content": CONTENT, "style": STYLE, "size": "64", "iterations": "500", "response": "stream"})
-    staying = front.submit({"content": CONTENT, "style": STYLE, **SMALL, "response": "stream"})
+    # long enough not to end within the first call's two or so 0.05 s slices on any machine
+    staying = front.submit({"content": CONTENT, "style": STYLE, **SMALL, "iterations": "200", "snapshot_every": "50", "response": "stream"})
     front.call()
     assert handler.board.counts()["running"] == 2
     front.leave(leaving)
     front.call()  # its last chunk goes out; the next call lacks it
     front.call()
-    assert leaving.request_id not in handler.board.runs
+    assert leaving.request_id not in handler.board.held
     front.run()
     assert lines(staying)[-1]["event"] == "done"
 
@@ -205,7 +229,7 @@ def test_jobs_wait_for_memory_with_queued_events(weights_file: Path, tmp_path: P
     first = front.submit({"content": CONTENT, "style": STYLE, "size": "64", "iterations": "30", "snapshot_every": "10", "response": "stream"})
     second = front.submit({"content": CONTENT, "style": STYLE, "size": "64", "iterations": "4", "snapshot_every": "2", "response": "stream"})
     front.call()
-    assert h.board.counts() == {"running": 1, "waiting": 1, "reserved_bytes": h.board.runs[first.request_id].need_bytes}
+    assert h.board.counts() == {"running": 1, "waiting": 1, "reserved_bytes": h.board.held[first.request_id].need_bytes}
     front.run()
     events = lines(second)[1:]  # after the plan line
     assert events[0] == {"event": "queued", "position": 1}
@@ -224,12 +248,15 @@ def test_watchdog_frees_a_lone_abandoned_job(handler: StyleTransferHandler) -> N
     front = Frontend(handler)
     reply = front.submit({"content": CONTENT, "style": STYLE, "size": "64", "iterations": "500", "response": "stream"})
     front.call()
-    run = weakref.ref(handler.board.runs[reply.request_id])
-    records = weakref.ref(handler.board.runs[reply.request_id].records)  # the generator holding its tensors
-    time.sleep(handler.watchdog_s + 1.0)  # TorchServe removed the job and stopped calling
-    assert reply.request_id not in handler.board.runs
+    held = weakref.ref(handler.board.held[reply.request_id])
+    run = weakref.ref(handler.board.held[reply.request_id].run)  # the engine's run, holding its tensors
+    # TorchServe removed the job and stopped calling: the watchdog drops it (an event, polled; no fixed sleep)
+    deadline = time.monotonic() + 60
+    while reply.request_id in handler.board.held and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert reply.request_id not in handler.board.held
     gc.collect()
-    assert run() is None and records() is None, "the dropped job's image and optimiser state are still referenced"
+    assert held() is None and run() is None, "the dropped job's image and optimiser state are still referenced"
     # Were TorchServe to call again after all, the job ends with an error line, not a hang.
     front.call()
     assert reply.finished and lines(reply)[-1]["event"] == "error"

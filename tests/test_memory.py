@@ -79,13 +79,13 @@ MEASURE = textwrap.dedent("""
     def status(key):
         return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith(key))
     content, style = Image.new("RGB", (96, 72), (120, 80, 40)), Image.effect_noise((96, 96), 60).convert("RGB")
-    for _ in engine.run(content, [style], StyleParams(size=32, iterations=2, snapshot_every=0)):
+    for _ in engine.run(engine.job(content, [style], StyleParams(size=32, iterations=2, snapshot_every=0))):
         pass  # lazy initialisation outside the measurement
     params = StyleParams(size=96, iterations=104, snapshot_every=0, multiscale=False, precision=sys.argv[1],
                          **json.loads(sys.argv[2]))
     base = status("VmRSS:")
     open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM)
-    for _ in engine.run(content, [style], params):
+    for _ in engine.run(engine.job(content, [style], params)):
         pass
     print(status("VmHWM:") - base, memory.estimate_bytes(params, content.size, [style.size]))
 """)

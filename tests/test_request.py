@@ -31,13 +31,13 @@ def refused(field_name: str, status: int = 400, **kw: object) -> FieldError:
 
 def test_multipart_fields_become_params_and_images() -> None:
     job = parse(fields(size="48", iterations="5", preserve_colors="true", style_blend="1"))
-    assert job.params.size == 48 and job.params.iterations == 5 and job.params.preserve_colors is True
-    assert job.content.size == (64, 48) and len(job.styles) == 1
+    assert job.job.params.size == 48 and job.job.params.iterations == 5 and job.job.params.preserve_colors is True
+    assert job.job.content.size == (64, 48) and len(job.job.styles) == 1
     assert job.response == "png"
 
 
 def test_text_fields_may_arrive_as_bytes() -> None:
-    assert parse(fields(size=b"32")).params.size == 32
+    assert parse(fields(size=b"32")).job.params.size == 32
 
 
 @pytest.mark.parametrize(("accept", "field", "expected"), [
@@ -57,8 +57,8 @@ def test_bad_response_form() -> None:
 def test_several_styles_in_order_with_blend() -> None:
     other = to_bytes(style_image(32, ((0, 0, 0), (255, 255, 255))))
     job = parse(fields(style_2=other, style_blend="3,1"))
-    assert [s.size for s in job.styles] == [(40, 40), (32, 32)]
-    assert job.params.normalised_blend(2) == [0.75, 0.25]
+    assert [s.size for s in job.job.styles] == [(40, 40), (32, 32)]
+    assert job.job.params.normalised_blend(2) == [0.75, 0.25]
 
 
 def test_blend_length_must_match_styles() -> None:
@@ -99,9 +99,9 @@ def test_server_limits_on_size_iterations_and_work() -> None:
     refused("iterations", fields_in=fields(iterations="150", size="64"), limits=limits)
     err = refused("iterations", fields_in=fields(size="256", iterations="60"), limits=limits)
     assert "at most 16 iterations" in str(err)  # the 4:3 content makes 256x192 output pixels
-    assert parse(fields(size="128", iterations="50"), limits=limits).params.iterations == 50
+    assert parse(fields(size="128", iterations="50"), limits=limits).job.params.iterations == 50
     # Output pixels, not size squared: 128x96 x 66 fits the budget that 128x128 x 66 would exceed.
-    assert parse(fields(size="128", iterations="66"), limits=limits).params.iterations == 66
+    assert parse(fields(size="128", iterations="66"), limits=limits).job.params.iterations == 66
 
 
 @pytest.mark.parametrize(("name", "value"), [("size", "99999"), ("size", "2000"), ("size", "1025"), ("iterations", "9999"),
@@ -117,14 +117,14 @@ def test_a_value_beyond_this_servers_limit_gets_one_message_naming_that_limit(na
 
 def test_defaults_beyond_a_small_servers_limit_adapt_instead_of_failing() -> None:
     job = parse(fields(), limits=Limits(max_size=256, max_iterations=100, max_work=10**12))
-    assert (job.params.size, job.params.iterations) == (256, 100)
+    assert (job.job.params.size, job.job.params.iterations) == (256, 100)
 
 
 def test_time_budget_is_capped_by_the_server() -> None:
     limits = Limits(max_time_s=60)
-    assert parse(fields(), limits=limits).params.time_budget_s == 60
-    assert parse(fields(time_budget_s="10"), limits=limits).params.time_budget_s == 10
-    assert parse(fields(time_budget_s="600"), limits=limits).params.time_budget_s == 60
+    assert parse(fields(), limits=limits).job.params.time_budget_s == 60
+    assert parse(fields(time_budget_s="10"), limits=limits).job.params.time_budget_s == 10
+    assert parse(fields(time_budget_s="600"), limits=limits).job.params.time_budget_s == 60
 
 
 def test_byte_limits_are_413() -> None:
@@ -133,16 +133,16 @@ def test_byte_limits_are_413() -> None:
 
 
 def test_pixel_limit_refuses_before_decoding() -> None:
-    from stylize.images import ImageError
+    from stylize.images import FieldError
 
-    with pytest.raises(ImageError, match="content: .*over the limit"):
+    with pytest.raises(FieldError, match="content: .*over the limit"):
         parse(fields(), limits=Limits(max_pixels=64 * 48 - 1))
 
 
 def test_text_file_as_image() -> None:
-    from stylize.images import ImageError
+    from stylize.images import FieldError
 
-    with pytest.raises(ImageError, match="^content: is not a supported image"):
+    with pytest.raises(FieldError, match="^content: is not a supported image"):
         parse(fields(content="just some text"))
     refused("content", fields_in=fields(content={"a": 1}))
 
@@ -151,14 +151,14 @@ def test_json_body_with_base64_images_and_params() -> None:
     body = {"content": base64.b64encode(CONTENT).decode(), "style": [base64.b64encode(STYLE).decode()] * 2,
             "params": {"size": 32, "style_blend": [1, 1]}, "response": "json"}
     job = parse({"body": body})
-    assert job.params.size == 32 and len(job.styles) == 2 and job.response == "json"
+    assert job.job.params.size == 32 and len(job.job.styles) == 2 and job.response == "json"
     raw = parse({"body": json.dumps({**body, "params": None} | {"params": {"size": 40}}).encode()})
-    assert raw.params.size == 40
+    assert raw.job.params.size == 40
 
 
 def test_json_body_accepts_data_urls_and_top_level_params() -> None:
     body = {"content": "data:image/png;base64," + base64.b64encode(CONTENT).decode(), "style": base64.b64encode(STYLE).decode(), "size": 24}
-    assert parse({"body": body}).params.size == 24
+    assert parse({"body": body}).job.params.size == 24
 
 
 @pytest.mark.parametrize(("body", "field_name"), [
@@ -174,7 +174,7 @@ def test_bad_json_bodies(body: object, field_name: str) -> None:
 
 def test_query_string_fields_merge_with_a_json_body() -> None:
     body = {"content": base64.b64encode(CONTENT).decode(), "style": base64.b64encode(STYLE).decode()}
-    assert parse({"body": body, "size": "20"}).params.size == 20
+    assert parse({"body": body, "size": "20"}).job.params.size == 20
     refused("size", fields_in={"body": {**body, "size": 30}, "size": "20"})
 
 
@@ -185,7 +185,7 @@ def test_limits_from_model_config() -> None:
 
 
 def test_network_defaults_to_the_servers_and_another_is_a_400_naming_network() -> None:
-    assert parse(fields(), network="vgg16").params.network == "vgg16"
+    assert parse(fields(), network="vgg16").job.params.network == "vgg16"
     err = refused("network", fields_in=fields(network="vgg19"), network="vgg16")
     assert "holds vgg16" in err.message
     refused("style_layers", fields_in=fields(style_layers="relu1_1,relu3_4"), network="vgg16")

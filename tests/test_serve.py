@@ -127,7 +127,7 @@ def test_interrupting_a_start_while_torchserve_starts_stops_it(how: str, model_s
     ports, run = free_ports(), tmp_path / "run"
     command = start_in_background(model_store, run, ports)
     try:
-        # The pid file exists while TorchServe is still loading (it used to be written only once it was ready).
+        # The pid file exists while TorchServe is still loading, so a Ctrl-C during start-up can stop it.
         pid = wait_for_pid_file(run / "torchserve.pid", command)
         assert not (run / "front.pid").exists(), "interrupted before the front started"
         if how.startswith("SIGINT"):

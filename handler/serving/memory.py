@@ -14,57 +14,41 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from stylize import images
+from stylize import backbones, images, methods
+from stylize import precision as arithmetic
 from stylize.params import StyleParams
-from stylize.style_losses import LOSSES
-from stylize.vgg import NETWORK_BLOCKS
 
 MIB = 1024 * 1024
-ACTIVATION_BYTES_PER_PIXEL = 3000  # VGG19: forward + backward to relu5_1, fp32, max-pool indices included
-STYLE_FORWARD_BYTES_PER_PIXEL = 1200  # a style image's no-grad forward (targets): two layers live at a time
-# VGG16 keeps one conv+relu fewer in blocks 3 and 4 (relu5_1 is reached the same way): per output pixel,
-# activation channels/area go 64*2+128*2/4+256*3/16+512*3/64 = 264 vs VGG19's 288 (x 2 for conv and relu).
-NETWORK_ACTIVATION_SHARE = {"vgg19": 1.0, "vgg16": 264 / 288}
-# precision=bf16: the saved activations are half the bytes; the max-pool indices are not, nor the fp32
-# copies the statistics read (relu1_1 .. relu5_1, relu4_2), which live only through the forward (the Gram
-# backward keeps the bf16 features). Measured ~1700 B/pixel: docs/benchmarks.md, "bfloat16".
-BF16_ACTIVATION_BYTES_PER_PIXEL = 2000
-BF16_STYLE_FORWARD_BYTES_PER_PIXEL = 800
 FLOAT = 4
 LBFGS_HISTORY = 100  # history_size of the engine's L-BFGS
-FIXED_BYTES = 48 * MIB  # per run: Gram targets, content features, small buffers
-
-
-def style_state_bytes(params: StyleParams, styles: int) -> int:
-    """What a style loss keeps per layer beyond a Gram target (W2: covariances, their roots, the
-    decomposition's work), per style when regions give each style its own terms (an upper bound)."""
-    blocks = NETWORK_BLOCKS[params.network or "vgg19"]
-    matrices = LOSSES[params.style_loss].extra_matrices
-    return sum(blocks[int(k[4]) - 1][0] ** 2 * FLOAT * matrices for k in params.style_layers) * max(1, styles)
+FIXED_BYTES = 48 * MIB  # per run: content features, small buffers
 
 
 def output_size(content_wh: tuple[int, int], size: int) -> tuple[int, int]:
     return images.fit_size(content_wh[0], content_wh[1], size)
 
 
-def estimate_bytes(params: StyleParams, content_wh: tuple[int, int], style_whs: list[tuple[int, int]]) -> int:
+def estimate_bytes(params: StyleParams, content_wh: tuple[int, int], style_whs: list[tuple[int, int]],
+                   mode: str | None = None) -> int:
     """Peak bytes of one run: its largest (final) stage, plus the decoded inputs it holds as float tensors.
-    ``params.precision`` should be resolved (fp32 | bf16; the serving layer resolves ``auto`` first)."""
+    ``mode`` is the arithmetic the run will use (fp32 | bf16; ``precision=auto`` resolved on the worker);
+    without it an explicit bf16 counts as bf16 and anything else as fp32, the larger."""
+    mode = mode or (arithmetic.BF16 if params.precision == arithmetic.BF16 else arithmetic.FP32)
+    backbone = backbones.get(params.network)
     w, h = output_size(content_wh, params.size)
     pixels = w * h
     vector = 3 * pixels * FLOAT  # one image-sized float vector
     optimiser = (2 * LBFGS_HISTORY + 6) * vector if params.optimizer == "lbfgs" else 3 * vector
-    share = NETWORK_ACTIVATION_SHARE[params.network or "vgg19"]
-    bf16 = params.precision == "bf16"  # "auto" unresolved: assume fp32, the larger
-    per_pixel = BF16_ACTIVATION_BYTES_PER_PIXEL if bf16 else ACTIVATION_BYTES_PER_PIXEL
     averaged = 2 * vector if params.average == "ema" else 0  # the running sum and the stage's start image
-    optimise = int(pixels * per_pixel * share) + optimiser + 3 * vector + averaged  # + image, best image, snapshot copy
+    # + image, best image, snapshot copy
+    optimise = int(pixels * backbone.step_bytes_per_pixel[mode]) + optimiser + 3 * vector + averaged
     style_side = max(16, round(max(w, h) * params.style_scale))
     style_pixels = max((images.fit_size(sw, sh, style_side)[0] * images.fit_size(sw, sh, style_side)[1]
                         for sw, sh in style_whs), default=0)
-    targets = style_pixels * (BF16_STYLE_FORWARD_BYTES_PER_PIXEL if bf16 else STYLE_FORWARD_BYTES_PER_PIXEL)
+    targets = style_pixels * backbone.style_forward_bytes_per_pixel[mode]
     inputs = (content_wh[0] * content_wh[1] + sum(sw * sh for sw, sh in style_whs)) * 3 * FLOAT
-    return int(max(optimise, targets) + inputs + FIXED_BYTES + style_state_bytes(params, len(style_whs)))
+    method = methods.get(params.style_loss).state_bytes(params, backbone, style_pixels, len(style_whs))
+    return int(max(optimise, targets) + inputs + FIXED_BYTES + method)
 
 
 def host_memory_bytes() -> int:
@@ -94,12 +78,13 @@ def budget_bytes(setting: object, device_total_bytes: int, in_use_bytes: int, sh
     return int(value * MIB)
 
 
-def largest_size_within(budget: int, params: StyleParams, content_wh: tuple[int, int], style_whs: list[tuple[int, int]]) -> int:
+def largest_size_within(budget: int, params: StyleParams, content_wh: tuple[int, int], style_whs: list[tuple[int, int]],
+                        mode: str | None = None) -> int:
     """The largest ``size`` whose estimate fits ``budget`` (0 if none does): for the error message."""
     low, high = 0, params.size
     while low < high:
         mid = (low + high + 1) // 2
-        fits = mid >= 16 and estimate_bytes(replace(params, size=mid), content_wh, style_whs) <= budget
+        fits = mid >= 16 and estimate_bytes(replace(params, size=mid), content_wh, style_whs, mode) <= budget
         low, high = (mid, high) if fits else (low, mid - 1)
     return low
 

@@ -1,9 +1,10 @@
-"""One inference request -> a validated job, with the server's limits. No TorchServe import.
+"""One inference request -> a validated job spec, with the server's limits. No TorchServe import.
 
 TorchServe hands a handler one dict per request: multipart fields by name (files as bytes,
 text fields as str or bytes), or a JSON body (already parsed) under ``body``. This module turns
-that into images + :class:`StyleParams` and refuses anything doubtful with a
-:class:`~stylize.errors.FieldError` whose message names the field (:class:`PayloadTooLarge`: a 413).
+that into a :class:`~stylize.job.Job` (validated once, by :func:`stylize.job.make_job`) plus how to
+answer it, and refuses anything doubtful with a :class:`~stylize.errors.FieldError` whose message
+names the field (:class:`~serving.responses.PayloadTooLarge`: a 413).
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from PIL import Image
-from stylize import images
-from stylize import masks as region_masks
+from stylize import backbones, images
 from stylize.errors import FieldError
 from stylize.fields import IMAGE_FIELDS, LIST_FIELDS, MASK_FIELDS, MAX_STYLES, STYLE_FIELDS, STYLE_MASK_FIELDS, UPLOAD_FIELDS
-from stylize.params import FALSE_WORDS, TRUE_WORDS, StyleParams
+from stylize.job import Job, make_job
+from stylize.params import StyleParams
+from stylize_options import FALSE_WORDS, TRUE_WORDS
 
+from . import forms
 from .memory import MIB
+from .responses import PayloadTooLarge
 
-RESPONSES = ("stream", "json", "png")  # the answer forms of a job
 CAPABILITIES = "capabilities"  # response=capabilities: what this server accepts, instead of a job
 PLAN = "plan"  # response=plan (+ params, width, height): the stages a job would run, instead of running it
 DELETE = "delete"  # response=delete + result=<id> (+ X-Delete-Token header): remove a stored result
@@ -62,29 +65,14 @@ class Limits:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-class PayloadTooLarge(FieldError):
-    """An upload over a byte limit: answered 413 instead of 400."""
-
-    status = 413
-
-
-
 @dataclass(frozen=True)
-class Job:
-    content: Image.Image
-    styles: list[Image.Image]
-    params: StyleParams
-    response: str  # stream | json | png
-    masks: tuple[Image.Image | None, ...] = ()  # "L" mask over the content per style (None: everywhere)
-    style_masks: tuple[Image.Image | None, ...] = ()  # "L" mask over each style's own image (None: all of it)
+class JobRequest:
+    """A job and how its sender wants it answered and kept."""
+
+    job: Job
+    response: str  # an answer form's name (serving.forms)
     store: bool = True  # keep the result and give it a share link (when the server keeps results)
     store_inputs: bool = False  # keep the content and style images with it (the share page's before/after)
-
-    def engine_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for Engine.run beyond content/styles/params: the masks, if any were sent."""
-        if not any(m is not None for m in (*self.masks, *self.style_masks)):
-            return {}
-        return {"masks": list(self.masks), "style_masks": list(self.style_masks)}
 
 
 def asks(fields_in: Mapping[str, Any]) -> str | None:
@@ -97,10 +85,6 @@ def asks(fields_in: Mapping[str, Any]) -> str | None:
     return text if text in ASKS else None
 
 
-def asks_capabilities(fields_in: Mapping[str, Any]) -> bool:
-    return asks(fields_in) == CAPABILITIES
-
-
 @dataclass(frozen=True)
 class PlanQuestion:
     """``response=plan``: the effective params (limits applied) and the content's size in pixels."""
@@ -109,14 +93,14 @@ class PlanQuestion:
     content_wh: tuple[int, int]
 
 
-def parse_plan(fields_in: Mapping[str, Any], limits: Limits = Limits()) -> PlanQuestion:
-    """The stages of a job that is not sent: params as for a job, plus ``width`` and ``height`` of
-    the content image (no images are needed)."""
+def parse_plan(fields_in: Mapping[str, Any], limits: Limits = Limits(), network: str | None = None) -> PlanQuestion:
+    """The stages of a job that is not sent: params as for a job (checked the same way), plus ``width`` and
+    ``height`` of the content image (no images are needed)."""
     values, _uploads = _split(_unwrap_body(fields_in))
     values.pop("response", None)
     wh = tuple(_dimension(name, values.pop(name, None), limits) for name in ("width", "height"))
-    params = _params(values, limits)
-    return PlanQuestion(params, (wh[0], wh[1]))
+    params, maxima = _params(values, limits)
+    return PlanQuestion(params.validated(maxima=maxima, network=network), (wh[0], wh[1]))
 
 
 def _dimension(name: str, value: Any, limits: Limits) -> int:
@@ -132,9 +116,10 @@ def _dimension(name: str, value: Any, limits: Limits) -> int:
 
 
 def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limits = Limits(),
-          repeated: frozenset[str] = frozenset(), network: str | None = None) -> Job:
+          repeated: frozenset[str] = frozenset(), network: str | None = None) -> JobRequest:
     """Validate one request. ``repeated`` names multipart fields that arrived more than once; ``network``
-    is the one this server holds (the default for the field, and the only one accepted)."""
+    is the one this server holds (the default for the field, and the only one accepted; None: the default
+    network)."""
     if repeated:
         name = sorted(repeated)[0]
         hint = "send further style images as style_2, style_3, …" if name == "style" else "send each field once"
@@ -143,17 +128,18 @@ def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limit
     values, images_raw = _split(raw)
     response = _response_form(values.pop("response", None), accept)
     switches = {name: _switch(name, values.pop(name, None), default) for name, default in STORE_FIELDS.items()}
-    params = _params(values, limits)
+    params, maxima = _params(values, limits)
     blobs = _image_bytes(images_raw, limits)
     n_styles = sum(name in blobs for name in STYLE_FIELDS)
     if n_styles > limits.max_styles:
         raise FieldError(STYLE_FIELDS[limits.max_styles], f"this server takes at most {limits.max_styles} style images, got {n_styles}")
     content = images.decode(blobs["content"], "content", limits.max_pixels)
     styles = [images.decode(blobs[name], name, limits.max_pixels) for name in STYLE_FIELDS if name in blobs]
-    params = params.validated(n_styles=len(styles), network=network)
-    _check_work(params, content.size, limits)
     masks, style_masks = _masks(blobs, len(styles), limits)
-    return Job(content, styles, params, response, masks, style_masks, **switches)
+    job = make_job(content, styles, params, network=network or params.network or backbones.DEFAULT, maxima=maxima,
+                   masks_over_content=masks, style_masks=style_masks)
+    _check_work(job.params, content.size, limits)
+    return JobRequest(job, response, **switches)
 
 
 def _switch(name: str, value: Any, default: bool) -> bool:
@@ -189,16 +175,14 @@ def parse_delete(fields_in: Mapping[str, Any], token_header: str | None) -> Dele
     return DeleteQuestion(text["result"], token)
 
 
-def _masks(blobs: Mapping[str, bytes], n_styles: int, limits: Limits) -> tuple[tuple[Image.Image | None, ...], tuple[Image.Image | None, ...]]:
-    """Decode the region masks; stylize.masks.regions refuses one for a style that was not sent and a
-    set that covers nothing (the same checks as the engine's and the CLI's)."""
-    out: list[tuple[Image.Image | None, ...]] = []
+def _masks(blobs: Mapping[str, bytes], n_styles: int, limits: Limits) -> tuple[list[Image.Image | None], list[Image.Image | None]]:
+    """Decode the region masks (make_job refuses one for a style that was not sent and a set that covers
+    nothing, with the same checks as the CLI's)."""
+    out: list[list[Image.Image | None]] = []
     for names in (MASK_FIELDS, STYLE_MASK_FIELDS):
         last = max((i for i, name in enumerate(names) if name in blobs), default=-1)
-        decoded = [images.decode_mask(blobs[name], name, limits.max_pixels) if name in blobs else None for name in names[:last + 1]]
-        out.append(tuple(decoded))
-    region_masks.regions(out[0], out[1], n_styles)
-    return tuple(out[0][:n_styles]), tuple(out[1][:n_styles])
+        out.append([images.decode_mask(blobs[name], name, limits.max_pixels) if name in blobs else None for name in names[:last + 1]])
+    return out[0], out[1]
 
 
 def _unwrap_body(fields_in: Mapping[str, Any]) -> dict[str, Any]:
@@ -311,30 +295,29 @@ def _text(name: str, value: Any) -> Any:
 def _response_form(requested: Any, accept: str | None) -> str:
     if requested is not None:
         text = str(requested).strip().lower()
-        if text not in RESPONSES:
-            raise FieldError("response", f"must be one of {', '.join(RESPONSES)}, got {str(requested)[:40]!r}")
+        if text not in forms.NAMES:
+            raise FieldError("response", f"must be one of {', '.join(forms.NAMES)}, got {str(requested)[:40]!r}")
         return text
-    accept = (accept or "").lower()
-    if "application/x-ndjson" in accept:
-        return "stream"
-    if "application/json" in accept:
-        return "json"
-    return "png"
+    return forms.for_accept(accept)
 
 
-def _params(values: dict[str, Any], limits: Limits) -> StyleParams:
-    # A value sent beyond this server's limit gets one message naming that limit ("between 16 and 1024"),
-    # not the engine's range; a default beyond it adapts instead (the user did not ask for it).
+def _params(values: dict[str, Any], limits: Limits) -> tuple[StyleParams, dict[str, float]]:
+    """The parameters as sent (not yet validated: make_job does that once, with the images), with the
+    server's limits applied, and the maxima to validate them against.
+
+    A value sent beyond this server's limit gets one message naming that limit ("between 16 and 1024"),
+    not the engine's range; a default beyond it adapts instead (the user did not ask for it)."""
     server_max = {"size": limits.max_size, "iterations": limits.max_iterations}
-    params = StyleParams.from_mapping(values, maxima={k: v for k, v in server_max.items() if k in values})
-    if params.size > limits.max_size:
+    params = StyleParams.parse(values)
+    if "size" not in values and params.size > limits.max_size:
         params = replace(params, size=limits.max_size)
-    if params.iterations > limits.max_iterations:
+    if "iterations" not in values and params.iterations > limits.max_iterations:
         params = replace(params, iterations=limits.max_iterations)
-    budget = params.time_budget_s
-    if budget is None or budget > limits.max_time_s:
+    # a budget within the engine's range but beyond this server's wall-clock cap is held to the cap
+    budget, engine_max = params.time_budget_s, StyleParams.schema()["time_budget_s"]["max"]
+    if budget is None or (isinstance(budget, (int, float)) and limits.max_time_s < budget <= engine_max):
         params = replace(params, time_budget_s=limits.max_time_s)
-    return params
+    return params, {k: v for k, v in server_max.items() if k in values}
 
 
 def _check_work(params: StyleParams, content_wh: tuple[int, int], limits: Limits) -> None:

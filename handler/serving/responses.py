@@ -1,26 +1,27 @@
-"""How a job's progress becomes its HTTP answer: one small class per answer form, plus the errors.
-
-A form decides what a call may send (a stream sends its lines as they come; json and png send
-nothing until the whole answer exists) and how an answer that has already begun ends in failure
-(its status and content type went out with the first chunk). Adding a form: one class here and
-its name in :data:`FORMS` (and in ``request.RESPONSES``); the scheduler does not change.
-"""
+"""One call's answer to one request (:class:`Chunk`), and the answers that need no run: refusals,
+failures, and questions answered at once (capabilities, plan, delete). The answer forms of a job
+(png, json, stream …) are the registry in :mod:`serving.forms`."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
-from stylize.engine import Snapshot, Stage
+from stylize import Stage
 from stylize.errors import FieldError
 
 from . import records
-from .request import PayloadTooLarge
 
 NDJSON = "application/x-ndjson"
 JSON = "application/json"
 PNG = "image/png"
+
+
+class PayloadTooLarge(FieldError):
+    """An upload over a byte limit: answered 413 instead of 400."""
+
+    status = 413
 
 
 @dataclass
@@ -61,110 +62,3 @@ def plan(stages: list[Stage]) -> Chunk:
     return document(records.plan_record(stages))
 
 
-class Answer:
-    """One job's answer under construction. The scheduler reports progress; :meth:`take` is what
-    this call sends; :meth:`fail` ends it."""
-
-    content_type: ClassVar[str] = JSON
-
-    def __init__(self) -> None:
-        self.result: bytes | str | None = None  # set once the job's answer is complete
-
-    def planned(self, stages: list[Stage]) -> None:
-        """The job's stages, known when it arrives."""
-
-    def queued(self, position: int) -> None:
-        """The job waits for memory; ``position`` 1 is next. Called when the position changes."""
-
-    def snapshot(self, snap: Snapshot) -> None:
-        """An intermediate image."""
-
-    def finish(self, done: dict[str, Any], png: bytes) -> None:
-        raise NotImplementedError
-
-    def take(self) -> bytes | str:
-        """The body of this call's chunk: by default nothing until the whole answer exists."""
-        return self.result if self.result is not None else b""
-
-    def late_error(self, message: str) -> bytes | str:
-        """The body that ends an answer whose status already went out."""
-        raise NotImplementedError
-
-    def fail(self, message: str, status: int, first: bool) -> Chunk:
-        if first:
-            return failure(message, status)
-        return Chunk(self.late_error(message), first=False, last=True, content_type=self.content_type)
-
-
-class PngAnswer(Answer):
-    """The final PNG bytes; a failure after the first chunk ends the body empty."""
-
-    content_type = PNG
-
-    def finish(self, done: dict[str, Any], png: bytes) -> None:
-        self.result = png
-
-    def late_error(self, message: str) -> bytes:
-        return b""
-
-
-class JsonAnswer(Answer):
-    """One JSON object: the done record with every snapshot record in ``snapshots``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.snapshots: list[dict[str, Any]] = []
-
-    def snapshot(self, snap: Snapshot) -> None:
-        self.snapshots.append(records.snapshot_record(snap))
-
-    def finish(self, done: dict[str, Any], png: bytes) -> None:
-        self.result = json.dumps({**done, "snapshots": self.snapshots})
-
-    def late_error(self, message: str) -> str:
-        return json.dumps(records.error_record(message))
-
-
-class StreamAnswer(Answer):
-    """NDJSON lines sent as they come: plan, queued…, snapshot…, then done (or error)."""
-
-    content_type = NDJSON
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.pending: list[str] = []  # lines not yet sent
-
-    def _line(self, record: dict[str, Any]) -> None:
-        self.pending.append(json.dumps(record) + "\n")
-
-    def planned(self, stages: list[Stage]) -> None:
-        self._line(records.plan_record(stages))
-
-    def queued(self, position: int) -> None:
-        self._line({"event": "queued", "position": position})
-
-    def snapshot(self, snap: Snapshot) -> None:
-        self._line(records.snapshot_record(snap))
-
-    def finish(self, done: dict[str, Any], png: bytes) -> None:
-        self._line(done)
-        self.result = ""
-
-    def take(self) -> str:
-        body = "".join(self.pending)
-        self.pending.clear()
-        return body
-
-    def late_error(self, message: str) -> str:
-        return self.take() + json.dumps(records.error_record(message)) + "\n"
-
-    def fail(self, message: str, status: int, first: bool) -> Chunk:
-        # A stream's lines carry their own outcome: its error line ends it, status 200 or not.
-        return Chunk(self.late_error(message), first=first, last=True, content_type=self.content_type)
-
-
-FORMS: dict[str, type[Answer]] = {"png": PngAnswer, "json": JsonAnswer, "stream": StreamAnswer}
-
-
-def for_form(form: str) -> Answer:
-    return FORMS[form]()

@@ -1,7 +1,6 @@
 """Finished results kept server-side and shared by an unguessable link.
 
-One small interface (:class:`ResultStore`: put, get, delete, sweep) with a filesystem backend,
-:class:`FileStore`, the embedded default. The front (nginx) serves a result's files straight from
+A filesystem store, :class:`FileStore` (reserve, put, get, delete, sweep). The front (nginx) serves a result's files straight from
 the same directory, read-only, so the layout is part of the contract:
 
     <root>/<id>/final.png, record.json, snapshot_NN.jpg, content.jpg, style_N.jpg
@@ -29,7 +28,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 ID_BYTES = 16  # 128 random bits from the OS's CSPRNG (secrets), URL-safe base64: 22 characters
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
@@ -60,14 +59,6 @@ class Stored:
     def headers(self) -> dict[str, str]:
         """On the job's first chunk, whatever its form: where the result will be, and how to delete it."""
         return {"X-Style-Result": f"/r/{self.id}", "X-Style-Delete-Token": self.delete_token}
-
-
-class ResultStore(Protocol):
-    def reserve(self) -> Stored: ...
-    def put(self, files: Mapping[str, bytes], reserved: Stored | None = None) -> Stored: ...
-    def get(self, result_id: str, name: str) -> bytes: ...
-    def delete(self, result_id: str, token: str) -> bool: ...
-    def sweep(self) -> int: ...
 
 
 def valid_id(result_id: str) -> bool:

@@ -1,0 +1,49 @@
+"""A job held by one worker, from its arrival to its last chunk: what the scheduler's parts share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stylize import Run
+
+from .forms import Answer
+from .memory import output_size
+from .request import JobRequest
+from .results import Keeping
+
+
+@dataclass(eq=False)
+class Held:
+    request_id: str
+    request: JobRequest
+    need_bytes: int  # its estimated peak memory (admission reserves this while it runs)
+    arrived: float
+    answer: Answer
+    fault_at: int | None = None  # test hook: fail once the run reaches this iteration
+    started: float | None = None  # admitted to run (None: waiting for memory)
+    run: Run | None = None  # the engine's run, from its first slice
+    answered: bool = False  # its first chunk went out
+    position_sent: int | None = None  # the queue position last told to its client
+    iteration: int = 0
+    error: str | None = None
+    error_status: int = 500
+    last_advanced: float = 0.0
+    decode_s: float = 0.0
+    keeping: Keeping | None = None  # its place in the result store, drawn on arrival
+
+    @property
+    def done(self) -> bool:
+        return self.answer.result is not None or self.error is not None
+
+    @property
+    def work_left(self) -> int:
+        """Output pixels x iterations still to go: what it will cost from here on."""
+        params = self.request.job.params
+        w, h = output_size(self.request.job.content_wh, params.size)
+        return w * h * (params.iterations - self.iteration)
+
+    def close(self) -> None:
+        """Free the run's tensors now (its stage holds the image, targets and L-BFGS history)."""
+        if self.run is not None:
+            self.run.close()
+            self.run = None
