@@ -15,7 +15,7 @@ NETWORK ?=
 VGG19_WEIGHTS ?=
 export VGG19_WEIGHTS
 ARCHIVE_ARGS := --weights-mode $(WEIGHTS_MODE)$(if $(NETWORK), --network $(NETWORK))$(if $(VGG19_WEIGHTS), --source $(VGG19_WEIGHTS))
-ENGINE_SOURCES := $(wildcard handler/stylize/*.py handler/serving/*.py)
+ENGINE_SOURCES := $(wildcard handler/stylize/*.py handler/stylize/*/*.py handler/serving/*.py handler/serving/*/*.py client/stylize_options/*.py)
 # Building and running the container images without Docker (root podman; see deploy/podman.py).
 PODMAN_PACKAGES := podman buildah crun runc conmon fuse-overlayfs slirp4netns uidmap containernetworking-plugins \
 	golang-github-containers-common catatonit iptables debootstrap

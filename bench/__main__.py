@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from stylize import weights
-from stylize.engine import split_iterations, stage_sizes
+from stylize import StyleParams, plan, weights
 
 from tools.torchserve import TorchServe
 
@@ -126,9 +125,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # -- sections ------------------------------------------------------------------------------------
 
 def floor_section(args: argparse.Namespace, runner: Runner) -> tuple[str, dict[str, Any], list[str]]:
-    """The engine vs the plain forward+backward floor; also its results (other sections' floors) and targets."""
+    """Engine single-scale s/iteration against the bare forward+backward to relu5_1; also its results
+    (other sections' floors) and targets."""
     targets: list[str] = []
-    """Issue 2: engine single-scale s/iteration against bare forward+backward to relu5_1."""
     jobs = []
     for size in args.size_list:
         n = args.iterations or default_iterations(size, args.device)
@@ -164,15 +163,13 @@ def floor_section(args: argparse.Namespace, runner: Runner) -> tuple[str, dict[s
 
 
 def compare_section(args: argparse.Namespace, runner: Runner, floors: dict[str, Any]) -> tuple[str, list[str]]:
+    """The PyTorch tutorial vs the engine (defaults, single scale, tutorial settings) vs the floor."""
     targets: list[str] = []
-    """Issue 7: tutorial vs engine (defaults, single scale, tutorial settings) vs floor."""
     size, steps, every = args.compare_size, args.steps, args.trace_every
     snap = every if args.device.startswith("cuda") else 1  # per-iteration snapshots sync a GPU; on CPU they are free
     n_floor = args.iterations or default_iterations(size, args.device)
-    # The engine's multiscale schedule (same rule as Engine.run): the floor of each stage's size.
-    stages = stage_sizes(size, True)
-    budget = split_iterations(steps, len(stages))
-    schedule = list(zip(stages[len(stages) - len(budget):], budget, strict=True))
+    # The engine-defaults job's stages (the engine's own plan of a square image): the floor of each stage's size.
+    schedule = [(max(stage.size), stage.iterations) for stage in plan(StyleParams(size=size, iterations=steps), (size, size))]
     jobs: list[dict[str, Any]] = [
         {"id": "baseline", "kind": "baseline", "size": size, "steps": steps},
         {"id": "baseline-floor", "kind": "floor", "layout": "plain", "layer": "conv_5", "size": size, "iterations": n_floor},

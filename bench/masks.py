@@ -1,12 +1,12 @@
-"""python -m bench.masks: what region masks add per iteration (issue 13's goal: <= 15 % at 256 px).
+"""python -m bench.masks: what region masks add per iteration (the goal: <= 15 % at 256 px).
 
     python -m bench.masks                        # 256 px, CPU here: a few minutes
     python -m bench.masks --device cuda --sizes 256,512 --iterations 30
 
 Cases alternate round by round in one process; per-iteration figures are the medians of the
 process CPU time (all torch threads; on a shared CPU wall time mostly measures the neighbours)
-between consecutive Pause records (pause_every_s=0 yields one after every iteration, without
-copying an image), the first iteration of each run left out. On CUDA use wall-clock figures from
+between consecutive steps of the run (``Run.step(0)`` advances one iteration; no snapshots, so no
+image copies), the first iteration of each run left out. On CUDA use wall-clock figures from
 `python -m bench` instead: CPU time does not see the GPU's work.
 """
 
@@ -19,7 +19,7 @@ import time
 
 import torch
 from PIL import Image, ImageDraw
-from stylize import Engine, Pause, StyleParams, weights
+from stylize import Engine, StyleParams, weights
 
 from . import scenes
 
@@ -31,7 +31,7 @@ def half(size: int, left: bool) -> Image.Image:
 
 
 def cases(size: int) -> dict[str, tuple[int, dict[str, object]]]:
-    """name -> (number of styles, Engine.run mask keyword arguments)."""
+    """name -> (number of styles, Engine.job mask keyword arguments)."""
     left, right = half(size, True), half(size, False)
     return {
         "1 style": (1, {}),
@@ -44,11 +44,15 @@ def cases(size: int) -> dict[str, tuple[int, dict[str, object]]]:
 
 def per_iteration(engine: Engine, size: int, n_styles: int, kwargs: dict[str, object], iterations: int) -> list[float]:
     content, style = scenes.content_image(size), scenes.style_image(size)
-    params = StyleParams(size=size, iterations=iterations, snapshot_every=0, multiscale=False)
+    # one iteration more: the step of the last one also makes the final record, so it is not timed
+    params = StyleParams(size=size, iterations=iterations + 1, snapshot_every=0, multiscale=False)
+    run = engine.start(engine.job(content, [style] * n_styles, params, **kwargs))  # type: ignore[arg-type]
     # process CPU time, not wall time: on a CPU shared with other jobs it still counts only our work
-    stamps = [time.process_time() for r in engine.run(content, [style] * n_styles, params, pause_every_s=0.0, **kwargs)
-              if isinstance(r, Pause)]
-    return [b - a for a, b in itertools.pairwise(stamps)]  # gaps from iteration 1 -> 2 on
+    stamps = []
+    while not run.finished:
+        run.step(0.0)
+        stamps.append(time.process_time())
+    return [b - a for a, b in itertools.pairwise(stamps[:-1])]  # gaps from iteration 1 -> 2 on
 
 
 def main(argv: list[str] | None = None) -> int:

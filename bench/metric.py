@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import torch
 from stylize import images
-from stylize.vgg import FeatureNet
-from torch import Tensor, nn
+from stylize.vgg import FeatureNet, VGGConvs
+from torch import Tensor
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
@@ -26,7 +26,7 @@ def _gram(f: Tensor) -> Tensor:
 class Metric:
     """Targets computed once; ``metric(image)`` gives (style, content) for a 1x3xHxW image in [0, 1]."""
 
-    def __init__(self, convs: nn.ModuleList, content: Tensor, style: Tensor, size: tuple[int, int]) -> None:
+    def __init__(self, convs: VGGConvs, content: Tensor, style: Tensor, size: tuple[int, int]) -> None:
         self.size = size  # (w, h)
         self.device = content.device
         self.net = FeatureNet(convs, (*STYLE_LAYERS, CONTENT_LAYER)).to(self.device)

@@ -2,7 +2,7 @@
 (``batchSize: 1``: each job holds the worker to its end) and with continuous batching (every
 running job advanced a slice per call), side by side on the same machine in one run.
 
-Targets (issue 10): small-job p95 <= 2 x solo latency + 2 s; total throughput within 5 % of serial;
+Targets: small-job p95 <= 2 x solo latency + 2 s; total throughput within 5 % of serial;
 cancel-to-free <= 2 s.
 """
 

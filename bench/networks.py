@@ -13,25 +13,21 @@ from __future__ import annotations
 import itertools
 import statistics
 
-import torch
 from stylize import Engine, StyleParams, weights
+from stylize import precision as arithmetic
 
+from .floor import clock, floor_step
 from .scenes import content_image, style_image
-from .worker import clock
 
 NETWORKS = ("vgg16", "vgg19")
 
 
 def floor_s_per_it(eng: Engine, size: int, iterations: int) -> float:
-    from stylize.vgg import FeatureNet
-
-    net = FeatureNet(eng.convs, ["relu5_1"]).to(eng.device)
-    x = torch.rand((1, 3, size, size), generator=torch.Generator().manual_seed(0)).to(eng.device).requires_grad_(True)
+    step = floor_step(eng, size, "relu5_1", mode=arithmetic.FP32)
     now, times = clock(eng.device), []
     for i in range(iterations + 1):
         start = now()
-        x.grad = None
-        net(x)["relu5_1"].sum().backward()
+        step()
         if i:  # the first is the warm-up
             times.append(now() - start)
     return statistics.median(times)
@@ -40,8 +36,8 @@ def floor_s_per_it(eng: Engine, size: int, iterations: int) -> float:
 def engine_s_per_it(eng: Engine, size: int, iterations: int) -> float:
     # stamps after iterations 1..n+1 (the last record, n+2, is dropped): n intervals after the warm-up
     params = StyleParams(size=size, iterations=iterations + 2, snapshot_every=1, multiscale=False)
-    content, style = content_image(), style_image()
-    stamps = [s.elapsed_s for s in eng.run(content, [style], params)][:-1]  # the final record repeats the last
+    job = eng.job(content_image(), [style_image()], params)
+    stamps = [s.elapsed_s for s in eng.run(job)][:-1]  # the final record repeats the last
     return statistics.median(b - a for a, b in itertools.pairwise(stamps))
 
 

@@ -13,13 +13,17 @@ from __future__ import annotations
 import copy
 import statistics
 import time
-from collections.abc import Callable, Iterator
-from types import SimpleNamespace
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from stylize import Engine, StyleParams
+from stylize import precision as arithmetic
+from stylize.vgg import VGGConvs
 from torch import Tensor
+
+from .floor import floor_step
 
 SERIES = ("floor-fp32", "floor-bf16", "floor-fp32-nchw", "floor-bf16-nchw", "engine-fp32", "engine-bf16")
 LABELS = {
@@ -36,24 +40,40 @@ def default_rounds(size: int) -> int:
     return 3 if size <= 64 else 12 if size <= 256 else 8
 
 
+@dataclass
+class NCHWConvs:
+    """The engine's conv weights per mode, copied in the plain NCHW layout: the floor without channels_last."""
+
+    device: torch.device
+    auto: arithmetic.Resolution
+    convs: dict[str, VGGConvs]
+
+    @classmethod
+    def of(cls, eng: Engine) -> NCHWConvs:
+        return cls(eng.device, eng.auto, {mode: copy.deepcopy(eng.convs_for(mode)).to(memory_format=torch.contiguous_format)
+                                          for mode in (arithmetic.FP32, arithmetic.BF16)})
+
+    def convs_for(self, mode: str) -> VGGConvs:
+        return self.convs[mode]
+
+
 def run_interleaved(eng: Engine, job: dict[str, Any], content: Tensor, style: Tensor) -> dict[str, Any]:
     """Worker side (bench.worker kind "precision"): median s/it per series."""
-    from .worker import floor_step  # the worker imports this module lazily; no cycle at import
-
     size, rounds, layer = job["size"], job["rounds"], job["layer"]
-    nchw_convs = {mode: copy.deepcopy(eng.convs_for(mode)).to(memory_format=torch.contiguous_format) for mode in ("fp32", "bf16")}
-    nchw = SimpleNamespace(device=eng.device, auto=eng.auto, _prepare=lambda t: t.contiguous(), convs_for=nchw_convs.__getitem__)
+    nchw = NCHWConvs.of(eng)
     steps: dict[str, Callable[[], object]] = {
         "floor-fp32": floor_step(eng, size, layer, mode="fp32"),
         "floor-bf16": floor_step(eng, size, layer, mode="bf16"),
-        "floor-fp32-nchw": floor_step(nchw, size, layer, mode="fp32"),  # type: ignore[arg-type]
-        "floor-bf16-nchw": floor_step(nchw, size, layer, mode="bf16"),  # type: ignore[arg-type]
+        "floor-fp32-nchw": floor_step(nchw, size, layer, mode="fp32"),
+        "floor-bf16-nchw": floor_step(nchw, size, layer, mode="bf16"),
     }
-    runs: dict[str, Iterator[object]] = {}
+    runs = []
     for mode in ("fp32", "bf16"):
+        # a snapshot every iteration, as a client watching the job would get; each step is one iteration
         params = StyleParams(size=size, seed=0, iterations=rounds + 2, snapshot_every=1, multiscale=False, precision=mode)
-        runs[f"engine-{mode}"] = iter(eng.run(content, [style], params))
-        steps[f"engine-{mode}"] = runs[f"engine-{mode}"].__next__
+        run = eng.start(eng.job(content, [style], params))
+        runs.append(run)
+        steps[f"engine-{mode}"] = lambda run=run: run.step(0.0)
     for step in steps.values():  # warm-up: first passes, the engines' target setup
         step()
     times: dict[str, list[float]] = {name: [] for name in SERIES}
@@ -62,6 +82,9 @@ def run_interleaved(eng: Engine, job: dict[str, Any], content: Tensor, style: Te
             t0 = time.perf_counter()
             steps[name]()
             times[name].append(time.perf_counter() - t0)
+    assert not any(run.finished for run in runs), "every timed engine step was an iteration"
+    for run in runs:
+        run.close()
     return {"s_per_it": {name: statistics.median(t) for name, t in times.items()}, "rounds": rounds}
 
 

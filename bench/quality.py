@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from stylize import Engine, Snapshot, StyleParams, images, weights
-from stylize.losses import gram
+from stylize import Engine, StyleParams, images, weights
+from stylize.methods.statistics import gram
 from stylize.vgg import FeatureNet
 from torch import Tensor
 from torch.nn import functional as F
@@ -64,8 +64,7 @@ class Judge:
 def trace(engine: Engine, judge: Judge, content: Image.Image, style: Image.Image, params: StyleParams) -> list[dict[str, float]]:
     """(seconds, iteration, style, content, noise) at every snapshot; judging time is not counted."""
     points, judging = [], 0.0
-    for snap in engine.run(content, [style], params):
-        assert isinstance(snap, Snapshot)
+    for snap in engine.run(engine.job(content, [style], params)):
         t0 = time.monotonic()
         s, c = judge(snap.image)
         points.append({"seconds": snap.elapsed_s - judging, "iteration": snap.iteration, "style": s, "content": c,

@@ -12,7 +12,6 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,10 @@ import psutil
 import torch
 from stylize import Engine, StyleParams, cpu, images, weights
 from stylize import precision as arithmetic
-from stylize.vgg import FeatureNet
 from torch import Tensor
 
-from . import baseline, scenes
+from . import baseline, precision, scenes
+from .floor import clock, floor_step, plain_floor_step
 from .metric import Metric
 
 
@@ -90,24 +89,14 @@ class PeakMemory:
         return max(0, peak - self.base) / 2**20
 
 
-def clock(device: torch.device) -> Callable[[], float]:
-    """perf_counter after a device sync, so CUDA timings cover the queued work."""
-    def now() -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return time.perf_counter()
-    return now
-
-
 def set_channels_last(eng: Engine, on: bool) -> None:
     """Override the conv weights' memory format (an experiment; the engine picks one per device).
 
-    The image stays NCHW: convolutions follow channels_last weights on their own, and
+    The image stays NCHW either way: convolutions follow channels_last weights on their own, and
     torch.optim.LBFGS needs a gradient it can .view(-1), which a channels_last image's is not.
     """
     eng.convs = eng.convs.to(memory_format=torch.channels_last if on else torch.contiguous_format)
     eng._bf16_convs = None  # derived from eng.convs on next use, in the new format
-    eng._prepare = lambda t: t.contiguous()  # type: ignore[method-assign]
 
 
 def per_iteration(durations: list[float]) -> dict[str, Any]:
@@ -116,45 +105,12 @@ def per_iteration(durations: list[float]) -> dict[str, Any]:
             "min_s_per_it": min(durations), "durations": durations}
 
 
-def floor_step(eng: Engine, size: int, layer: str, layout: str = "engine", mode: str | None = None) -> Callable[[], None]:
-    """One bare forward+backward of VGG19 truncated at ``layer`` w.r.t. an image.
-
-    layout "engine": the engine's conv modules, memory format and autocast (what its loop pays);
-    layout "plain": the tutorial's nn.Sequential, contiguous fp32 (the baseline's own floor).
-    ``mode`` (fp32 | bf16) defaults to what precision=auto means for the engine.
-    """
-    device = eng.device
-    gen = torch.Generator().manual_seed(0)
-    x = torch.rand((1, 3, size, size), generator=gen).to(device)
-    if layout == "engine":
-        mode = mode or eng.auto.mode
-        net = FeatureNet(eng.convs_for(mode), [layer]).to(device)
-        x = eng._prepare(x)
-
-        def forward(img: Tensor) -> Tensor:
-            with arithmetic.autocast(mode, device):
-                return net(img)[layer]
-    else:
-        state = {k: v.to(device) for k, v in weights_state().items()}
-        features = baseline.vgg19_features(state).to(device).requires_grad_(False)
-        depth = [i for i, m in enumerate(features) if isinstance(m, torch.nn.Conv2d)][int(layer.removeprefix("conv_")) - 1]
-        norm = baseline.Normalization(torch.tensor(baseline.MEAN, device=device), torch.tensor(baseline.STD, device=device))
-        seq = torch.nn.Sequential(norm, *list(features)[: depth + 1])
-
-        def forward(img: Tensor) -> Tensor:
-            return seq(img)
-    x.requires_grad_(True)
-
-    def step() -> None:
-        x.grad = None
-        forward(x).float().sum().backward()
-    return step
-
-
 def run_floor(eng: Engine, job: dict[str, Any]) -> dict[str, Any]:
     """``iterations`` timed floor steps after one warm-up step."""
     now = clock(eng.device)
-    step = floor_step(eng, job["size"], job["layer"], job.get("layout", "engine"))
+    # layout "plain": the tutorial's network and layout, the baseline's own floor
+    plain = job.get("layout", "engine") == "plain"
+    step = plain_floor_step(weights_state(), eng.device, job["size"], job["layer"]) if plain else floor_step(eng, job["size"], job["layer"])
     n = job["iterations"]
     mem = PeakMemory(eng.device)
     mem.start()
@@ -180,7 +136,7 @@ def run_engine(eng: Engine, job: dict[str, Any], content: Tensor, style: Tensor)
     records: list[tuple[int, float, Tensor | None, tuple[int, int]]] = []
     t0 = now()
     last = None
-    for snap in eng.run(content, [style], params):
+    for snap in eng.run(eng.job(content, [style], params)):
         c0 = time.perf_counter()
         # Snapshot images are the engine's own copies: keep the ones the trace scores.
         keep = quality and (snap.final or snap.iteration <= 20 or snap.iteration % job.get("trace_every", 1) == 0)
@@ -218,7 +174,7 @@ def run_pair(eng: Engine, job: dict[str, Any], content: Tensor, style: Tensor) -
     engine_times: list[float] = []
     floor_times: list[float] = []
     overhead, last = 0.0, None
-    for snap in eng.run(content, [style], params):
+    for snap in eng.run(eng.job(content, [style], params)):
         c0 = time.perf_counter()
         elapsed = snap.elapsed_s - overhead
         if last is not None:  # iteration 1 (target setup, first pass) is the engine's warm-up
@@ -302,8 +258,6 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     elif kind == "baseline":
         result = run_baseline(eng, job, content, style)
     elif kind == "precision":
-        from . import precision
-
         result = precision.run_interleaved(eng, job, content, style)
     else:
         raise ValueError(f"unknown job kind {kind!r}")

@@ -69,8 +69,8 @@ def main() -> None:
         styles = [Image.open(args.images / name).convert("RGB") for name in ("starry_night.jpg", "shipwreck.jpg")]
         masks = [rows(0, 0.3, content.size), rows(0.72, 1, content.size)]  # sky: Starry Night, river: Shipwreck, houses: neither
     params = StyleParams(size=SIZE, iterations=args.iterations, snapshot_every=0)
-    blended = list(engine.run(content, styles, params))[-1].image
-    regions = list(engine.run(content, styles, params, masks=masks))[-1].image
+    blended = list(engine.run(engine.job(content, styles, params)))[-1].image
+    regions = list(engine.run(engine.job(content, styles, params, masks=masks)))[-1].image
     panels = [("content", content), ("style 1", styles[0]), ("style 2", styles[1]),
               ("mask / mask_2", overlay(content, masks, [(255, 60, 60), (60, 100, 255)])),
               ("no masks (blend)", images.to_pil(blended)), ("with masks", images.to_pil(regions))]

@@ -20,7 +20,7 @@ from tools import archive
 from tools.serve import LOCAL_JOBS_RATE
 from tools.torchserve import TorchServe, free_port
 
-# The style methods every behaviour test runs with: today's Gram loss, and W2 with iterate averaging.
+# The style methods every behaviour test runs with: the default Gram loss, and W2 with iterate averaging.
 METHODS = {"gram": {}, "w2+ema": {"style_loss": "w2", "average": "ema"}}
 
 

@@ -1,4 +1,4 @@
-"""Build ``style_transfer.mar``: weights (safetensors) + handler + engine and serving packages + model config.
+"""Build ``style_transfer.mar``: weights (safetensors) + handler + engine, serving and option-text packages + model config.
 
     python -m tools.archive [--model-store DIR] [--weights-mode auto|strict|random] [--network vgg19|vgg16] [--source vgg19.pth]
 
@@ -21,7 +21,8 @@ from stylize import weights
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_NAME = "style_transfer"
 HANDLER = ROOT / "handler" / "style_handler.py"
-PACKAGES = (ROOT / "handler" / "stylize", ROOT / "handler" / "serving")  # the engine, the serving layer
+# the engine, the serving layer, and the option words and number text both import (shipped with the client too)
+PACKAGES = (ROOT / "handler" / "stylize", ROOT / "handler" / "serving", ROOT / "client" / "stylize_options")
 MODEL_CONFIG = ROOT / "model-config.yaml"
 WEIGHTS_FILE = "vgg_conv.safetensors"
 
@@ -51,8 +52,8 @@ def build(model_store: Path, mode: str = "auto", source: str | None = None, mode
         else:
             info = export_weights(work, mode, source, network=network)
         # Clean copies of the packages: no __pycache__ in the archive. The archiver copies a
-        # directory's contents, so pass the parent: the archive must hold stylize/ and serving/ as
-        # packages (the handler imports them; a flat copy only worked where handler/ was on PYTHONPATH).
+        # directory's contents, so pass the parent: the archive must hold stylize/, serving/ and stylize_options/
+        # as packages (the handler imports them; a flat copy only worked where handler/ was on PYTHONPATH).
         for package in PACKAGES:
             shutil.copytree(package, work / "extra" / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         cmd = [str(Path(sys.executable).parent / "torch-model-archiver"),

@@ -52,7 +52,7 @@ def _cell(engine: Engine, cells: Path, name: str, content: Image.Image, styles: 
     if path.is_file():
         return Image.open(path).convert("RGB")
     start = time.monotonic()
-    final = list(engine.run(content, styles, params))[-1]
+    final = list(engine.run(engine.job(content, styles, params)))[-1]
     picture = images.to_pil(final.image)
     picture.save(path)
     print(f"{name}: {picture.size[0]}x{picture.size[1]} in {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
@@ -67,7 +67,7 @@ def iterations_for(engine: Engine, content: Image.Image, styles: list[Image.Imag
     cost: dict[tuple[int, int], tuple[float, float]] = {}
     for stage in stages:
         probe = replace(params, size=max(stage.size), multiscale=False, iterations=6, snapshot_every=1, time_budget_s=None)
-        times = [s.elapsed_s for s in engine.run(content, styles, probe)]
+        times = [s.elapsed_s for s in engine.run(engine.job(content, styles, probe))]
         per_it = statistics.median(b - a for a, b in itertools.pairwise(times[:-1]))  # median: a busy moment skews less
         cost[stage.size] = (max(0.0, times[0] - per_it), per_it)
 
@@ -89,7 +89,7 @@ def _timed_cell(engine: Engine, cells: Path, name: str, content: Image.Image, st
         return Image.open(path).convert("RGB"), meta.read_text()
     n = iterations_for(engine, content, styles, params, budget_s)
     start = time.monotonic()
-    final = list(engine.run(content, styles, replace(params, iterations=n, time_budget_s=budget_s * 1.25)))[-1]
+    final = list(engine.run(engine.job(content, styles, replace(params, iterations=n, time_budget_s=budget_s * 1.25))))[-1]
     took = time.monotonic() - start
     picture = images.to_pil(final.image)
     picture.save(path)

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     for mode in MODES:
         start = time.monotonic()
         params = StyleParams(size=args.size, iterations=args.iterations, snapshot_every=0, precision=mode)
-        finals[mode] = list(engine.run(content, [style], params))[-1]
+        finals[mode] = list(engine.run(engine.job(content, [style], params)))[-1]
         seconds[mode] = time.monotonic() - start
         losses = ", ".join(f"{k} {v:.5g}" for k, v in finals[mode].losses.items())
         print(f"{mode}: {seconds[mode]:.1f} s, {finals[mode].iteration} iterations, {info.tag}; {losses}", flush=True)

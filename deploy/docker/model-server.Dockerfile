@@ -50,7 +50,7 @@ ARG VGG19_WEIGHTS=
 # Tests only: TEST_WEIGHTS=random-init packs seeded random-init weights (labelled so in the archive,
 # in /capabilities and in X-Style-Weights). Any other value keeps WEIGHTS_MODE=strict.
 ARG TEST_WEIGHTS=
-ENV PYTHONPATH=/src:/src/handler
+ENV PYTHONPATH=/src:/src/handler:/src/client
 RUN WEIGHTS_MODE=strict; if [ "$TEST_WEIGHTS" = random-init ]; then WEIGHTS_MODE=random; fi; \
     python -m tools.archive --model-store model_store --weights-mode "$WEIGHTS_MODE" ${VGG19_WEIGHTS:+--source "$VGG19_WEIGHTS"} \
     && { [ "$WEIGHTS_MODE" = random ] || grep -q '^ImageNet' model_store/style_transfer.weights.txt; }

@@ -14,8 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from stylize.params import MAX_STYLES, StyleParams
-from stylize.vgg import LAYER_NAMES
+from stylize.params import LAYER_NAMES, MAX_STYLES, StyleParams
 
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 NODE = shutil.which("node")

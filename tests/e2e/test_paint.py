@@ -1,4 +1,4 @@
-"""Paint mode (issue 13) in a real headless Chromium: regions painted with the pointer over the content
+"""Paint mode in a real headless Chromium: regions painted with the pointer over the content
 preview are sent as `mask` / `mask_2` and steer where each style goes on the real TorchServe.
 
 The run is tiny (64x48, 24 iterations, random-init weights): enough for the styles' colours to show

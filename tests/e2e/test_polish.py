@@ -1,4 +1,4 @@
-"""Rough edges a new user found (issue 21), in a real headless Chromium through the real nginx front:
+"""Rough edges a new user found, in a real headless Chromium through the real nginx front:
 non-images refused at pick time, no "waiting" after a failure, field errors above the sticky bar and
 checked/cleared as the user types, labels in messages, Enter moves focus to Cancel, "Use these
 settings" brings back blend and regions, the paint note never moves the canvas, phone touch targets,

@@ -1,5 +1,5 @@
-"""The web app's capabilities, layout, keyboard/screen-reader behaviour and accessibility (issue 11),
-and its handling of `queued` lines and Cancel (issue 10), in a real headless Chromium.
+"""The web app's capabilities, layout, keyboard/screen-reader behaviour and accessibility,
+and its handling of `queued` lines and Cancel, in a real headless Chromium.
 
 The server side is faked in the page where a test needs a state the tiny real model cannot hold
 on demand (a capabilities document with given limits, a job that stays running, queued lines):

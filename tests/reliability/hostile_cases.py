@@ -157,7 +157,7 @@ def _mask(value: int = 255, size: tuple[int, int] = (64, 48), mode: str = "L") -
 
 
 def mask_cases() -> list[Case]:
-    """Region masks (issue 13): validated like images, plus what only masks can get wrong."""
+    """Region masks: validated like images, plus what only masks can get wrong."""
     def with_files(*extra: tuple[str, bytes]) -> list[tuple[str, tuple[str, bytes, str]]]:
         return upload() + [(name, (f"{name}.png", data, "image/png")) for name, data in extra]
     two_styles = with_files(("style_2", STYLE))
@@ -183,7 +183,7 @@ def mask_cases() -> list[Case]:
 
 
 def result_cases() -> list[Case]:
-    """The result store's fields (issue 20): switches and deletions that must be refused by name.
+    """The result store's fields: switches and deletions that must be refused by name.
     (Paths under /results/ are the front's: tests/deploy/test_results_front.py.)"""
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     return [
