@@ -207,11 +207,11 @@ def test_a_job_that_fails_mid_run_ends_with_an_error_line_and_the_others_go_on(s
 
 
 def test_jobs_beyond_the_memory_budget_wait_with_queued_events(server: TorchServe) -> None:
-    # Two 128 px jobs do not fit the budget together. The first runs until the second has been answered
-    # (a long job, left once the second is done), so the second must queue however fast this machine is:
-    # it is posted only after the first job's first snapshot, an event, not after a sleep.
+    # Two 128 px jobs do not fit the budget together. The first is long and is left only once the second
+    # has said it is queued, so the second must queue however fast this machine is, and it can start only
+    # because the first's client left. Both steps wait on events (a snapshot, a queued line), not sleeps.
     first_events: list[dict] = []
-    running, second_done = threading.Event(), threading.Event()
+    running, second_queued = threading.Event(), threading.Event()
 
     def first() -> None:
         data = {"size": "128", "iterations": "2000", "snapshot_every": "2", "multiscale": "false", "response": "stream"}
@@ -222,23 +222,29 @@ def test_jobs_beyond_the_memory_budget_wait_with_queued_events(server: TorchServ
                 first_events.append(json.loads(line))
                 if first_events[-1]["event"] == "snapshot":
                     running.set()
-                if second_done.is_set() or first_events[-1]["event"] not in ("plan", "snapshot"):
+                if second_queued.is_set() or first_events[-1]["event"] not in ("plan", "snapshot"):
                     return  # leaving cancels it
 
     thread = threading.Thread(target=first)
     thread.start()
+    events: list[dict] = []
     try:
         assert running.wait(timeout=120), f"the first job never sent a snapshot: {first_events}"
-        r = post(server, {"size": "128", "iterations": "4", "snapshot_every": "2", "multiscale": "false", "response": "stream"})
+        data = {"size": "128", "iterations": "4", "snapshot_every": "2", "multiscale": "false", "response": "stream"}
+        with httpx.stream("POST", server.model_url, files=FILES, data=data, timeout=300) as r:
+            for line in r.iter_lines():
+                if line.strip():
+                    events.append(json.loads(line))
+                    if events[-1]["event"] == "queued":
+                        second_queued.set()
     finally:
-        second_done.set()
+        second_queued.set()
         thread.join(timeout=180)
-    events = lines(r)
     assert events[0]["event"] == "plan", events[:1]
     events = events[1:]
     assert events[0] == {"event": "queued", "position": 1}, events[:2]
     assert [e["event"] for e in events[1:]] == ["snapshot", "done"]
-    # the first job was still running when the second finished (it never reached its end)
+    # the first job never reached its end: it was left while the second waited, and that let the second run
     assert all(e["event"] in ("plan", "snapshot") for e in first_events), first_events[-1:]
 
 
