@@ -68,6 +68,9 @@ def test_steps_bound_each_slice_and_change_nothing(eng: Engine, method: dict[str
     records = [snap for _ in range(6) for snap in sliced_again.step(0.0)]
     assert torch.equal(records[-1].image, whole[-1].image)
     assert sliced_again.step(0.0) == []  # a finished run does nothing more
+    # A long budget still ends at the first snapshot, so the server can send it at once.
+    generous = eng.start(job)
+    assert [(s.iteration, s.final) for s in generous.step(3600.0)] == [(3, False)] and generous.iteration == 3
 
 
 def test_a_job_is_validated_once_and_only_by_make_job(eng: Engine) -> None:

@@ -124,14 +124,17 @@ class Run:
         return self._stage.number if self._stage is not None else min(self._stage_index() + 1, len(self.stages))
 
     def step(self, budget_s: float | None = None) -> list[Snapshot]:
-        """Advance by at least one iteration, then on until ``budget_s`` seconds have passed (None: to the end);
-        return the snapshots made meanwhile, the final record last once the run ends."""
+        """Advance by at least one iteration, then on until a snapshot is made or ``budget_s`` seconds have
+        passed (None: to the end, every snapshot); return the snapshots made, the final record last once the
+        run ends. A step ends at its snapshot so that the server sends each one as soon as it exists."""
         made: list[Snapshot] = []
         began = self.clock()
         while not self.finished:
             snap = self._advance()
             if snap is not None:
                 made.append(snap)
+                if budget_s is not None:
+                    break
             if budget_s is not None and self.clock() - began >= budget_s:
                 break
         return made
