@@ -384,7 +384,10 @@ async function buildForm(raw, values) {
 
 async function start() {
   clearErrors();
+  planRequest += 1; // answers to questions asked before Start are stale: they must not clear what Start finds
   const raw = readValues();
+  // Running from the click on (fields locked): the check below is the job's first step, not a second form.
+  setState("running", "Checking the settings…");
   const problems = pickerErrors();
   // The server judges the parameters (its plan answer, no upload yet); unreachable, the job itself will say.
   let answer = null;
@@ -395,6 +398,7 @@ async function start() {
   }
   const values = { ...raw, ...answer?.params };
   if (problems.length) {
+    setState("ready", "");
     problems.forEach(showError);
     $("status").textContent = "Please fix the marked fields";
     focusField(fieldOfMessage(problems[0]));
