@@ -57,8 +57,13 @@ export function planAsker(apiBase, jobsUrl, { fetchFn = fetch } = {}) {
     const question = planQuestion(raw, width, height);
     let response = null;
     if (!direct) {
-      response = await fetchFn(`${apiBase}/plan?${question}`, { headers: json, signal });
-      if (response.status === 404 || response.status === 405) {
+      try {
+        response = await fetchFn(`${apiBase}/plan?${question}`, { headers: json, signal });
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        response = null; // a model server's 404 may lack the CORS headers: the browser reports no answer at all
+      }
+      if (!response || response.status === 404 || response.status === 405) {
         direct = true;
         response = null;
       }

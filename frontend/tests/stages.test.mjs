@@ -60,6 +60,17 @@ test("without a /plan route (the API base is the model server) it POSTs the form
     ["GET http://ts/plan", "POST http://ts/predictions/style_transfer", "POST http://ts/predictions/style_transfer"]);
 });
 
+test("a /plan that gives no answer at all (a cross-origin 404 without CORS headers) falls back to the POST too", async () => {
+  const calls = [];
+  const fetchFn = async (url, init) => {
+    calls.push(init.method ?? "GET");
+    if (url.includes("/plan?")) throw new TypeError("Failed to fetch");
+    return reply(200, ANSWER);
+  };
+  assert.equal((await planAsker("http://ts", "http://ts/p", { fetchFn })(defaultValues(), { width: 1, height: 1 })).estimateS, 1.5);
+  assert.deepEqual(calls, ["GET", "POST"]);
+});
+
 test("a 400 is the server's message naming the field; other failures are plain errors", async () => {
   const refusing = planAsker("", "/p", { fetchFn: async () => reply(400, { code: 400, message: "iterations: exceeds the work budget" }) });
   await assert.rejects(refusing(defaultValues(), { width: 1, height: 1 }),
