@@ -2,27 +2,27 @@
 // The app has two states, ready and running; every way a job can end (done, 4xx, server error
 // line, cut stream, unreachable server, cancel) goes through one `finally`, so it never stays "running".
 import { ApiError, MODEL_PATH, fetchCapabilities, queuedStatus, resolveApiBase, runJob } from "./api.js";
-import {
-  DEFAULT_CAPABILITIES, capabilitiesUrls, fieldMaxima, parseCapabilities, predictSeconds, presetsFor, workBudgetError,
-} from "./capabilities.js";
-import { fieldOfMessage, styleFieldName } from "./errors.js";
+import { DEFAULT_CAPABILITIES, capabilitiesUrls, fieldMaxima, parseCapabilities, presetsFor } from "./capabilities.js";
+import { fieldOfMessage } from "./errors.js";
 import { buildParamPanel, markPreset, readValues, setDisabled, setMaxima, setValues } from "./form.js";
 import { RunHistory } from "./history.js";
 import { USE_SETTINGS_KEY } from "./saved.js";
 import { Sharing } from "./sharing.js";
 import { labelled } from "./labels.js";
 import { ACCEPTED_FORMATS, NotAnImage, encodeImage, requireImage, uploadName } from "./images.js";
-import { PARAMS, PARAM_NAMES, loadSchema, toFormEntries, validateParams } from "./params.js";
+import { PARAMS, PARAM_NAMES, loadSchema, toFormEntries } from "./params.js";
 import { ContentPicker, StyleList, bindDropzone } from "./pickers.js";
 import { formatDuration } from "./progress.js";
-import { RegionPainter, maskFieldName } from "./regions.js";
+import { RegionPainter } from "./regions.js";
 import { Results } from "./results.js";
-import { debounce, fetchPlan } from "./stages.js";
+import { PlanRefused, debounce, planAsker } from "./stages.js";
+import { UPLOADS, maskField, maxStyles, styleField, uploadOf } from "./uploads.js";
 
 const $ = (id) => document.getElementById(id);
 const app = $("app");
 const apiBase = resolveApiBase(location.search, window.STYLE_CONFIG);
 const apiUrl = `${apiBase}${MODEL_PATH}`;
+const askPlan = planAsker(apiBase, apiUrl);
 const results = new Results();
 const content = new ContentPicker($("content-preview"), $("content-hint"));
 const regions = new RegionPainter();
@@ -32,8 +32,8 @@ const styles = new StyleList($("style-list"), $("style-count"), () => {
 }, {
   onRemove: (item) => regions.freeSlot(item.slot),
   onMaskFile(item, index, file) {
-    const field = maskFieldName(index);
-    clearError(styleFieldName(index));
+    const field = maskField(index);
+    clearError(styleField(index));
     requireImage(file).then(() => regions.loadMask(item.slot, file)).then(() => {
       $("paint").open = true; // show what was loaded, ready to touch up
     }, (err) => showError(err instanceof NotAnImage ? `${field}: ${err.message}` : `${field}: could not use ${file.name} (${err.message})`));
@@ -82,13 +82,23 @@ async function init() {
   buildParamPanel({
     basic: $("params-basic"), advanced: $("params-advanced"), presets: $("presets"),
     onPreset(key) {
-      setValues(presets[key].values);
+      const chosen = presets[key].values;
+      setValues(chosen);
       editedByHand = true;
       refreshLimits();
+      // Then its iterations fitted to this server's work budget, unless the user has moved on meanwhile.
+      fitted(chosen).then((values) => {
+        const now = readValues();
+        if (String(now.size).trim() !== String(chosen.size) || String(now.iterations).trim() !== String(chosen.iterations)) return;
+        presets[key] = { ...presets[key], values };
+        setValues(values);
+        refreshLimits();
+      });
     },
   });
   presets = presetsFor(caps);
   setValues(presets.quick.values);
+  setMaxima(fieldMaxima(caps.limits));
   for (const name of PARAM_NAMES) watchField(name);
   useCapabilities(doc);
   useSharedSettings();
@@ -114,16 +124,10 @@ function watchField(name) {
   input.addEventListener("input", () => {
     if (name === "size" || name === "iterations") editedByHand = true;
     refreshLimits();
-    // A corrected value clears its message at once (size also settles the iterations' work budget);
-    // a wrong one is said when the field is left.
-    for (const marked of document.querySelectorAll('#job-form [aria-invalid="true"]')) {
-      if (PARAM_NAMES.has(marked.name) && !fieldProblem(marked.name)) clearError(marked.name);
-    }
   });
+  // A wrong value is said when the field is left (the server's answer may come while the user types).
   input.addEventListener("blur", () => {
-    const problem = fieldProblem(name);
-    if (problem) showError(`${name}: ${problem}`, { scroll: false });
-    else clearError(name);
+    if (planProblem?.field === name) showError(planProblem.message, { scroll: false });
   });
 }
 
@@ -145,7 +149,7 @@ bindDropzone(document.querySelector('[data-testid="style-drop"]'), $("style-inpu
     ({ overflow, notImages }) => {
       const problems = [];
       if (notImages.length) problems.push(`${notImages.join(", ")} ${notImages.length === 1 ? "is not an image" : "are not images"} (use ${ACCEPTED_FORMATS})`);
-      if (overflow) problems.push(`at most 8 style images; ${overflow} not added`);
+      if (overflow) problems.push(`room for ${maxStyles()} style images here; ${overflow} not added`);
       if (problems.length) showError(`style: ${problems.join("; ")}`);
     },
     (err) => showError(`style: could not read the image (${err.message})`),
@@ -176,7 +180,8 @@ function useCapabilities(doc) {
     note.textContent = "Could not read this server's limits; the page uses built-in defaults, and the server may still refuse a large job.";
     note.hidden = false;
   }
-  presets = presetsFor(caps, content.aspect);
+  presets = presetsFor(caps);
+  setMaxima(fieldMaxima(caps.limits));
   if (caps.weights.random_init) $("weights-banner").hidden = false;
   showWeights(caps);
   if (caps.precision?.auto) {
@@ -195,49 +200,72 @@ function showWeights(c) {
   $("weights-source").textContent = [c.weights.source, c.weights.licence].filter(Boolean).join(" · ");
 }
 
-/** Field maxima, presets and the duration estimate for the current size, content and server. */
+/** Presets marked, and the server asked about the current values (its plan: estimate, most iterations, messages). */
 function refreshLimits() {
   if (PARAMS.length === 0 || !presets) return; // the panel is not built yet
-  const size = Number($("param-size").value) || 0;
-  presets = presetsFor(caps, content.aspect);
-  setMaxima(fieldMaxima(caps.limits, size, content.aspect));
   markPreset(presets);
-  const { values, errors } = validateParams(readValues(), maxima());
-  if (Object.keys(errors).length) {
-    estimateFor(null);
-    $("estimate").textContent = "";
-  } else {
-    estimateFor(values);
-  }
+  planProblem = null; // until the server answers for these values
+  planRequest += 1;
+  askSoon(planRequest);
 }
 
-// The estimate asks the server for the plan of these params and this content (its stages, as a run
-// would have them); no content yet: a square one of the chosen size. A later edit wins.
-let estimateRequest = 0;
-const askPlan = debounce(async (values, request) => {
-  if (request !== estimateRequest) return; // the form changed since (perhaps to invalid values): this question is stale
+// The server's answer about the current values: the latest successful plan or the field it refused.
+// Each question is numbered; an answer to an older one (the form changed since) is dropped.
+let planRequest = 0;
+let planProblem = null;
+const askSoon = debounce((request) => questionPlan(request), 300);
+
+/** The content's pixel size for a plan question; before a content is picked, a square. */
+function contentSize() {
   const b = content.source?.bitmap;
-  const wh = b ? { width: b.width, height: b.height } : { width: values.size, height: values.size };
-  let text = "";
-  try {
-    const seconds = predictSeconds(caps, await fetchPlan(apiUrl, values, wh), values.style_loss);
-    const device = caps.fallback ? "" : ` on this server's ${caps.device.type.toUpperCase()}`;
-    if (seconds !== null) text = `about ${formatDuration(Math.max(1, seconds))}${device}`;
-  } catch {
-    // no plan, no estimate: the run itself still says its ETA
-  }
-  if (request === estimateRequest) $("estimate").textContent = text;
-}, 300);
-
-function estimateFor(values) {
-  estimateRequest += 1;
-  if (values) askPlan(values, estimateRequest);
+  return b ? { width: b.width, height: b.height } : { width: 1, height: 1 };
 }
 
-/** Maxima for validation: the work budget has its own, explanatory message (localErrors). */
-function maxima() {
-  const { size } = fieldMaxima(caps.limits, Number($("param-size").value) || 0, content.aspect);
-  return { size, iterations: caps.limits.max_iterations };
+async function questionPlan(request) {
+  try {
+    const answer = await askPlan(readValues(), contentSize());
+    if (request === planRequest) usePlan(answer);
+  } catch (err) {
+    if (request !== planRequest) return;
+    $("estimate").textContent = "";
+    if (err instanceof PlanRefused) useRefusal(err.message);
+    // any other failure: no estimate; the run itself still says its ETA and the job its own refusal
+  }
+}
+
+function usePlan(answer) {
+  clearParamErrors();
+  const spec = PARAMS.find((p) => p.name === "iterations");
+  if (answer.maxIterations !== null) setMaxima({ iterations: Math.min(spec.max, answer.maxIterations) });
+  const device = caps.fallback ? "" : ` on this server's ${caps.device.type.toUpperCase()}`;
+  $("estimate").textContent = answer.estimateS === null ? "" : `about ${formatDuration(Math.max(1, answer.estimateS))}${device}`;
+}
+
+/** A refusal naming a panel field: said at once unless the user is still typing in that field (then on blur). */
+function useRefusal(message) {
+  const field = fieldOfMessage(message);
+  if (!PARAM_NAMES.has(field)) return;
+  clearParamErrors(field);
+  planProblem = { field, message };
+  if (document.activeElement !== $(`param-${field}`)) showError(message, { scroll: false });
+}
+
+/** Clears the messages of panel fields (all but `except`): the server's latest answer found no problem with them. */
+function clearParamErrors(except = null) {
+  for (const name of PARAM_NAMES) if (name !== except) clearError(name);
+}
+
+/**
+ * A preset's values with its iterations fitted to the server's work budget for the content at hand (the
+ * server's most iterations at that size); the preset as is when the server cannot be asked.
+ */
+async function fitted(values) {
+  try {
+    const answer = await askPlan({ ...readValues(), ...values, iterations: "1" }, contentSize());
+    return answer.maxIterations === null ? values : { ...values, iterations: Math.min(values.iterations, answer.maxIterations) };
+  } catch {
+    return values;
+  }
 }
 
 function setState(state, message) {
@@ -268,13 +296,6 @@ function clearError(field) {
   $(`param-${field}`)?.removeAttribute("aria-invalid");
 }
 
-/** This field's problem with its current value (this server's limits), or undefined. */
-function fieldProblem(name) {
-  const { values, errors } = validateParams(readValues(), maxima());
-  if (errors[name] || name !== "iterations" || errors.size) return errors[name];
-  return workBudgetError(values.size, values.iterations, caps.limits, content.aspect)?.replace(/^iterations:\s*/, "");
-}
-
 /** Scrolls so `el` is on screen and not under the sticky Start/Cancel bar at the bottom. */
 function revealAboveBar(el) {
   if (!el) return;
@@ -288,12 +309,11 @@ function revealAboveBar(el) {
 
 // Fields without an element of their own, shown where the user can act on them.
 const ERROR_HOME = { style_blend: "style", style_layer_weights: "style_layers" };
-const MASK_FIELD = /^(?:style_)?mask(?:_(\d+))?$/;
 
 /** Where a field's message goes: a style's masks show at that style's item. */
 function homeOf(named) {
-  const mask = MASK_FIELD.exec(named ?? "");
-  return mask ? styleFieldName(Number(mask[1] ?? 1) - 1) : ERROR_HOME[named] ?? named;
+  const upload = uploadOf(named);
+  return upload && upload.kind !== "style" ? styleField(upload.index) : ERROR_HOME[named] ?? named;
 }
 
 /** Where a field's message shows: its own line, else the line under Start. */
@@ -319,12 +339,11 @@ function showError(message, { scroll = true } = {}) {
 /** Keyboard and screen-reader users land on the first thing to fix. */
 function focusField(named) {
   const field = homeOf(named);
-  const maskOf = MASK_FIELD.exec(named ?? "");
-  const styleIndex = /^style_(\d+)$/.exec(field ?? "")?.[1];
-  const target = (maskOf && $(`mask-input-${maskOf[1] ?? 1}`))
-    || (field === "content" && $("content-input"))
-    || (styleIndex && $(`blend-${styleIndex}`))
-    || (field?.startsWith("style") && !PARAM_NAMES.has(field) && $("style-input"))
+  const upload = uploadOf(named);
+  const target = (upload && upload.kind !== "style" && $(`mask-input-${upload.index + 1}`))
+    || (field === UPLOADS.content && $("content-input"))
+    || (upload?.kind === "style" && upload.index > 0 && $(`blend-${upload.index + 1}`))
+    || ((upload?.kind === "style" || field === "style_blend") && $("style-input"))
     || (PARAM_NAMES.has(field) && $(`param-${field}`))
     || $("start");
   target.focus({ preventScroll: true });
@@ -332,44 +351,54 @@ function focusField(named) {
   revealAboveBar(target === $("start") ? target : errorLineOf(named));
 }
 
-/** Everything the user must fix before a request makes sense; messages in the server's format. */
-function localErrors(values, errors) {
-  const out = Object.entries(errors).map(([name, msg]) => `${name}: ${msg}`);
-  if (!errors.size && !errors.iterations) {
-    const budget = workBudgetError(values.size, values.iterations, caps.limits, content.aspect);
-    if (budget) out.push(budget);
-  }
-  if (!content.source) out.push("content: choose a content image");
-  if (styles.items.length === 0) out.push("style: add at least one style image");
-  else if (styles.items.every((i) => i.weight === 0)) out.push(`${styleFieldName(0)}: at least one blend weight must be above 0`);
+/** What the pickers lack before a request makes sense (the parameters are the server's to judge). */
+function pickerErrors() {
+  const out = [];
+  if (!content.source) out.push(`${UPLOADS.content}: choose a content image`);
+  if (styles.items.length === 0) out.push(`${styleField(0)}: add at least one style image`);
+  else if (styles.items.every((i) => i.weight === 0)) out.push(`${styleField(0)}: at least one blend weight must be above 0`);
   return out;
 }
 
-async function buildForm(values) {
+/** The upload: images at the sizes the server will use (`values`: its view of the params), the params as typed. */
+async function buildForm(raw, values) {
   const form = new FormData();
-  const contentBlob = await encodeImage(content.source, values.size);
-  form.append("content", contentBlob, uploadName("content", contentBlob, content.source));
+  const size = Number(values.size);
+  const contentBlob = await encodeImage(content.source, size);
+  form.append(UPLOADS.content, contentBlob, uploadName(UPLOADS.content, contentBlob, content.source));
   // Styles are used at size × style_scale; sending more pixels than that only costs bandwidth.
-  const styleSide = Math.max(16, Math.round(values.size * values.style_scale));
+  const styleSide = Math.max(16, Math.round(size * Number(values.style_scale)));
   for (const [index, item] of styles.items.entries()) {
-    const field = styleFieldName(index);
+    const field = styleField(index);
     const blob = await encodeImage(item.source, styleSide);
     form.append(field, blob, uploadName(field, blob, item.source));
   }
   const blend = styles.blend();
   if (blend) form.append("style_blend", blend);
   // Painted regions, at exactly the size the content is uploaded at (only styles that have paint).
-  for (const { field, blob } of await regions.maskEntries(values.size)) form.append(field, blob, `${field}.png`);
-  for (const [name, value] of toFormEntries(values)) form.append(name, value);
+  for (const { field, blob } of await regions.maskEntries(size)) form.append(field, blob, `${field}.png`);
+  for (const [name, value] of toFormEntries(raw)) form.append(name, value);
   form.append("response", "stream");
   return form;
 }
 
 async function start() {
   clearErrors();
-  const { values, errors } = validateParams(readValues(), maxima());
-  const problems = localErrors(values, errors);
+  planRequest += 1; // answers to questions asked before Start are stale: they must not clear what Start finds
+  const raw = readValues();
+  // Running from the click on (fields locked): the check below is the job's first step, not a second form.
+  setState("running", "Checking the settings…");
+  const problems = pickerErrors();
+  // The server judges the parameters (its plan answer, no upload yet); unreachable, the job itself will say.
+  let answer = null;
+  try {
+    answer = await askPlan(raw, contentSize());
+  } catch (err) {
+    if (err instanceof PlanRefused) problems.unshift(err.message);
+  }
+  const values = { ...raw, ...answer?.params };
   if (problems.length) {
+    setState("ready", "");
     problems.forEach(showError);
     $("status").textContent = "Please fix the marked fields";
     focusField(fieldOfMessage(problems[0]));
@@ -394,7 +423,7 @@ async function start() {
   let final = null;
   let fieldToFix;
   try {
-    const form = await buildForm(values);
+    const form = await buildForm(raw, values);
     if (signal.aborted) throw new DOMException("cancelled", "AbortError");
     setState("running", "Waiting for the server…");
     final = await runJob(apiUrl, form, {
@@ -446,7 +475,7 @@ async function start() {
     if (outcome === "done" && window.matchMedia?.("(max-width: 800px)").matches) document.querySelector(".output").scrollIntoView?.({ block: "start" });
     if (outcome === "done") {
       history.add({
-        blob: results.frames.at(-1).blob, values, styles: styles.items.length, elapsedS: final.elapsed_s, stopped: final.stopped,
+        blob: results.frames.at(-1).blob, values: raw, styles: styles.items.length, elapsedS: final.elapsed_s, stopped: final.stopped,
         shares: run.shares, painted: run.painted, extra: run,
       });
     }

@@ -45,8 +45,9 @@ export function displayPercents(weights) {
 }
 
 /**
- * The sliders are the shares (issue 21): moving style `index` to `value` % gives the others the rest,
- * in proportion to what they had (equally when they had nothing). Weights always sum to 100.
+ * The sliders are the shares, since a share is what a user can judge by eye: moving style `index` to
+ * `value` % gives the others the rest, in proportion to what they had (equally when they had nothing).
+ * Weights always sum to 100.
  */
 export function setShare(weights, index, value) {
   if (weights.length === 1) return [100];

@@ -9,8 +9,3 @@ export function fieldOfMessage(message, known = null) {
   if (!match) return null;
   return known === null || known.has(match[1]) ? match[1] : null;
 }
-
-/** Multipart field name of the i-th (0-based) style image: style, style_2, ... style_8. */
-export function styleFieldName(index) {
-  return index === 0 ? "style" : `style_${index + 1}`;
-}

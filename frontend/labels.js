@@ -2,12 +2,16 @@
 // reads "Style weight: …"); the API keeps the machine names (docs/CONTRACT.md).
 import { PARAMS } from "./params.js";
 import { fieldOfMessage } from "./errors.js";
+import { UPLOADS, uploadOf } from "./uploads.js";
 
-// Fields that are not in the parameter panel: the pickers, the blend and the region masks.
-// "style" is the picker (and its first image): "Style image: add at least one style image".
-const OTHER_LABELS = { content: "Content image", style: "Style image", style_blend: "Style blend", mask: "Region mask for style 1",
-  style_mask: "Style mask for style 1", download: "Download" };
-const NUMBERED = [[/^style_(\d+)$/, "Style image "], [/^mask_(\d+)$/, "Region mask for style "], [/^style_mask_(\d+)$/, "Style mask for style "]];
+// Fields that are not in the parameter panel: the blend and the download.
+const OTHER_LABELS = { style_blend: "Style blend", download: "Download" };
+// Upload fields by kind; the first style is the picker itself ("Style image: add at least one style image").
+const UPLOAD_LABELS = {
+  style: (n) => (n === 1 ? "Style image" : `Style image ${n}`),
+  mask: (n) => `Region mask for style ${n}`,
+  style_mask: (n) => `Style mask for style ${n}`,
+};
 
 /** The label a user sees for a field name; the name itself when there is none. */
 export function fieldLabel(name) {
@@ -15,11 +19,9 @@ export function fieldLabel(name) {
   // "Size (longest side, px)" -> "Size": the parenthesis explains the input, not the message.
   if (spec) return spec.label.replace(/\s*\([^)]*\)$/, "");
   if (OTHER_LABELS[name]) return OTHER_LABELS[name];
-  for (const [pattern, label] of NUMBERED) {
-    const n = pattern.exec(name)?.[1];
-    if (n) return `${label}${n}`;
-  }
-  return name;
+  if (name && name === UPLOADS.content) return "Content image";
+  const upload = uploadOf(name);
+  return upload ? UPLOAD_LABELS[upload.kind](upload.index + 1) : name;
 }
 
 /** "<field>: text" with the field's label in front; a message naming no field is unchanged. */

@@ -1,5 +1,5 @@
-// Region-mask painter (issue 13): paint where each style goes over the content preview.
-// Self-contained ES module; not yet wired into app.js / index.html.
+// Region-mask painter: paint where each style goes over the content preview.
+// Self-contained ES module; regions.js wires it to the page.
 //
 // Pure model (no DOM; unit-tested in frontend/tests/paint.test.mjs):
 //   new MaskSet(width, height, nStyles)       one coverage map per style, values 0..1 (Float32Array, row-major)
@@ -16,7 +16,7 @@
 //   toMaskPoint(clientX, clientY, rect, w, h) pointer position -> mask pixel coords (rect = getBoundingClientRect())
 //   encodePNG(grey, width, height)            Promise<Uint8Array>: an 8-bit greyscale PNG (CompressionStream)
 //   maskBlobs(set)                            Promise<(Blob|null)[]>: image/png per style, null where never painted
-//                                             (send blob i as `mask` / `mask_2` …; null = send no field)
+//                                             (sent as style i's region-mask field; null = send no field)
 //
 // Browser part:
 //   const painter = new MaskPainter(canvas, {width, height, styles: 2, onChange})

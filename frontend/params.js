@@ -2,8 +2,8 @@
 // from the server's schema (`params` of /capabilities, StyleParams.schema()); when that cannot be
 // read the app fetches frontend/schema.json (written by `make schema`). Only what is the app's own
 // stays here: which fields the panel shows, in what order and group, their labels, steps and presets.
-
-export const MAX_STYLES = 8;
+// Values are never checked here: the server's plan answer does it (stages.js), with its own words.
+import { applyFields } from "./uploads.js";
 
 // The panel's fields in order. group: basic panel or advanced fold. step: the input's step
 // (ints default to 1, floats to "any"). onlyWhen: shown only while another field has that value.
@@ -67,8 +67,9 @@ function specFor(field, server) {
   return spec;
 }
 
+// The app's presets. "quick" is replaced by the server's `preview` (capabilities: sized for its device);
+// every preset's iterations are fitted to the server's work budget by a plan question (app.js).
 export const PRESETS = {
-
   quick: { label: "Quick preview", values: { size: 256, iterations: 100 } },
   balanced: { label: "Balanced", values: { size: 512, iterations: 300 } },
   high: { label: "High quality", values: { size: 768, iterations: 600 } },
@@ -85,82 +86,42 @@ export function inputText(spec, value) {
 }
 
 /**
- * Check raw input values (strings from inputs, booleans from checkboxes) against PARAMS.
- * Returns { values, errors }: typed values, and per field the first problem, worded like the
- * server ("must be between 16 and 2048, got 5") so both kinds of message read the same.
- * `maxima` (name -> max) are this server's limits, from its capabilities.
+ * Form fields for the request from the inputs as typed (strings, booleans for checkboxes): every value
+ * as text, an empty optional one left out ("not set": the server's default). Nothing is checked here:
+ * the server checks every value (its plan answer, before Start) and names the field it refuses.
  */
-export function validateParams(raw, maxima = {}) {
-  const values = {};
-  const errors = {};
-  for (const base of PARAMS) {
-    // The server's limits (capabilities) narrow the panel's range; never widen it.
-    const spec = maxima[base.name] !== undefined ? { ...base, max: Math.min(base.max, maxima[base.name]) } : base;
-    const input = raw[spec.name] ?? inputText(spec, spec.default);
-    try {
-      values[spec.name] = parseValue(spec, input);
-    } catch (err) {
-      errors[spec.name] = err.message;
-    }
+export function toFormEntries(raw) {
+  const out = [];
+  for (const p of PARAMS) {
+    const value = raw[p.name];
+    if (value === undefined || value === null) continue;
+    const text = typeof value === "boolean" ? String(value) : Array.isArray(value) ? value.join(",") : String(value).trim();
+    if (text === "" && p.optional) continue;
+    out.push([p.name, text]);
   }
-  return { values, errors };
-}
-
-function parseValue(spec, input) {
-  const text = typeof input === "string" ? input.trim() : input;
-  switch (spec.kind) {
-    case "bool":
-      if (typeof text === "boolean") return text;
-      if (["true", "false"].includes(String(text).toLowerCase())) return String(text).toLowerCase() === "true";
-      throw new Error("must be true or false");
-    case "choice":
-      if (!spec.choices.includes(text)) throw new Error(`must be one of ${spec.choices.join(", ")}`);
-      return text;
-    case "layers": {
-      const layers = String(text).split(",").map((s) => s.trim()).filter(Boolean);
-      if (layers.length === 0) throw new Error("needs at least one layer");
-      const unknown = layers.find((l) => !LAYER_NAMES.includes(l));
-      if (unknown) throw new Error(`unknown layer '${unknown}' (use names like relu4_2)`);
-      if (new Set(layers).size !== layers.length) throw new Error("lists a layer twice");
-      return layers;
-    }
-    default: {
-      if (text === "" || text === null) {
-        if (spec.optional) return null;
-        throw new Error("must not be empty");
-      }
-      const n = Number(text);
-      if (!Number.isFinite(n)) throw new Error(`must be a number, got '${String(text).slice(0, 40)}'`);
-      if (spec.kind === "int" && !Number.isInteger(n)) throw new Error("must be a whole number");
-      if (n < spec.min || n > spec.max) throw new Error(`must be between ${spec.min} and ${spec.max}, got ${n}`);
-      return n;
-    }
-  }
-}
-
-/** Form fields for the request: every set value as text; "not set" optional values are left out. */
-export function toFormEntries(values) {
-  return PARAMS.filter((p) => values[p.name] !== null && values[p.name] !== undefined)
-    .map((p) => [p.name, Array.isArray(values[p.name]) ? values[p.name].join(",") : String(values[p.name])]);
+  return out;
 }
 
 export const SCHEMA_URL = "schema.json";
 
 /**
- * Fill PARAMS from the capabilities document's `params` when it has a usable one, else from the
- * shipped schema.json (next to index.html). Resolves with where the schema came from.
+ * Fill PARAMS and the upload field names from the capabilities document when it has both, else from
+ * the shipped schema.json (next to index.html). Resolves with where the schema came from.
  */
 export async function loadSchema(capabilitiesDoc, { fetchFn = fetch, url = SCHEMA_URL } = {}) {
-  if (capabilitiesDoc?.params) {
+  if (capabilitiesDoc?.params && capabilitiesDoc?.fields) {
     try {
       applySchema(capabilitiesDoc.params);
+      applyFields(capabilitiesDoc.fields);
       return "server";
     } catch {
-      // an older or broken server document: the shipped schema still describes this app's fields
+      // a server document without a usable schema: the shipped one still describes this app's fields
     }
   }
   const response = await fetchFn(url, { headers: { Accept: "application/json" } });
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  applySchema((await response.json()).params);
+  const shipped = await response.json();
+  applySchema(shipped.params);
+  applyFields(shipped.fields);
   return "file";
 }

@@ -1,9 +1,8 @@
 // Content picker and the list of style images (add, blend, reorder, remove), with previews.
 import { blendFieldValue, displayPercents, moveItem, rescaleShares, setShare } from "./blend.js";
-import { styleFieldName } from "./errors.js";
 import { NotAnImage, encodeImage, fitWithin, loadImage, requireImage } from "./images.js";
-import { MAX_STYLES } from "./params.js";
-import { maskFieldName, slotColour } from "./regions.js";
+import { maskField, maxStyles, styleField } from "./uploads.js";
+import { slotColour } from "./regions.js";
 
 const PREVIEW_SIDE = 512;
 
@@ -82,7 +81,7 @@ export class StyleList {
   }
 
   /**
-   * Adds files up to MAX_STYLES. Returns { overflow, notImages }: how many did not fit, and the names
+   * Adds files up to the server's number of style images. Returns { overflow, notImages }: how many did not fit, and the names
    * of files that are not images at all, by their first bytes (a text file renamed .jpg would only
    * show a broken-image icon and be refused by the server later). An image this browser cannot
    * decode (TIFF, say) is kept: the server reads it.
@@ -91,7 +90,7 @@ export class StyleList {
     const notImages = [];
     let overflow = 0;
     for (const file of files) {
-      if (this.items.length >= MAX_STYLES) {
+      if (this.items.length >= maxStyles()) {
         overflow += 1;
         continue;
       }
@@ -104,7 +103,7 @@ export class StyleList {
       }
       const source = await loadImage(file);
       const used = new Set(this.items.map((i) => i.slot));
-      const slot = [...Array(MAX_STYLES).keys()].find((k) => !used.has(k));
+      const slot = [...Array(maxStyles()).keys()].find((k) => !used.has(k));
       // A new style gets an equal share (1/n); the others keep their proportions of the rest.
       const weights = rescaleShares(this.items.map((i) => i.weight), 1);
       this.items.push({ source, url: await previewUrl(source), weight: 0, slot });
@@ -144,7 +143,7 @@ export class StyleList {
   render() {
     const shares = displayPercents(this.items.map((i) => i.weight));
     this.listEl.replaceChildren(...this.items.map((item, index) => this.#row(item, index, shares[index])));
-    this.countEl.textContent = `(${this.items.length} of ${MAX_STYLES})`;
+    this.countEl.textContent = `(${this.items.length} of ${maxStyles()})`;
     this.setDisabled(this.disabled);
     this.onChange();
   }
@@ -193,8 +192,8 @@ export class StyleList {
     );
     const error = document.createElement("p");
     error.className = "field-error";
-    error.dataset.errorFor = styleFieldName(index);
-    error.dataset.testid = `error-${styleFieldName(index)}`;
+    error.dataset.errorFor = styleField(index);
+    error.dataset.testid = `error-${styleField(index)}`;
     const controls = document.createElement("div");
     controls.className = "blend";
     controls.append(label, slider, out);
@@ -213,7 +212,7 @@ export class StyleList {
     label.title = `Upload a region mask for style image ${n} (white = this style applies)`;
     const input = Object.assign(document.createElement("input"), { type: "file", accept: "image/*", className: "visually-hidden", id: `mask-input-${n}` });
     input.dataset.testid = `mask-input-${n}`;
-    input.setAttribute("aria-label", `Region mask for style image ${n} (${maskFieldName(index)})`);
+    input.setAttribute("aria-label", `Region mask for style image ${n} (${maskField(index)})`);
     input.addEventListener("change", () => {
       if (input.files.length) this.hooks.onMaskFile?.(item, index, input.files[0]);
       input.value = "";

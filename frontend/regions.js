@@ -1,19 +1,14 @@
-// Paint mode (issue 13): where each style goes, painted over the content preview and sent as
-// `mask`, `mask_2` … (white = the style applies). The pure model and the pointer handling live in
+// Paint mode: where each style goes, painted over the content preview and sent as each style's
+// region-mask upload (white = the style applies; field names from uploads.js). The pure model and the pointer handling live in
 // paint.js; this module wires its controls, the per-style colours and the export at upload size.
 //
-// Each style item owns a mask *slot* (0..7) for as long as it is in the list, so reordering styles
+// Each style item owns a mask *slot* (0 .. max styles - 1) for as long as it is in the list, so reordering styles
 // moves neither paint nor colour; removing a style frees and clears its slot.
 import { fitWithin } from "./images.js";
 import { MaskPainter, STYLE_COLOURS, encodePNG } from "./paint.js";
-import { MAX_STYLES } from "./params.js";
+import { maskField, maxStyles } from "./uploads.js";
 
 const $ = (id) => document.getElementById(id);
-
-/** Multipart field of the i-th (0-based) style's region mask: mask, mask_2, ... mask_8. */
-export function maskFieldName(index) {
-  return index === 0 ? "mask" : `mask_${index + 1}`;
-}
 
 export function slotColour(slot) {
   return STYLE_COLOURS[slot % STYLE_COLOURS.length];
@@ -48,7 +43,7 @@ export class RegionPainter {
     this.source = source;
     $("paint-image").src = url ?? "";
     if (url && preview) {
-      this.painter = new MaskPainter($("paint-canvas"), { ...preview, styles: MAX_STYLES, onChange: () => this.#update() });
+      this.painter = new MaskPainter($("paint-canvas"), { ...preview, styles: maxStyles(), onChange: () => this.#update() });
       this.#applyBrush();
     }
     this.setStyles(this.items); // the new painter paints the chosen style's slot
@@ -127,7 +122,7 @@ export class RegionPainter {
     for (const [index, item] of this.items.entries()) {
       if (set.isEmpty(item.slot + 1)) continue;
       const grey = resample(set.greyscale(item.slot + 1), set.width, set.height, target.width, target.height);
-      out.push({ field: maskFieldName(index), blob: new Blob([await encodePNG(grey, target.width, target.height)], { type: "image/png" }) });
+      out.push({ field: maskField(index), blob: new Blob([await encodePNG(grey, target.width, target.height)], { type: "image/png" }) });
     }
     return out;
   }

@@ -1,7 +1,8 @@
 // The multiscale plan as the server sends it (docs/CONTRACT.md): a stream's first line and the
-// answer of a `response=plan` form, {"event": "plan", "stages": [{"size": [w, h], "iterations": n}, …]}.
-// An iteration costs about its stage's pixel count, so a 512 px run spends most of its time in
-// the last stages although they hold the same iterations.
+// answer of a plan question, {"event": "plan", "stages": [{"size": [w, h], "iterations": n}, …]}.
+// The app never plans itself: the stages, the estimate, the most iterations and every message about
+// a parameter are the server's answer. An iteration costs about its stage's pixel count, so the ETA
+// (progress.js) weights the server's stages by their pixels.
 import { toFormEntries } from "./params.js";
 
 /** The stages of a plan record, checked; throws on a record that is not a usable plan. */
@@ -27,28 +28,61 @@ export function planWork(plan, done = Infinity) {
   return work;
 }
 
-/** Seconds a plan takes at `pixelIterationsPerS`. */
-export function estimateSeconds(plan, pixelIterationsPerS) {
-  return planWork(plan) / pixelIterationsPerS;
+/** The plan question: the params as typed, and the content's width and height in pixels. */
+export function planQuestion(raw, width, height) {
+  return new URLSearchParams([...toFormEntries(raw), ["width", String(width)], ["height", String(height)]]);
 }
 
-/** The `response=plan` question for these params and a content of width x height pixels. */
-export function planQuestion(values, width, height) {
-  return new URLSearchParams([["response", "plan"], ...toFormEntries(values), ["width", String(width)], ["height", String(height)]]);
+/** The server refused the question (HTTP 4xx); `message` is its own, naming the field ("iterations: …"). */
+export class PlanRefused extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
 }
 
 /**
- * Ask the server (`url`: the same API URL as jobs) which stages a job would run; resolves with
- * the stages, rejects on any failure (the caller then shows no estimate). A form-urlencoded POST
- * is a "simple" cross-origin request: no preflight.
+ * A function asking the server which stages a job would run, and how it sees the params:
+ * `ask(raw, {width, height}, {signal})` resolves with {stages, params (the server's values),
+ * maxIterations (the most at this size, for this content), estimateS (null: no speed known)}; rejects
+ * with PlanRefused for a 4xx naming a field, or another error (then the app shows no estimate).
+ * It asks the front's GET `${apiBase}/plan` (its own, gentle rate limit, so typing never uses up the job
+ * limit); where there is no such route (apiBase is the model server itself) it POSTs the form
+ * response=plan to the jobs URL, a "simple" cross-origin request that needs no preflight.
  */
-export async function fetchPlan(url, values, { width, height }, { fetchFn = fetch, signal } = {}) {
-  const response = await fetchFn(url, {
-    method: "POST", body: planQuestion(values, width, height), signal,
-    headers: { Accept: "application/json", "Content-Type": "application/x-www-form-urlencoded" },
-  });
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  return parsePlan(await response.json());
+export function planAsker(apiBase, jobsUrl, { fetchFn = fetch } = {}) {
+  let direct = false;
+  const json = { Accept: "application/json" };
+  return async function ask(raw, { width, height }, { signal } = {}) {
+    const question = planQuestion(raw, width, height);
+    let response = null;
+    if (!direct) {
+      try {
+        response = await fetchFn(`${apiBase}/plan?${question}`, { headers: json, signal });
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        response = null; // a model server's 404 may lack the CORS headers: the browser reports no answer at all
+      }
+      if (!response || response.status === 404 || response.status === 405) {
+        direct = true;
+        response = null;
+      }
+    }
+    if (!response) {
+      question.set("response", "plan");
+      response = await fetchFn(jobsUrl, {
+        method: "POST", body: question, signal, headers: { ...json, "Content-Type": "application/x-www-form-urlencoded" },
+      });
+    }
+    const answer = await response.json().catch(() => null);
+    if (response.status >= 400 && response.status < 500 && response.status !== 429 && typeof answer?.message === "string") {
+      throw new PlanRefused(answer.message, response.status);
+    }
+    if (!response.ok) throw new Error(`plan: HTTP ${response.status}`);
+    const maxIterations = Number.isInteger(answer?.max_iterations) ? answer.max_iterations : null;
+    const estimateS = Number.isFinite(answer?.estimate_s) ? answer.estimate_s : null;
+    return { stages: parsePlan(answer), params: answer.params ?? {}, maxIterations, estimateS };
+  };
 }
 
 /** `fn` called once `ms` after the last call (the latest arguments win). */
@@ -58,19 +92,4 @@ export function debounce(fn, ms) {
     clearTimeout(timer);
     timer = setTimeout(() => fn(...args), ms);
   };
-}
-
-/**
- * A square plan of about the engine's shape (~128 px growing by sqrt(2), equal iterations per
- * stage). Only for choosing the first-run preview size before any content is picked, where no
- * width and height exist to ask the server with; estimates and the ETA use the server's plan.
- */
-export function approximatePlan(size, iterations, multiscale) {
-  const sides = [];
-  if (multiscale) for (let s = 128; s * 1.15 < size; s *= Math.SQRT2) sides.push(Math.round(s));
-  sides.push(size);
-  const n = Math.max(1, Math.min(sides.length, iterations));
-  return sides.slice(sides.length - n).map((side, i) => ({
-    size: [side, side], iterations: Math.floor(iterations / n) + (i < iterations % n ? 1 : 0),
-  }));
 }

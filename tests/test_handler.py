@@ -17,7 +17,7 @@ import torch
 from images_util import content_image, style_image, to_bytes
 from PIL import Image
 from style_handler import FAULT_HEADER, REPEATED_HEADER, StyleTransferHandler
-from stylize import precision
+from stylize import fields, precision
 from torchserve_sim import Frontend, Reply
 from ts.context import Context
 
@@ -126,8 +126,14 @@ def test_plan_is_answered_without_a_run(handler: StyleTransferHandler) -> None:
     assert reply.status == 400 and json.loads(reply.body)["message"] == "size: must be between 16 and 256, got 300"
     reply = one(handler, {"response": b"plan", "size": b"256", "iterations": b"10", "width": b"400", "height": b"200"})
     assert reply.status == 200 and reply.streamed is False and reply.calls == 1
-    assert json.loads(reply.body) == {"event": "plan", "stages": [{"size": [128, 64], "iterations": 4}, {"size": [181, 90], "iterations": 3},
-                                                                  {"size": [256, 128], "iterations": 3}]}
+    answer = json.loads(reply.body)
+    assert {k: answer[k] for k in ("event", "stages")} == {
+        "event": "plan", "stages": [{"size": [128, 64], "iterations": 4}, {"size": [181, 90], "iterations": 3},
+                                    {"size": [256, 128], "iterations": 3}]}
+    # The parameters as the server runs them, the most iterations at this size, and its estimate from its speed.
+    assert answer["params"]["size"] == 256 and answer["params"]["iterations"] == 10
+    assert answer["max_iterations"] == min(handler.limits.max_iterations, handler.limits.max_work // (256 * 128))
+    assert answer["estimate_s"] > 0
     reply = one(handler, {"response": b"plan", "size": b"64", "width": b"40"})
     assert reply.status == 400 and json.loads(reply.body)["message"].startswith("height: is missing")
 
@@ -155,7 +161,11 @@ def test_capabilities_describe_this_server(handler: StyleTransferHandler) -> Non
     # W2's matrix roots cost per iteration whatever the size: measured at startup for the app's estimate
     per_iteration = doc["speed"]["style_loss_s_per_iteration"]
     assert set(per_iteration) == {"gram", "w2"} and per_iteration["gram"] == 0 and per_iteration["w2"] > 0
-
+    # Upload field names for this server's max_styles: the web app and the client spell none themselves.
+    assert doc["fields"] == fields.as_dict(doc["limits"]["max_styles"]) and doc["fields"]["style"][1] == "style_2"
+    # The first-run job, sized by the engine's planner for this device, within its limits.
+    assert 16 <= doc["preview"]["size"] <= doc["limits"]["max_size"] and doc["preview"]["iterations"] >= 20
+    assert doc["preview"]["seconds"] > 0
 
 
 def test_a_network_the_server_lacks_is_a_400_naming_network(handler: StyleTransferHandler) -> None:

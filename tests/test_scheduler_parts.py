@@ -4,12 +4,13 @@ call, and finishing a job. No engine run and no TorchServe: requests are parsed 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 from images_util import content_image, style_image, to_bytes
-from serving import forms, memory
+from serving import forms, memory, speed
 from serving.admission import Admission
 from serving.dispatch import Dispatch, Incoming
 from serving.finishing import Finisher
@@ -18,7 +19,7 @@ from serving.request import Limits, parse
 from serving.responses import Chunk
 from serving.results import Results, ResultsSettings
 from serving.slices import SlicePolicy
-from stylize import Snapshot
+from stylize import Snapshot, StyleParams, fields, plan
 from stylize import precision as arithmetic
 from stylize.errors import FieldError
 
@@ -126,9 +127,26 @@ def test_dispatch_answers_questions_at_once(dispatch: Dispatch) -> None:
     caps = dispatch.arrive(Incoming("1", {"response": b"capabilities"}))
     assert isinstance(caps, Chunk) and json.loads(caps.body) == {"service": "style_transfer"} and caps.first and caps.last
     planned = dispatch.arrive(Incoming("2", {"response": "plan", "size": "64", "width": "80", "height": "40", "multiscale": "false"}))
-    assert isinstance(planned, Chunk) and json.loads(planned.body) == {"event": "plan", "stages": [{"size": [64, 32], "iterations": 300}]}
+    assert isinstance(planned, Chunk)
+    answer = json.loads(planned.body)
+    assert answer["stages"] == [{"size": [64, 32], "iterations": 300}] and answer["event"] == "plan"
+    assert answer["params"]["multiscale"] is False and answer["max_iterations"] == 2000
+    assert answer["estimate_s"] is None  # this fake server reports no speed
     gone = dispatch.arrive(Incoming("3", {"response": "delete", "result": "A" * 22}, delete_token="t"))
     assert isinstance(gone, Chunk) and gone.status == 404
+
+
+def test_a_plan_beyond_the_work_budget_is_refused_naming_iterations(tmp_path: Path) -> None:
+    d = Dispatch(Limits(max_size=128, max_work=64 * 32 * 100), "vgg19", Admission(10**12, lambda: FP32),
+                 Results(ResultsSettings(dir=str(tmp_path))), capabilities=lambda: {"speed": {"pixel_iterations_per_s": 2048}},
+                 report=lambda *a: None, clock=Clock())
+    ask = {"response": "plan", "size": "64", "width": "80", "height": "40", "multiscale": "false"}
+    fits = json.loads(d.arrive(Incoming("1", {**ask, "iterations": "100"})).body)
+    assert fits["max_iterations"] == 100 and fits["estimate_s"] == 100.0  # 64 x 32 px x 100 / 2048 px/s
+    refused = d.arrive(Incoming("2", {**ask, "iterations": "101"}))
+    assert isinstance(refused, Chunk) and refused.status == 400
+    assert json.loads(refused.body)["message"] == ("iterations: size 64 x 101 iterations exceeds this server's work budget; "
+                                                   "at this size at most 100 iterations")
 
 
 def test_dispatch_refuses_by_field_and_reports_it(dispatch: Dispatch) -> None:
@@ -178,3 +196,25 @@ def test_failing_marks_the_job_and_frees_its_run() -> None:
     assert h.done and (h.error, h.error_status) == ("out of memory", 507)
     chunk = h.answer.fail(h.error, h.error_status, first=False)
     assert json.loads(str(chunk.body).splitlines()[-1]) == {"event": "error", "message": "out of memory"}
+
+
+# -- capabilities' derived entries ------------------------------------------------------------------
+
+def test_a_server_taking_fewer_styles_lists_fewer_upload_fields() -> None:
+    four = fields.as_dict(4)
+    assert four["style"] == ["style", "style_2", "style_3", "style_4"] and four["max_styles"] == 4
+    assert four["mask"][-1] == "mask_4" and four["style_mask"][0] == "style_mask"
+    assert fields.as_dict()["style"][-1] == f"style_{fields.MAX_STYLES}"
+
+
+def test_the_preview_is_the_largest_size_that_fits_the_target_then_fewer_iterations() -> None:
+    fast = speed.preview({"pixel_iterations_per_s": 1e9}, max_size=1024, max_iterations=2000)
+    assert fast["size"] == max(speed.PREVIEW_SIZES) and fast["iterations"] == speed.PREVIEW_ITERATIONS
+    capped = speed.preview({"pixel_iterations_per_s": 1e9}, max_size=256, max_iterations=50)
+    assert capped["size"] == 256 and capped["iterations"] == 50
+    slow = speed.preview({"pixel_iterations_per_s": 1e5}, max_size=1024, max_iterations=2000)
+    assert slow["size"] == min(speed.PREVIEW_SIZES) and speed.MIN_PREVIEW_ITERATIONS <= slow["iterations"] < 100
+    middling = speed.preview({"pixel_iterations_per_s": 330_000}, max_size=1024, max_iterations=2000)
+    assert middling["seconds"] <= speed.PREVIEW_TARGET_S and min(speed.PREVIEW_SIZES) < middling["size"] < max(speed.PREVIEW_SIZES)
+    bigger = replace(StyleParams(), size=middling["size"] + 16, iterations=middling["iterations"])
+    assert speed.estimate_seconds(plan(bigger, (bigger.size, bigger.size)), {"pixel_iterations_per_s": 330_000}, "gram") > 15

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { fieldOfMessage, styleFieldName } from "../errors.js";
+import { fieldOfMessage } from "../errors.js";
 
 test("the field a server message names", () => {
   assert.equal(fieldOfMessage("content: cannot identify image file"), "content");
@@ -11,8 +11,4 @@ test("the field a server message names", () => {
   assert.equal(fieldOfMessage(undefined), null);
   assert.equal(fieldOfMessage("size: bad", new Set(["iterations"])), null);
   assert.equal(fieldOfMessage("size: bad", new Set(["size"])), "size");
-});
-
-test("style field names", () => {
-  assert.deepEqual([0, 1, 7].map(styleFieldName), ["style", "style_2", "style_8"]);
 });

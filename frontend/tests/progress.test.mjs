@@ -1,7 +1,18 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { etaSeconds, formatDuration, formatLoss, lossAxes, lossPolyline, progressPercent } from "../progress.js";
-import { approximatePlan } from "../stages.js";
+
+// Plans of about the engine's shape (as the server would send them): square stages from 128 px growing
+// by sqrt(2), equal iterations per stage. Test fixtures only: the app itself never plans.
+function approximatePlan(size, iterations, multiscale) {
+  const sides = [];
+  if (multiscale) for (let s = 128; s * 1.15 < size; s *= Math.SQRT2) sides.push(Math.round(s));
+  sides.push(size);
+  const n = Math.max(1, Math.min(sides.length, iterations));
+  return sides.slice(sides.length - n).map((side, i) => ({
+    size: [side, side], iterations: Math.floor(iterations / n) + (i < iterations % n ? 1 : 0),
+  }));
+}
 
 test("progress percent is rounded and clamped", () => {
   assert.equal(progressPercent(0, 40), 0);

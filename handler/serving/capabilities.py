@@ -7,8 +7,9 @@ import importlib.metadata
 from typing import Any
 
 import torch
-from stylize import StyleParams, WeightsInfo, __version__
+from stylize import StyleParams, WeightsInfo, __version__, fields
 
+from . import speed
 from .memory import MIB
 from .request import Limits
 
@@ -30,6 +31,8 @@ def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batc
              slice_s: float, pixel_iterations_per_s: float, precision: dict[str, str] | None = None,
              style_loss_s_per_iteration: dict[str, float] | None = None,
              results: dict[str, Any] | None = None) -> dict[str, Any]:
+    rate = {"pixel_iterations_per_s": round(pixel_iterations_per_s),
+            "style_loss_s_per_iteration": style_loss_s_per_iteration or {}}
     return {
         "service": "style_transfer",
         "weights": describe_weights(weights),
@@ -40,10 +43,14 @@ def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batc
         # what precision=auto runs as on this worker, and why (fp32 after a bf16 first step went non-finite)
         "precision": precision or {"auto": "fp32", "reason": "not reported"},
         "params": StyleParams.schema(),
+        # The upload field names for this server's max_styles (content, style, style_2 …, mask …): the web app
+        # and clients build their uploads from these.
+        "fields": fields.as_dict(limits.max_styles),
         "scheduler": {"batch_size": batch_size, "memory_budget_mb": round(budget_bytes / MIB), "slice_s": slice_s},
-        # seconds = Σ stage pixels x iterations / pixel_iterations_per_s + iterations x style_loss_s_per_iteration[loss]
-        "speed": {"pixel_iterations_per_s": round(pixel_iterations_per_s),
-                  "style_loss_s_per_iteration": style_loss_s_per_iteration or {}},
+        # response=plan answers carry each job's estimate (serving.speed.estimate_seconds).
+        "speed": rate,
+        # The first-run job sized for this device (about speed.PREVIEW_TARGET_S): the web app's first preset.
+        "preview": speed.preview(rate, limits.max_size, limits.max_iterations),
         # Whether finished jobs get a share link (/r/<id>), and for how long they are kept.
         "results": results or {"enabled": False, "max_age_s": None},
         "versions": {"service": __version__, "torch": torch.__version__, "torchserve": _version("torchserve")},

@@ -11,7 +11,7 @@ from typing import Any
 from stylize import plan
 from stylize.errors import FieldError
 
-from . import forms, request, responses
+from . import forms, request, responses, speed
 from .admission import Admission
 from .held import Held
 from .request import Limits
@@ -57,7 +57,9 @@ class Dispatch:
                 return responses.document(body, status)
             if question == request.PLAN:
                 planned = request.parse_plan(item.fields, self.limits, self.network)
-                return responses.plan(plan(planned.params, planned.content_wh))
+                stages = plan(planned.params, planned.content_wh)
+                seconds = speed.estimate_seconds(stages, self.capabilities().get("speed"), planned.params.style_loss)
+                return responses.plan(stages, planned.params.as_dict(), planned.max_iterations, seconds)
             job_request = request.parse(item.fields, item.accept, self.limits, item.repeated, network=self.network)
             need = self.admission.need(job_request)
         except FieldError as err:

@@ -87,20 +87,28 @@ def asks(fields_in: Mapping[str, Any]) -> str | None:
 
 @dataclass(frozen=True)
 class PlanQuestion:
-    """``response=plan``: the effective params (limits applied) and the content's size in pixels."""
+    """``response=plan``: the effective params (limits applied), the content's size in pixels, and the most
+    iterations this server takes at that size (its cap and the work budget), so a client can offer no more."""
 
     params: StyleParams
     content_wh: tuple[int, int]
+    max_iterations: int
 
 
 def parse_plan(fields_in: Mapping[str, Any], limits: Limits = Limits(), network: str | None = None) -> PlanQuestion:
-    """The stages of a job that is not sent: params as for a job (checked the same way), plus ``width`` and
-    ``height`` of the content image (no images are needed)."""
+    """The stages of a job that is not sent: params as for a job (checked the same way, the work budget
+    included), plus ``width`` and ``height`` of the content image (no images are needed). The web app asks
+    this while the user types, so every message it shows about a parameter is the server's own."""
     values, _uploads = _split(_unwrap_body(fields_in))
     values.pop("response", None)
+    for name in STORE_FIELDS:  # a job's switches, not parameters: the app sends the same fields to both
+        values.pop(name, None)
     wh = tuple(_dimension(name, values.pop(name, None), limits) for name in ("width", "height"))
+    content_wh = (wh[0], wh[1])
     params, maxima = _params(values, limits)
-    return PlanQuestion(params.validated(maxima=maxima, network=network), (wh[0], wh[1]))
+    params = params.validated(maxima=maxima, network=network)
+    _check_work(params, content_wh, limits)
+    return PlanQuestion(params, content_wh, most_iterations(params.size, content_wh, limits))
 
 
 def _dimension(name: str, value: Any, limits: Limits) -> int:
@@ -318,6 +326,13 @@ def _params(values: dict[str, Any], limits: Limits) -> tuple[StyleParams, dict[s
     if budget is None or (isinstance(budget, (int, float)) and limits.max_time_s < budget <= engine_max):
         params = replace(params, time_budget_s=limits.max_time_s)
     return params, {k: v for k, v in server_max.items() if k in values}
+
+
+def most_iterations(size: int, content_wh: tuple[int, int], limits: Limits) -> int:
+    """The most iterations a job of this size and content may run here: the cap, and the work budget
+    (output pixels, the content's aspect ratio kept, x iterations)."""
+    w, h = images.fit_size(content_wh[0], content_wh[1], size)
+    return max(1, min(limits.max_iterations, limits.max_work // (w * h)))
 
 
 def _check_work(params: StyleParams, content_wh: tuple[int, int], limits: Limits) -> None:

@@ -58,7 +58,10 @@ def capabilities(doc: dict[str, Any]) -> Chunk:
     return document(doc)
 
 
-def plan(stages: list[Stage]) -> Chunk:
-    return document(records.plan_record(stages))
+def plan(stages: list[Stage], params: dict[str, Any], max_iterations: int, seconds: float | None) -> Chunk:
+    """The answer to ``response=plan``: the stages, the parameters as the server would run them, the most
+    iterations it takes at this size, and its estimate in seconds (None: no speed measured)."""
+    return document({**records.plan_record(stages), "params": params, "max_iterations": max_iterations,
+                     "estimate_s": seconds})
 
 

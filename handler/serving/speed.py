@@ -3,11 +3,19 @@ web app's estimates and first-run size) and each style method's own cost per ite
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PIL import Image
-from stylize import Engine, StyleParams, methods
+from stylize import Engine, Stage, StyleParams, methods, plan
+
+# The first run a new user makes should show a result in about this long: the web app's first preset.
+PREVIEW_TARGET_S = 15.0
+PREVIEW_ITERATIONS = 100
+# Below 192 px a first result reads as a blurry thumbnail: a slow server gets fewer iterations instead.
+PREVIEW_SIZES = range(192, 512 + 1, 16)
+MIN_PREVIEW_ITERATIONS = 20
 
 
 @dataclass(frozen=True)
@@ -32,3 +40,36 @@ def measure(engine: Engine) -> Speed:
     per_method = {name: seconds_per_iteration(engine, 64, **methods.get(name).probe()) for name in methods.NAMES}
     base = per_method[methods.DEFAULT]
     return Speed(rate, {name: round(max(0.0, s - base), 4) for name, s in per_method.items()})
+
+
+def estimate_seconds(stages: Sequence[Stage], speed: Mapping[str, Any] | None, style_loss: str) -> float | None:
+    """Seconds a job of these stages takes here: stage pixels x iterations at the measured pixel rate, plus the
+    style method's own cost per iteration. None when this server reports no speed."""
+    rate = (speed or {}).get("pixel_iterations_per_s") or 0
+    if rate <= 0:
+        return None
+    extra = float((speed or {}).get("style_loss_s_per_iteration", {}).get(style_loss) or 0.0)
+    work = sum(st.size[0] * st.size[1] * st.iterations for st in stages)
+    return round(work / rate + sum(st.iterations for st in stages) * extra, 2)
+
+
+def preview(speed: Mapping[str, Any], max_size: int, max_iterations: int) -> dict[str, Any]:
+    """The first-run job for this server (a square content, default parameters): the largest size of
+    PREVIEW_SIZES whose PREVIEW_ITERATIONS take about PREVIEW_TARGET_S; where even the smallest is too slow,
+    fewer iterations (at least MIN_PREVIEW_ITERATIONS). Planned by the engine's own planner."""
+    base = StyleParams()
+
+    def seconds(size: int, iterations: int) -> float:
+        job = replace(base, size=size, iterations=iterations)
+        return estimate_seconds(plan(job, (size, size)), speed, base.style_loss) or 0.0
+
+    sizes = [s for s in PREVIEW_SIZES if s <= max_size] or [max_size]
+    iterations = min(PREVIEW_ITERATIONS, max_iterations)
+    size = sizes[0]
+    for candidate in sizes:
+        if seconds(candidate, iterations) <= PREVIEW_TARGET_S:
+            size = candidate
+    while iterations > MIN_PREVIEW_ITERATIONS and seconds(size, iterations) > PREVIEW_TARGET_S:
+        iterations -= 5
+    known = estimate_seconds([], speed, base.style_loss) is not None
+    return {"size": size, "iterations": iterations, "seconds": seconds(size, iterations) if known else None}

@@ -29,7 +29,10 @@ UPLOAD_FIELDS = (*IMAGE_FIELDS, *MASK_FIELDS, *STYLE_MASK_FIELDS)
 LIST_FIELDS = {"style": STYLE_FIELDS, "mask": MASK_FIELDS, "style_mask": STYLE_MASK_FIELDS}  # JSON may send these as lists
 
 
-def as_dict() -> dict[str, object]:
-    """The field names as JSON, for the web app's and the client's schema files."""
-    return {"content": CONTENT, "max_styles": MAX_STYLES, "style": list(STYLE_FIELDS), "mask": list(MASK_FIELDS),
-            "style_mask": list(STYLE_MASK_FIELDS)}
+def as_dict(count: int = MAX_STYLES) -> dict[str, object]:
+    """The upload field names as JSON, for ``count`` style images (a server's ``max_styles``): the schema files
+    and the capabilities document carry these, so the web app and the client never spell a field name
+    themselves and a server that takes fewer styles lists fewer names."""
+    count = max(1, min(count, MAX_STYLES))
+    return {"content": CONTENT, "max_styles": count, "style": list(names("style", count)),
+            "mask": list(names("mask", count)), "style_mask": list(names("style_mask", count))}

@@ -168,6 +168,28 @@ def test_capabilities_is_read_only(nginx_on_fake: Nginx, upstream: FakeUpstream)
     assert len(upstream.requests) == seen
 
 
+def test_plan_reaches_torchserve_as_a_plan_form_with_its_own_gentler_limit(nginx_on_fake: Nginx, upstream: FakeUpstream) -> None:
+    """The web app asks a plan as the user types: more questions than the job limit's burst (12) all pass,
+    and each reaches TorchServe as the form response=plan plus the query."""
+    for n in range(16):
+        r = httpx.get(f"{nginx_on_fake.url}/plan", params={"size": str(64 + n), "width": "80", "height": "40"}, timeout=10)
+        assert r.status_code == 200 and r.json()["event"] == "plan", (n, r.status_code, r.text[:200])
+        assert "ts_stream_next" not in r.headers
+    assert upstream.requests[-1] == "POST /predictions/style_transfer HTTP/1.1"
+    assert upstream.bodies[-1] == b"response=plan&size=79&width=80&height=40"
+    assert upstream.headers_seen[-1]["content-type"] == "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize("query", ["response=png", "size=64&Response=stream"])
+def test_plan_never_starts_a_job(nginx_on_fake: Nginx, upstream: FakeUpstream, query: str) -> None:
+    seen = len(upstream.requests)
+    r = httpx.get(f"{nginx_on_fake.url}/plan?{query}", timeout=10)
+    assert r.status_code == 400 and r.headers["content-type"] == "application/json"
+    assert r.json()["message"].startswith("response: ")
+    assert httpx.post(f"{nginx_on_fake.url}/plan", data={"response": "png"}, timeout=10).status_code == 405
+    assert len(upstream.requests) == seen
+
+
 def test_ts_stream_next_never_reaches_the_client(nginx_on_fake: Nginx, upstream: FakeUpstream) -> None:
     # The fake upstream does send it (so this test would see a leak).
     assert httpx.get(f"{upstream.url}/ping", timeout=10).headers["ts_stream_next"] == "false"
@@ -184,7 +206,7 @@ def test_every_proxied_location_hides_ts_stream_next() -> None:
     # a location's name may be a quoted regex holding braces ({22})
     blocks = re.findall(r'location ((?:[^{"]|"[^"]*")+)\{(.*?)\n        \}', conf, flags=re.S)
     proxied = {name.strip(): body for name, body in blocks if "proxy_pass" in body}
-    assert set(proxied) == {"= /ping", "= /capabilities", "= /predictions/style_transfer",
+    assert set(proxied) == {"= /ping", "= /capabilities", "= /plan", "= /predictions/style_transfer",
                             '~ "^/results/(?<result_id>[A-Za-z0-9_-]{22})$"'}  # DELETE of a stored result
     for name, body in proxied.items():
         assert nginx_render.directive(body, "proxy_hide_header") == ["ts_stream_next"], name
@@ -227,3 +249,13 @@ def test_local_front_capabilities_is_what_torchserve_answers(front: Nginx, torch
     assert proxied.status_code == direct.status_code == 200
     assert proxied.headers.get("content-type") == direct.headers.get("content-type") == "application/json"
     assert proxied.json() == direct.json() and proxied.json()["weights"]["provenance"] == "imagenet-keras"
+
+
+def test_local_front_plan_is_the_servers_answer_and_its_400(front: Nginx) -> None:
+    r = httpx.get(f"{front.url}/plan", params={"size": "64", "iterations": "12", "width": "80", "height": "40"}, timeout=30)
+    assert r.status_code == 200, r.text[:300]
+    answer = r.json()
+    assert answer["event"] == "plan" and answer["stages"][-1]["size"] == [64, 32] and answer["params"]["iterations"] == 12
+    assert answer["max_iterations"] >= 12 and answer["estimate_s"] > 0
+    bad = httpx.get(f"{front.url}/plan", params={"size": "5", "width": "80", "height": "40"}, timeout=30)
+    assert bad.status_code == 400 and bad.json()["message"].startswith("size: must be between 16 and ")

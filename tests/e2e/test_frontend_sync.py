@@ -14,7 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from stylize.params import LAYER_NAMES, MAX_STYLES, StyleParams
+from stylize import fields
+from stylize.params import LAYER_NAMES, StyleParams
 
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 NODE = shutil.which("node")
@@ -28,10 +29,13 @@ KINDS = {"int": "int", "float": "float", "bool": "bool", "choice": "str", "layer
 def app_params() -> dict:
     if NODE is None:
         pytest.fail("node is not installed (the web app's tests and `make install` need Node.js)")
-    script = ("const m = await import(process.argv[1]); m.applySchema(JSON.parse(process.argv[2]));"
-              "console.log(JSON.stringify({params: m.PARAMS, layers: m.LAYER_NAMES, maxStyles: m.MAX_STYLES, presets: m.PRESETS}));")
-    out = subprocess.run([NODE, "--input-type=module", "-e", script, (FRONTEND / "params.js").as_uri(),
-                          json.dumps(StyleParams.schema())], capture_output=True, text=True, timeout=60, check=True)
+    script = ("const m = await import(process.argv[1]); const u = await import(process.argv[2]);"
+              "m.applySchema(JSON.parse(process.argv[3])); u.applyFields(JSON.parse(process.argv[4]));"
+              "console.log(JSON.stringify({params: m.PARAMS, layers: m.LAYER_NAMES, maxStyles: u.maxStyles(), presets: m.PRESETS,"
+              " styleFields: u.UPLOADS.style}));")
+    out = subprocess.run([NODE, "--input-type=module", "-e", script, (FRONTEND / "params.js").as_uri(), (FRONTEND / "uploads.js").as_uri(),
+                          json.dumps(StyleParams.schema()), json.dumps(fields.as_dict())], capture_output=True, text=True, timeout=60,
+                         check=True)
     return json.loads(out.stdout)
 
 
@@ -55,7 +59,7 @@ def test_every_panel_field_is_a_server_parameter_with_the_same_range_and_default
 
 def test_layer_names_and_style_count_match(app_params: dict) -> None:
     assert app_params["layers"] == list(LAYER_NAMES)
-    assert app_params["maxStyles"] == MAX_STYLES
+    assert app_params["maxStyles"] == fields.MAX_STYLES and app_params["styleFields"] == list(fields.STYLE_FIELDS)
 
 
 def test_presets_are_valid_server_parameters(app_params: dict) -> None:

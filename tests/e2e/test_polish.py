@@ -141,7 +141,7 @@ def test_the_focused_fields_error_is_above_the_sticky_bar_and_clears_when_fixed(
         # A field is checked when it loses focus, before any Start.
         page.locator("#param-tv_weight").fill("-1")
         page.keyboard.press("Tab")
-        expect(page.get_by_test_id("error-tv_weight")).to_have_text("TV weight: must be between 0 and 1000000, got -1")
+        expect(page.get_by_test_id("error-tv_weight")).to_have_text("TV weight: must be between 0 and 1e6, got -1")
         expect(page.locator("#param-tv_weight")).to_have_attribute("aria-invalid", "true")
         page.locator("#param-tv_weight").fill("5")
         expect(page.get_by_test_id("error-tv_weight")).to_have_text("")

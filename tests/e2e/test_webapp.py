@@ -130,7 +130,7 @@ def record_posts(page: Page) -> None:
                     fields[name] = { type: value.type, bytes: value.size, wh };
                 }
             }
-            // jobs only: the pre-start estimate asks response=plan at the same URL
+            // jobs only: without the front's /plan route (?api= at TorchServe) plan questions POST here too
             const plan = init.body instanceof URLSearchParams && init.body.get("response") === "plan";
             if (!plan) window.__posts.push({ url: new URL(String(url), location.href).href, fields });  // absolute, as sent
             return realFetch(url, init);
@@ -276,7 +276,7 @@ def test_cancel_returns_to_ready_without_an_error(page: Page, images: dict[str, 
     set_params(page, time_budget_s="10")
     failed: list[str] = []
     finished: list[str] = []
-    def job(r: Request) -> bool:  # not the app's response=plan estimate, which also POSTs there
+    def job(r: Request) -> bool:  # not a plan question, which POSTs here where there is no /plan route
         return r.method == "POST" and not (r.post_data or "").startswith("response=plan")
 
     page.on("requestfailed", lambda r: failed.append(r.failure or "") if job(r) else None)

@@ -14,10 +14,15 @@ import io
 import json
 import re
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import stylize
 from PIL import ImageFilter
 from playwright.sync_api import Browser, Page, Route, expect
+from serving import request, responses
+from serving.request import Limits
+from stylize.errors import FieldError
 
 from tests.e2e.test_webapp import ROOT, browser, expect_ready, images, landscape, set_params, visible_errors
 
@@ -42,14 +47,13 @@ CAPS = {
 CAPABILITIES_URL = re.compile(r".*(/capabilities|response=capabilities)$")
 
 # A fetch for the job whose body the test writes line by line (window.__job.push / close);
-# other URLs, and the app's response=plan questions (its estimate before Start), go to the real
-# fetch. Aborting the request errors the body, as a real abort does.
+# other URLs (the app's plan questions go to GET /plan) go to the real fetch. Aborting the request
+# errors the body, as a real abort does.
 PUSHED_STREAM = """() => {
   const realFetch = window.fetch;
   window.__job = { aborted: false, requests: 0 };
   window.fetch = (url, init = {}) => {
-    const plan = init.body instanceof URLSearchParams && init.body.get("response") === "plan";
-    if (!String(url).includes("/predictions/") || plan) return realFetch(url, init);
+    if (!String(url).includes("/predictions/")) return realFetch(url, init);
     window.__job.requests += 1;
     let body;
     const stream = new ReadableStream({ start(c) { body = c; } });
@@ -88,17 +92,17 @@ def done_line(iterations: int = 12, size: tuple[int, int] = (48, 36)) -> str:
 
 def fulfil_ndjson(lines: list[str]) -> object:
     def handler(route: Route) -> None:
-        if (route.request.post_data or "").startswith("response=plan"):  # the app's estimate: the real server answers
-            route.continue_()
-            return
         route.fulfill(status=200, body="\n".join(lines) + "\n",
                       headers={"Content-Type": "application/x-ndjson", "Access-Control-Allow-Origin": "*"})
     return handler
 
 
-def open_app(browser: Browser, url: str, caps: dict | None = CAPS, size: tuple[int, int] = DESKTOP) -> Page:
-    """The app with `caps` served as this server's capabilities (None: the capabilities request fails)."""
+def open_app(browser: Browser, url: str, caps: dict | None = CAPS, size: tuple[int, int] = DESKTOP, plan: object = None) -> Page:
+    """The app with `caps` served as this server's capabilities (None: the capabilities request fails) and,
+    given `plan` (a route handler), its plan questions answered by it instead of the real server."""
     context = browser.new_context(viewport={"width": size[0], "height": size[1]}, accept_downloads=True)
+    if plan is not None:
+        context.route(re.compile(r".*/plan\?.*"), plan)
     page = context.new_page()
     page.page_errors = []  # type: ignore[attr-defined]
     page.failed_responses = []  # type: ignore[attr-defined]
@@ -178,23 +182,38 @@ def test_banner_limits_and_presets_come_from_the_capabilities(page: Page, images
     expect(page.get_by_test_id("preset-high")).to_have_attribute("aria-pressed", "false")
 
 
+def server_plan(limits: Limits) -> object:
+    """GET /plan answered by the server's own code (serving.request.parse_plan) with these limits: what a
+    server with them would say, for a test whose capabilities are faked."""
+    def handler(route: Route) -> None:
+        question = dict(parse_qsl(urlsplit(route.request.url).query, keep_blank_values=True))
+        try:
+            asked = request.parse_plan(question, limits, "vgg16")
+            chunk = responses.plan(stylize.plan(asked.params, asked.content_wh), asked.params.as_dict(), asked.max_iterations, None)
+        except FieldError as err:
+            chunk = responses.refusal(err)
+        route.fulfill(status=chunk.status, body=chunk.body, headers={"Content-Type": "application/json"})
+    return handler
+
+
 def test_a_small_server_narrows_fields_presets_and_validation(browser: Browser, frontend_url: str, images: dict[str, Path]) -> None:
-    small = {**CAPS, "weights": {"provenance": "imagenet1k_v1", "random_init": False},
-             "limits": {**CAPS["limits"], "max_size": 512, "max_iterations": 400, "max_work": 512 * 512 * 200},
-             "speed": {"pixel_iterations_per_s": 50e6}}
-    page = open_app(browser, frontend_url, small)
+    limits = {**CAPS["limits"], "max_size": 512, "max_iterations": 400, "max_work": 512 * 512 * 200}
+    small = {**CAPS, "weights": {"provenance": "imagenet1k_v1", "random_init": False}, "limits": limits,
+             "speed": {"pixel_iterations_per_s": 50e6}, "preview": {"size": 512, "iterations": 100, "seconds": 1.0}}
+    page = open_app(browser, frontend_url, small, plan=server_plan(Limits(**limits)))
     try:
         expect(page.get_by_test_id("weights-banner")).to_be_hidden()
-        # A fast device: the first run may be the largest preview.
+        # A fast device: its preview is the largest.
         expect(page.locator("#param-size")).to_have_value("512")
         expect(page.locator("#param-size")).to_have_attribute("max", "512")
         page.get_by_test_id("preset-high").click()
         expect(page.locator("#param-size")).to_have_value("512")
+        # The work budget at 512 x 512 (no content yet: a square), from the server's plan answer.
         expect(page.locator("#param-iterations")).to_have_value("200")
+        expect(page.locator("#param-iterations")).to_have_attribute("max", "200")
         pick(page, images)
         posted: list[str] = []
-        # jobs only: the estimate's response=plan questions may go out for the valid values typed on the way
-        page.on("request", lambda r: posted.append(r.url) if r.method == "POST" and "response=plan" not in (r.post_data or "") else None)
+        page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
         set_params(page, size="600")
         page.get_by_test_id("start").click()
         expect(page.get_by_test_id("error-size")).to_have_text("Size: must be between 16 and 512, got 600")
@@ -205,7 +224,7 @@ def test_a_small_server_narrows_fields_presets_and_validation(browser: Browser, 
         expect(page.get_by_test_id("error-iterations")).to_have_text(
             "Iterations: size 512 x 300 iterations exceeds this server's work budget; at this size at most 266 iterations")
         expect(page.locator("#param-iterations")).to_be_focused()
-        assert posted == []
+        assert posted == [], "no job was sent"
     finally:
         page.context.close()
 
@@ -216,7 +235,8 @@ def test_without_capabilities_the_app_uses_defaults_and_says_so(browser: Browser
         expect(page.get_by_test_id("caps-note")).to_be_visible()
         expect(page.get_by_test_id("caps-note")).to_contain_text("built-in defaults")
         expect(page.get_by_test_id("weights-banner")).to_be_hidden()
-        expect(page.locator("#param-size")).to_have_attribute("max", "1024")
+        # No limits known: the schema's range; the server's plan answers still refuse what it must.
+        expect(page.locator("#param-size")).to_have_attribute("max", "2048")
         expect(page.get_by_test_id("start")).to_be_enabled()
         assert page.page_errors == []  # type: ignore[attr-defined]
     finally:
