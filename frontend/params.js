@@ -31,6 +31,15 @@ export const FIELDS = [
   { name: "style_scale", label: "Style scale", group: "advanced", step: 0.1 },
   { name: "time_budget_s", label: "Time budget (s)", group: "advanced" },
   { name: "precision", label: "Precision", group: "advanced" },
+  { name: "colour_match", label: "Match the painting's colours", group: "basic" },
+  { name: "colour_transform", label: "Colour map", group: "advanced" },
+  { name: "image_param", label: "Optimise the image as", group: "advanced" },
+  { name: "pyramid_levels", label: "Pyramid levels", group: "advanced", onlyWhen: { image_param: "pyramid" } },
+  { name: "neighbour_content_mix", label: "Neighbour: content share of the query", group: "advanced", step: 0.05, onlyWhen: { style_loss: "neighbour" } },
+  { name: "neighbour_rotations", label: "Neighbour: rotated style too", group: "advanced", onlyWhen: { style_loss: "neighbour" } },
+  { name: "neighbour_stride", label: "Neighbour: grid cell (px)", group: "advanced", onlyWhen: { style_loss: "neighbour" } },
+  { name: "neighbour_keys", label: "Neighbour: most style features", group: "advanced", onlyWhen: { style_loss: "neighbour" } },
+  { name: "neighbour_blocks", label: "Neighbour: VGG blocks", group: "advanced", onlyWhen: { style_loss: "neighbour" } },
 ];
 
 // kind: int | float | bool | choice | layers; optional: an empty input means "not set" (the

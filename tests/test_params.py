@@ -35,6 +35,8 @@ BAD_VALUES = [
     ("precision", "fp16"),
     ("style_loss", "mse"), ("average", "mean"), ("average_decay", 1.0), ("average_decay", -0.5),
     ("schedule", "cosine"),
+    ("image_param", "wavelets"), ("pyramid_levels", 1), ("pyramid_levels", 11),
+    ("colour_match", "rgb"), ("colour_transform", "pca"),
     ("learning_rate", 0.0), ("learning_rate", 5.0),
     ("seed", -1), ("seed", 2**40),
     ("snapshot_every", -1),

@@ -39,6 +39,8 @@ def estimate_bytes(params: StyleParams, content_wh: tuple[int, int], style_whs: 
     pixels = w * h
     vector = 3 * pixels * FLOAT  # one image-sized float vector
     optimiser = (2 * LBFGS_HISTORY + 6) * vector if params.optimizer == "lbfgs" else 3 * vector
+    if params.image_param == "pyramid":  # levels hold 4/3 of the pixels (so does the optimiser's state), plus the
+        optimiser = optimiser * 4 // 3 + 3 * vector  # reconstruction's upsampled levels and the picture it sums to
     averaged = 2 * vector if params.average == "ema" else 0  # the running sum and the stage's start image
     # + image, best image, snapshot copy
     optimise = int(pixels * backbone.step_bytes_per_pixel[mode]) + optimiser + 3 * vector + averaged

@@ -27,12 +27,20 @@ OPTIMIZERS = ("lbfgs", "adam")
 AVERAGES = ("none", "ema")
 SCHEDULES = ("restart", "warm")  # stylize.planning: what each stage gets and carries over
 PRECISIONS = ("auto", "fp32", "bf16")  # stylize.precision: auto = bf16 where the device computes it natively
+IMAGE_PARAMS = ("pixels", "pyramid")  # what the optimiser updates (stylize.pyramid)
+COLOUR_MATCHES = ("none", "ab", "lab")  # stylize.colour: which OkLab channels move to the paintings' palette
+COLOUR_TRANSFORMS = ("zca", "ot")
 LAYER_NAMES = backbones.all_layer_names()
 __all__ = ["MAX_STYLES", "StyleParams", "markdown_table", "number_text"]
 
 _HELP = {  # the longer help texts
     "style_loss": "The style method. " + "; ".join(f"{name}: {methods.get(name).summary}" for name in methods.NAMES) + ".",
     "average": "ema: show and return an exponential moving average of the iterates (removes the optimiser's pixel noise); none: the lowest-loss iterate.",
+    "image_param": ("What the optimiser updates: pixels, or a Laplacian pyramid of the picture (coarse shapes and colour fields "
+                    "move as one; Adam's step is learning_rate / levels per level, so a smooth region moves at most "
+                    "learning_rate a step; schedule=warm carries nothing into a pyramid)."),
+    "colour_match": ("Move the result's colours to the paintings' palette (OkLab mean and covariance, each region to its own "
+                     "style's): ab keeps the result's lightness, lab matches it too; none keeps them. Not with preserve_colors."),
     "schedule": ("restart: equal iterations per stage, a fresh optimiser each; warm (crowsonkb's): the first stage two shares, "
                  "Adam (betas 0.9, 0.99) carrying its moments, resized, into the next stage; L-BFGS restarts either way."),
 }
@@ -69,6 +77,12 @@ class CoreParams:
     time_budget_s: float | None = param(None, "Stop after this many seconds and return the best image so far.", min=0.001, max=86400.0)
     network: str | None = param(None, "VGG network for content and style: " + ", ".join(backbones.NAMES) + "; default: the server's.",
                                 choices=backbones.NAMES)
+    image_param: str = param("pixels", _HELP["image_param"], choices=IMAGE_PARAMS)
+    pyramid_levels: int = param(6, "Levels of the image pyramid (capped where the coarsest would be under 4 px).", min=2, max=10,
+                                when={"image_param": "pyramid"})
+    colour_match: str = param("none", _HELP["colour_match"], choices=COLOUR_MATCHES)
+    colour_transform: str = param("zca", "The colour_match map: zca (whiten, then colour: NNST's) or ot (the map that moves "
+                                         "colours least).", choices=COLOUR_TRANSFORMS)
     precision: str = param("auto", "VGG arithmetic: bf16 (~2x faster where native; statistics stay fp32), fp32, or auto (bf16 where native).",
                            choices=PRECISIONS)
 
@@ -95,6 +109,8 @@ class CoreParams:
                 raise FieldError("style", f"between 1 and {MAX_STYLES} style images are needed, got {n_styles}")
             if blend is not None and len(blend) != n_styles:
                 raise FieldError("style_blend", f"needs {n_styles} values (one per style image), got {len(blend)}")
+        if self.colour_match != "none" and self.preserve_colors:
+            raise FieldError("colour_match", "moves the colours to the paintings' palette, preserve_colors keeps the photo's: choose one")
         methods.get(self.style_loss).check(self, backbone)
         return replace(self, size=int(self.size), iterations=int(self.iterations), seed=int(self.seed),  # type: ignore[return-value]
                        snapshot_every=int(self.snapshot_every), style_blend=blend, style_layer_weights=layer_weights,

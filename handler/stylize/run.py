@@ -18,13 +18,14 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from . import images, methods
+from . import colour, images, methods
 from . import precision as arithmetic
 from .averaging import IterateAverage
 from .job import Job
 from .methods import StageContext
 from .objective import Objective
 from .planning import Stage, plan
+from .pyramid import Pyramid
 from .vgg import FeatureNet
 
 if TYPE_CHECKING:
@@ -52,25 +53,53 @@ class Snapshot:
     precision: str = arithmetic.FP32  # the network arithmetic this run used: fp32 | bf16
 
 
+class _Pixels:
+    """The picture is the optimised tensor itself (the :class:`~stylize.pyramid.Pyramid` interface)."""
+
+    def __init__(self, start: Tensor) -> None:
+        self.leaf = start.clone().requires_grad_(True)  # start stays untouched: a fallback restarts from it
+
+    def parameters(self) -> list[Tensor]:
+        return [self.leaf]
+
+    def image(self) -> Tensor:
+        return self.leaf
+
+    @torch.no_grad()
+    def clamp_(self) -> _Pixels:
+        self.leaf.clamp_(0, 1)
+        return self
+
+
+Canvas = _Pixels | Pyramid  # what the optimiser updates: image_param=pixels | pyramid
+
+
+def _picture(canvas: Canvas) -> Tensor:
+    """The canvas's current picture, without gradient."""
+    with torch.no_grad():
+        return canvas.image().detach()
+
+
 class _Tracker:
     """The optimiser's closure; remembers the best evaluated image and the latest losses.
 
     The best image is kept with torch.where so that no host sync happens per iteration.
     """
 
-    def __init__(self, objective: Objective, optimizer: torch.optim.Optimizer, image: Tensor) -> None:
-        self.objective, self.optimizer, self.image = objective, optimizer, image
-        self.best = image.detach().clone()
-        self.best_loss = torch.tensor(math.inf, device=image.device)
+    def __init__(self, objective: Objective, optimizer: torch.optim.Optimizer, canvas: Canvas) -> None:
+        self.objective, self.optimizer, self.canvas = objective, optimizer, canvas
+        self.best = _picture(canvas).clone()
+        self.best_loss = torch.tensor(math.inf, device=self.best.device)
         self.losses: dict[str, Tensor] = {}
 
     def closure(self) -> Tensor:
         self.optimizer.zero_grad(set_to_none=True)
-        loss, parts = self.objective(self.image)
+        image = self.canvas.image()
+        loss, parts = self.objective(image)
         loss.backward()
         detached = loss.detach()
         better = detached < self.best_loss
-        self.best = torch.where(better, self.image.detach(), self.best)
+        self.best = torch.where(better, image.detach(), self.best)
         self.best_loss = torch.where(better, detached, self.best_loss)
         self.losses = parts
         return loss
@@ -82,11 +111,16 @@ class _StageState:
     plan: Stage
     start: Tensor  # kept untouched: a bf16 fallback restarts the stage from it
     objective: Objective
-    image: Tensor
+    canvas: Canvas
     optimizer: torch.optim.Optimizer
     tracker: _Tracker
     average: IterateAverage | None
     done: int = 0  # iterations of this stage
+
+    @property
+    def image(self) -> Tensor:
+        """The picture now: with pixels the optimised tensor itself (the optimiser's state is keyed by it)."""
+        return self.canvas.leaf if isinstance(self.canvas, _Pixels) else _picture(self.canvas)
 
 
 class Run:
@@ -111,6 +145,7 @@ class Run:
         self._image: Tensor | None = None  # the image carried from stage to stage
         self._carried: dict[str, Tensor] | None = None  # schedule=warm: Adam's state at the end of the last stage
         self._losses: dict[str, Tensor] = {}
+        self._palette: colour.ColourStats | None = None  # colour_match: the paintings' colours, computed once
 
     # -- the public surface ----------------------------------------------------------------------
 
@@ -189,8 +224,7 @@ class Run:
 
     def _optimise_once(self, st: _StageState) -> None:
         st.optimizer.step(st.tracker.closure)
-        with torch.no_grad():
-            st.image.clamp_(0, 1)
+        st.canvas.clamp_()
 
     def _needs_fp32(self, st: _StageState) -> bool:
         """precision=auto promised "same pictures": a bf16 first step that went non-finite is redone in fp32.
@@ -214,9 +248,9 @@ class Run:
         if start is None:
             start = self._start_image(stage.size)
         objective = self._objective(stage.size, start)
-        image, optimizer, tracker = self._optimiser(objective, start)
+        canvas, optimizer, tracker = self._optimiser(objective, start)
         average = IterateAverage(self.params.average_decay, start) if self.params.average == "ema" else None
-        return _StageState(index + 1, stage, start, objective, image, optimizer, tracker, average)
+        return _StageState(index + 1, stage, start, objective, canvas, optimizer, tracker, average)
 
     def _end_stage(self, st: _StageState) -> None:
         # the next stage starts from this stage's average, or else its best image
@@ -274,35 +308,58 @@ class Run:
         weights = (params.content_weight, params.style_weight, params.tv_weight)
         return Objective(net, params.content_layers, content, self.method.prepare(stage), weights, self.mode)
 
-    def _optimiser(self, objective: Objective, start: Tensor) -> tuple[Tensor, torch.optim.Optimizer, _Tracker]:
+    def _optimiser(self, objective: Objective, start: Tensor) -> tuple[Canvas, torch.optim.Optimizer, _Tracker]:
         params = self.params
-        image = start.clone().requires_grad_(True)  # start stays untouched: a fallback restarts from it
+        canvas: Canvas = Pyramid.from_image(start, params.pyramid_levels) if params.image_param == "pyramid" else _Pixels(start)
+        leaves = canvas.parameters()
         if params.optimizer == "lbfgs":
-            optimizer: torch.optim.Optimizer = torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=100,
+            optimizer: torch.optim.Optimizer = torch.optim.LBFGS(leaves, lr=1.0, max_iter=1, history_size=100,
                                                                  tolerance_grad=-1.0, tolerance_change=-1.0)
         else:
-            optimizer = torch.optim.Adam([image], lr=params.learning_rate, betas=(0.9, 0.99) if params.schedule == "warm" else (0.9, 0.999))
+            # each pyramid level moves about lr a step and they add up in smooth regions: a level's share keeps
+            # the picture's step near learning_rate, the pixels' meaning of it
+            lr = params.learning_rate / len(leaves)
+            optimizer = torch.optim.Adam(leaves, lr=lr, betas=(0.9, 0.99) if params.schedule == "warm" else (0.9, 0.999))
             carried = self._carried
-            if carried is not None:  # warm start: the moments resized to this stage (bilinear; squares stay >= 0)
+            if carried is not None and isinstance(canvas, _Pixels):  # warm start: the moments resized (bilinear; squares stay >= 0)
+                image = canvas.leaf
                 wh = image.shape[-2:]
                 optimizer.state[image] = {
                     "step": carried["step"].clone(),
                     "exp_avg": F.interpolate(carried["exp_avg"], size=wh, mode="bilinear", align_corners=False).contiguous(),
                     "exp_avg_sq": F.interpolate(carried["exp_avg_sq"], size=wh, mode="bilinear", align_corners=False).clamp_(min=0).contiguous(),
                 }
-        return image, optimizer, _Tracker(objective, optimizer, image)
+        return canvas, optimizer, _Tracker(objective, optimizer, canvas)
 
     def _carry(self, st: _StageState) -> dict[str, Tensor] | None:
-        """What schedule=warm hands to the next stage: Adam's moments (L-BFGS curvature pairs do not resize)."""
-        if self.params.schedule != "warm" or self.params.optimizer != "adam":
+        """What schedule=warm hands to the next stage: Adam's moments of pixels (L-BFGS curvature pairs do not resize,
+        and a pyramid's level count and shapes change between stages)."""
+        if self.params.schedule != "warm" or self.params.optimizer != "adam" or not isinstance(st.canvas, _Pixels):
             return None
-        state = st.optimizer.state.get(st.tracker.image)
+        state = st.optimizer.state.get(st.canvas.leaf)
         return {k: state[k] for k in ("step", "exp_avg", "exp_avg_sq")} if state else None
 
+    def _match_colours(self, picture: Tensor) -> Tensor:
+        """colour_match: the picture moved to the paintings' palette (blended by share; each region to its style's)."""
+        channels, transform = self.params.colour_match, self.params.colour_transform
+        # the statistics of a painting hardly change with its size: at most 512 px keeps a huge upload cheap
+        styles = [images.resize(s, images.fit_size(s.shape[-1], s.shape[-2], min(512, max(s.shape[-2:])))) for s in self.styles]
+        regions, device = self.job.regions, picture.device
+        own = [None] * len(styles) if regions is None else [regions.style_at(i, (s.shape[-1], s.shape[-2]), device)
+                                                             for i, s in enumerate(styles)]
+        if regions is not None:
+            coverage = regions.at((picture.shape[-1], picture.shape[-2]), self.blend, device)
+            return colour.match_regions(picture, styles, coverage, channels, transform, own)
+        if self._palette is None:
+            self._palette = colour.palette(styles, self.blend, channels, own)
+        return colour.match_to(picture, self._palette, channels, transform)
+
     def _snapshot(self, image: Tensor, losses: dict[str, Tensor], final: bool = False) -> Snapshot:
-        picture = image.detach().float()
+        picture = image.detach().float().clamp(0, 1)  # a pyramid's clamped picture is in range only to float rounding
         if self.params.preserve_colors:
             picture = images.keep_colors(picture, self.content)
+        if self.params.colour_match != "none":
+            picture = self._match_colours(picture)
         values = {k: float(v.detach().float().sum()) for k, v in losses.items()}
         return Snapshot(iteration=self.iteration, iterations=self.iterations, stage=self.stage, stages=len(self.stages),
                         size=(picture.shape[-1], picture.shape[-2]), losses=values,

