@@ -248,7 +248,7 @@ class Board:
         running_s = self.clock() - (held.started or held.arrived)
         eta = running_s * (100.0 - percent) / percent if percent > 0 else None
         run = held.run
-        self._kept_status(held, "running", iteration=held.iteration, stage=(run.stage + 1) if run is not None else 1,
+        self._kept_status(held, "running", iteration=held.iteration, stage=run.stage if run is not None else 1,
                           stages=len(held.stages or []), percent=round(percent, 1), elapsed_s=round(running_s, 2),
                           eta_s=round(eta, 1) if eta is not None else None,
                           preview=f"/results/{held.result_id}/preview.jpg" if held.has_preview else None,

@@ -76,3 +76,31 @@ def test_a_shared_result_opens_elsewhere_and_its_creator_can_delete_it(browser: 
     expect(maker.get_by_test_id("saved-result")).to_have_count(0)  # the deleted one dropped from the list
     other.close()
     maker.context.close()
+
+
+def test_a_kept_job_s_link_shows_progress_then_turns_into_the_picture(browser: Browser, images: dict[str, Path], frontend_url: str) -> None:
+    import json
+
+    files = {"content": ("c.jpg", images["content"].read_bytes(), "image/jpeg"), "style": ("s.jpg", images["style"].read_bytes(), "image/jpeg")}
+    data = {"size": "64", "iterations": "400", "snapshot_every": "5", "multiscale": "false", "keep": "true", "response": "stream"}
+    with httpx.stream("POST", f"{frontend_url}predictions/style_transfer", files=files, data=data, timeout=120) as r:
+        kept = json.loads(next(r.iter_lines()))["kept"]  # then the connection closes: the job runs on
+    phone = browser.new_context(viewport={"width": PHONE[0], "height": PHONE[1]})
+    page = phone.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.goto(f"{frontend_url}r/{kept['id']}")
+    try:
+        expect(page.get_by_test_id("share-progress-text")).to_contain_text("Running", timeout=RUN_TIMEOUT_MS)
+        expect(page.get_by_test_id("share-preview")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "share-kept-running-390.png"), full_page=True)
+        expect(page.get_by_test_id("share-final")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        page.wait_for_function("document.querySelector('[data-testid=share-final]').naturalWidth > 0")
+        expect(page.get_by_test_id("share-progress")).to_be_hidden()
+        page.screenshot(path=str(ARTIFACTS / "share-kept-done-390.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE[0]
+        assert errors == [], errors
+    finally:
+        httpx.post(f"{frontend_url}results/{kept['id']}/cancel", headers={"X-Cancel-Token": kept["cancel_token"]}, timeout=30)
+        phone.close()
