@@ -53,6 +53,8 @@ const history = new RunHistory($("history"), $("history-empty"), (values, { weig
   $("param-size").focus();
 });
 const sharing = new Sharing(apiBase);
+let keptNow = null; // the running job's kept record (id, cancel token) when it was sent with keep=true
+const KEEP_OFFER_S = 60; // jobs estimated longer than this are offered "Keep running if I leave"
 sharing.showSaved(true);
 let caps = DEFAULT_CAPABILITIES;
 let presets = null; // set once the panel exists (its schema is read first)
@@ -162,7 +164,11 @@ $("job-form").addEventListener("submit", async (e) => {
   }
   if (app.dataset.state !== "running") start();
 });
-$("cancel").addEventListener("click", () => controller?.abort());
+$("cancel").addEventListener("click", () => {
+  // A kept job runs on when its connection closes: Cancel stops it on the server too, with its token.
+  if (keptNow) sharing.cancelKept(keptNow);
+  controller?.abort();
+});
 
 /** This server's limits, weights and speed; without them the built-in defaults apply, said discreetly. */
 function useCapabilities(doc) {
@@ -219,14 +225,18 @@ const askPlan = debounce(async (values, request) => {
   const b = content.source?.bitmap;
   const wh = b ? { width: b.width, height: b.height } : { width: values.size, height: values.size };
   let text = "";
+  let seconds = null;
   try {
-    const seconds = predictSeconds(caps, await fetchPlan(apiUrl, values, wh), values.style_loss);
+    seconds = predictSeconds(caps, await fetchPlan(apiUrl, values, wh), values.style_loss);
     const device = caps.fallback ? "" : ` on this server's ${caps.device.type.toUpperCase()}`;
     if (seconds !== null) text = `about ${formatDuration(Math.max(1, seconds))}${device}`;
   } catch {
     // no plan, no estimate: the run itself still says its ETA
   }
-  if (request === estimateRequest) $("estimate").textContent = text;
+  if (request === estimateRequest) {
+    $("estimate").textContent = text;
+    $("keep-label").hidden = !(caps.results?.kept && seconds > KEEP_OFFER_S);
+  }
 }, 300);
 
 function estimateFor(values) {
@@ -362,6 +372,7 @@ async function buildForm(values) {
   for (const { field, blob } of await regions.maskEntries(values.size)) form.append(field, blob, `${field}.png`);
   for (const [name, value] of toFormEntries(values)) form.append(name, value);
   form.append("response", "stream");
+  if (!$("keep-label").hidden && $("keep-job").checked) form.append("keep", "true");
   return form;
 }
 
@@ -404,6 +415,7 @@ async function start() {
         if (event.weights) $("weights-banner").hidden = !String(event.weights).endsWith("random-init");
         if (event.event === "plan") {
           results.planned(event);
+          if (event.kept) keptNow = sharing.kept(event.kept, values);
         } else if (event.event === "queued") {
           $("status").textContent = queuedStatus(event.position);
           results.queued(event.position);
@@ -432,6 +444,7 @@ async function start() {
     }
   } finally {
     controller = null;
+    keptNow = null;
     app.dataset.result = outcome;
     $("download-gif").hidden = results.frames.length < 2;
     const status = { done: "Done", cancelled: "Cancelled — ready", error: "Failed — see the message; ready" }[outcome];

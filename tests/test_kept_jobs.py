@@ -279,3 +279,22 @@ def test_progress_is_weighted_by_each_stage_s_pixels() -> None:
     assert percent_done(stages, 10) == pytest.approx(20.0)  # the small stage is a fifth of the work
     assert percent_done(stages, 15) == pytest.approx(60.0)
     assert percent_done(stages, 20) == pytest.approx(100.0)
+
+
+def test_a_small_interactive_job_beside_a_kept_big_one_takes_at_most_twice_its_solo_time(handler: StyleTransferHandler, store: Path,
+                                                                                          cleanup: list[tuple[StyleTransferHandler, str, str]]) -> None:
+    small = {**JOB, "size": "32", "iterations": "30", "response": "png"}
+    began = time.monotonic()
+    assert ask(handler, small).status == 200
+    solo = time.monotonic() - began
+    front, reply = start_kept(handler, size="128", iterations="2000")
+    kept = first_line(reply)["kept"]
+    cleanup.append((handler, kept["id"], kept["cancel_token"]))
+    front.leave(reply)
+    front.call()
+    wait_for(lambda: (s := status(store, kept["id"])) and s["state"] == "running" and not s["attached"], "the big job to run alone")
+    began = time.monotonic()
+    assert ask(handler, small).status == 200
+    beside = time.monotonic() - began
+    assert beside <= 2 * solo + 2, (solo, beside)
+    assert status(store, kept["id"])["state"] == "running"  # and the big one ran on

@@ -104,3 +104,29 @@ def test_a_kept_job_s_link_shows_progress_then_turns_into_the_picture(browser: B
     finally:
         httpx.post(f"{frontend_url}results/{kept['id']}/cancel", headers={"X-Cancel-Token": kept["cancel_token"]}, timeout=30)
         phone.close()
+
+
+def test_a_long_job_kept_in_the_web_app_is_found_again_after_a_reload(browser: Browser, images: dict[str, Path], frontend_url: str) -> None:
+    page = open_app(browser, frontend_url)
+    page.get_by_test_id("content-input").set_input_files(images["content"])
+    page.get_by_test_id("style-input").set_input_files(images["style"])
+    set_params(page, size="512", iterations="300", snapshot_every="1")  # minutes on this CPU: offered, and on
+    expect(page.get_by_test_id("keep-label")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_test_id("keep-job")).to_be_checked()
+    page.screenshot(path=str(ARTIFACTS / "keep-offer-1280.png"))
+    page.get_by_test_id("start").click()
+    expect(page.get_by_test_id("saved-result")).to_have_count(1, timeout=RUN_TIMEOUT_MS)  # listed as soon as it is kept
+    saved = page.evaluate("JSON.parse(localStorage.getItem('style-transfer.results'))")[0]
+    try:
+        assert saved["kept"] is True and len(saved["cancelToken"]) > 20
+        page.reload()  # the tab goes away and comes back: the job ran on and is listed with its progress
+        expect(page.get_by_test_id("saved-result")).to_have_count(1, timeout=RUN_TIMEOUT_MS)
+        expect(page.get_by_test_id("saved-result")).to_contain_text("running", timeout=RUN_TIMEOUT_MS)
+        page.screenshot(path=str(ARTIFACTS / "keep-reloaded-1280.png"), full_page=True)
+        status = httpx.get(f"{frontend_url}results/{saved['id']}/status.json", timeout=30).json()
+        assert status["state"] in ("waiting", "running") and not status.get("attached")
+        assert page.page_errors == []  # type: ignore[attr-defined]
+    finally:
+        r = httpx.post(f"{frontend_url}results/{saved['id']}/cancel", headers={"X-Cancel-Token": saved["cancelToken"]}, timeout=30)
+        page.context.close()
+    assert r.status_code == 202
