@@ -235,7 +235,7 @@ const askPlan = debounce(async (values, request) => {
   }
   if (request === estimateRequest) {
     $("estimate").textContent = text;
-    $("keep-label").hidden = !(caps.results?.kept && seconds > KEEP_OFFER_S);
+    $("keep-label").hidden = !(caps.kept && seconds > KEEP_OFFER_S);
   }
 }, 300);
 

@@ -55,6 +55,7 @@ export function parseCapabilities(doc) {
     limits: { max_size: limits.max_size, max_iterations: limits.max_iterations, max_work: limits.max_work, max_styles: limits.max_styles ?? 8 },
     speed: { pixel_iterations_per_s: speed, style_loss_s_per_iteration: doc.speed?.style_loss_s_per_iteration || {} },
     precision: { auto: doc.precision?.auto ?? null, reason: doc.precision?.reason ?? "" },
+    kept: doc.results?.kept ?? null, // kept jobs (keep=true) and their caps; null: this server keeps none
     fallback: false,
   };
 }
