@@ -179,3 +179,28 @@ def test_a_worker_killed_mid_job_reads_failed_within_the_bound(front: str, pair:
              timeout=STALE_AFTER_S + 4 * HEARTBEAT_S)
     assert state_via(a, rid) == "failed"
     b.wait_ready(180)
+
+
+def test_a_batch_of_photos_by_styles_completes_and_a_second_run_does_nothing(pair: tuple[TorchServe, TorchServe], tmp_path: Path) -> None:
+    photos = []
+    for n in range(2):
+        path = tmp_path / f"photo{n}.jpg"
+        content_image(56 + 8 * n, 40).save(path)
+        photos.append(str(path))
+    styles = []
+    for name in ("ink", "oil"):
+        path = tmp_path / f"{name}.png"
+        style_image(40).save(path)
+        styles += ["--style", str(path)]
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "stylize_client", *photos, *styles, "-o", str(out), "--url", pair[0].url,
+            "--size", "48", "--iterations", "6", "--no-multiscale"]
+    first = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    made = sorted(p.name for p in out.iterdir())
+    assert made == ["photo0__ink.png", "photo0__oil.png", "photo1__ink.png", "photo1__oil.png"]
+    assert all(Image.open(out / name).size[0] == 48 for name in made)
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    second = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0 and "nothing to do" in second.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == stamps
