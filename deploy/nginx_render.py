@@ -53,7 +53,8 @@ def render(conf_text: str, upstream: str, listen: int, root: Path | str = FRONTE
     (default: <tmp>/results) and /tmp/ paths replaced (and the job rate, e.g. "120r/m", when given)."""
     tmp_dir = str(Path(tmp).resolve())
     results_dir = str(Path(results).resolve()) if results is not None else tmp_dir.rstrip("/") + "/results"
-    conf_text = _sub(r"(?<=alias )" + re.escape(RESULTS_DIR) + r"(?=/)", results_dir, conf_text, "results alias line", 1)
+    # the finished results and the kept jobs' status and preview
+    conf_text = _sub(r"(?<=alias )" + re.escape(RESULTS_DIR) + r"(?=/)", results_dir, conf_text, "results alias lines", 3)
     text = _sub(r"(?<=^        server )model-server:8080(?=;)", upstream, conf_text, "upstream server line", 1)
     text = _sub(r"(?<=^        listen )8080(?=;)", f"127.0.0.1:{listen}", text, "listen line", 1)
     if jobs_rate is not None:

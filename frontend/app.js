@@ -53,6 +53,8 @@ const history = new RunHistory($("history"), $("history-empty"), (values, { weig
   $("param-size").focus();
 });
 const sharing = new Sharing(apiBase);
+let keptNow = null; // the running job's kept record (id, cancel token) when it was sent with keep=true
+const KEEP_OFFER_S = 60; // jobs estimated longer than this are offered "Keep running if I leave"
 sharing.showSaved(true);
 let caps = DEFAULT_CAPABILITIES;
 let presets = null; // set once the panel exists (its schema is read first)
@@ -166,7 +168,11 @@ $("job-form").addEventListener("submit", async (e) => {
   }
   if (app.dataset.state !== "running") start();
 });
-$("cancel").addEventListener("click", () => controller?.abort());
+$("cancel").addEventListener("click", () => {
+  // A kept job runs on when its connection closes: Cancel stops it on the server too, with its token.
+  if (keptNow) sharing.cancelKept(keptNow);
+  controller?.abort();
+});
 
 /** This server's limits, weights and speed; without them the built-in defaults apply, said discreetly. */
 function useCapabilities(doc) {
@@ -239,6 +245,7 @@ function usePlan(answer) {
   if (answer.maxIterations !== null) setMaxima({ iterations: Math.min(spec.max, answer.maxIterations) });
   const device = caps.fallback ? "" : ` on this server's ${caps.device.type.toUpperCase()}`;
   $("estimate").textContent = answer.estimateS === null ? "" : `about ${formatDuration(Math.max(1, answer.estimateS))}${device}`;
+  $("keep-label").hidden = !(caps.kept && answer.estimateS !== null && answer.estimateS > KEEP_OFFER_S);
 }
 
 /** A refusal naming a panel field: said at once unless the user is still typing in that field (then on blur). */
@@ -379,6 +386,7 @@ async function buildForm(raw, values) {
   for (const { field, blob } of await regions.maskEntries(size)) form.append(field, blob, `${field}.png`);
   for (const [name, value] of toFormEntries(raw)) form.append(name, value);
   form.append("response", "stream");
+  if (!$("keep-label").hidden && $("keep-job").checked) form.append("keep", "true");
   return form;
 }
 
@@ -433,6 +441,7 @@ async function start() {
         if (event.weights) $("weights-banner").hidden = !String(event.weights).endsWith("random-init");
         if (event.event === "plan") {
           results.planned(event);
+          if (event.kept) keptNow = sharing.kept(event.kept, values);
         } else if (event.event === "queued") {
           $("status").textContent = queuedStatus(event.position);
           results.queued(event.position);
@@ -461,6 +470,7 @@ async function start() {
     }
   } finally {
     controller = null;
+    keptNow = null;
     app.dataset.result = outcome;
     $("download-gif").hidden = results.frames.length < 2;
     const status = { done: "Done", cancelled: "Cancelled — ready", error: "Failed — see the message; ready" }[outcome];

@@ -45,6 +45,7 @@ export function parseCapabilities(doc) {
     limits: { max_size: limits.max_size, max_iterations: limits.max_iterations },
     preview: positive(preview?.size) && positive(preview?.iterations) ? { size: preview.size, iterations: preview.iterations } : null,
     precision: { auto: doc.precision?.auto ?? null, reason: doc.precision?.reason ?? "" },
+    kept: doc.results?.kept ?? null, // kept jobs (keep=true) and their caps; null: this server keeps none
     fallback: false,
   };
 }

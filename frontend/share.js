@@ -1,6 +1,8 @@
 // The share page of one stored result (/r/<id>): the picture, how it was made, its snapshots.
 // It reads only the front's read-only /results/<id>/ files; deleting needs the token that the
-// creating browser keeps (results.js' saved results in localStorage).
+// creating browser keeps (results.js' saved results in localStorage). A kept job that is still
+// running has no record yet: the page shows its status (stage, %, ETA, latest snapshot) and turns
+// into the result when it is done.
 import { savedResults, forgetResult, USE_SETTINGS_KEY } from "./saved.js";
 
 const $ = (id) => document.getElementById(id);
@@ -33,6 +35,54 @@ function settingRows(record) {
   return rows;
 }
 
+const POLL_MS = 2000; // the front allows two status reads a second per client
+
+// A status whose heartbeat (Last-Modified) is older than stale_after_s, by the server's own Date, belongs to a
+// worker that died: the job failed.
+export function judged(status, date, lastModified) {
+  const age = (Date.parse(date) - Date.parse(lastModified)) / 1000;
+  if (["waiting", "running"].includes(status.state) && Number.isFinite(age) && age > status.stale_after_s) {
+    return { ...status, state: "failed", message: "the server holding this job stopped; submit it again" };
+  }
+  return status;
+}
+
+export function progressText(s) {
+  if (s.state === "waiting") return s.position ? `Waiting for memory on the server (position ${s.position})…` : "Waiting to start…";
+  const eta = s.eta_s != null ? `, about ${Math.max(1, Math.round(s.eta_s))} s left` : "";
+  return `Running: ${Math.round(s.percent || 0)} % · stage ${s.stage || 1} of ${s.stages || 1} · iteration ${s.iteration || 0} of ${s.iterations}${eta}`;
+}
+
+// Follows a kept job until it ends. True when it is done (its record now exists), false when there is no such job
+// or it failed or was cancelled (said on the page).
+async function followKept(id, base) {
+  const box = $("share-progress");
+  for (;;) {
+    const r = await fetch(`${base}status.json`, { cache: "no-store" }).catch(() => null);
+    if (r && r.status === 404 && box.hidden) return false;
+    if (r && r.ok) {
+      const s = judged(await r.json(), r.headers.get("Date"), r.headers.get("Last-Modified"));
+      if (s.state === "done") { box.hidden = true; return true; }
+      if (s.state === "failed" || s.state === "cancelled") {
+        box.hidden = true;
+        show(s.state === "cancelled" ? "This job was cancelled." : `This job failed: ${s.message || "unknown error"}.`, s.state);
+        return false;
+      }
+      box.hidden = false;
+      $("share-bar").value = s.percent || 0;
+      $("share-progress-text").textContent = progressText(s);
+      show("This picture is still being made; the page turns into it when it is done.", "running");
+      if (s.preview) {
+        const img = $("share-preview");
+        img.src = `${s.preview}?i=${s.iteration}`; // a new snapshot, not the cached one
+        img.hidden = false;
+      }
+    }
+    const wait = r?.status === 429 ? 1000 * Number(r.headers.get("Retry-After") || 5) : POLL_MS;
+    await new Promise((done) => setTimeout(done, wait));
+  }
+}
+
 async function main() {
   const id = resultId(location.pathname);
   if (!id) return show("This is not a result link.", "missing");
@@ -42,6 +92,7 @@ async function main() {
     // no-cache: revalidate, so a result deleted since it was cached (immutable) shows as gone
     const r = await fetch(`${base}record.json`, { cache: "no-cache" });
     if (r.status === 404) {
+      if (await followKept(id, base)) return main();
       forgetResult(id);
       return show("This result is gone: it expired or was deleted.", "missing");
     }

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from serving import capabilities, memory, speed, watchdog
+from serving import capabilities, kept, memory, speed, watchdog
 from serving.request import Limits
 from serving.results import Results, ResultsSettings
 from serving.scheduler import Board, Held, Incoming, SchedulerSettings
@@ -34,6 +34,8 @@ REPEATED_HEADER = "x-style-repeated-fields"
 # Test-only fault injection, honoured only when the worker starts with STYLE_TEST_HOOKS=1.
 FAULT_HEADER = "x-style-test-fault-at"
 DELETE_TOKEN_HEADER = "x-delete-token"  # DELETE /results/<id> through the front
+CANCEL_TOKEN_HEADER = "x-cancel-token"  # POST /results/<id>/cancel through the front
+CLIENT_HEADER = "x-real-ip"  # the client's address as the front saw it (kept-job caps per client)
 BUDGET_SHARE = {"cpu": 0.6, "cuda": 0.85}  # of host RAM / GPU memory, for memory_budget_mb: auto
 
 
@@ -84,7 +86,8 @@ class StyleTransferHandler(BaseHandler):
         self.test_hooks = os.environ.get("STYLE_TEST_HOOKS") == "1"
         self.speed = speed.measure(self.engine)
         self.context = context
-        self.results = Results(ResultsSettings.from_mapping(config.get("results")))
+        self.results = Results(ResultsSettings.from_mapping(config.get("results")),
+                               kept=kept.KeptSettings.from_mapping(config.get("kept")))
         self.board = Board(self.engine, self.limits, self.budget, slice_s=self.slice_s,
                            call_budget_s=self.settings.call_s,
                            capabilities=self.capabilities, device_free=self._device_free, report=self._report,
@@ -101,7 +104,9 @@ class StyleTransferHandler(BaseHandler):
             _note_repeated_fields()
         except Exception:  # an internal TorchServe change must not take the model down
             logger.warning("could not install the repeated-field check", exc_info=True)
-        watchdog.start(self.board.drop_idle, self.watchdog_s, self._after_drop)
+        watchdog.start(self.board.drop_idle, self.watchdog_s, self._after_drop, advance=self.board.advance_unattended)
+        if self.results.kept is not None:
+            kept.start_heartbeat(self.results.kept, lambda: list(self.board.kept_ids))
         self.initialized = True
 
     # -- the serving loop ------------------------------------------------------------------------
@@ -129,7 +134,8 @@ class StyleTransferHandler(BaseHandler):
         fault = headers.get(FAULT_HEADER) if self.test_hooks else None
         return Incoming(request_id=str(context.request_ids[idx]), fields=fields or {}, accept=headers.get("accept"),
                         repeated=frozenset(filter(None, headers.get(REPEATED_HEADER, "").split(","))),
-                        fault_at=int(fault) if fault and fault.isdigit() else None, delete_token=headers.get(DELETE_TOKEN_HEADER))
+                        fault_at=int(fault) if fault and fault.isdigit() else None, delete_token=headers.get(DELETE_TOKEN_HEADER),
+                        cancel_token=headers.get(CANCEL_TOKEN_HEADER), client=headers.get(CLIENT_HEADER))
 
     def _after_drop(self) -> None:
         self._free_device_cache()

@@ -239,7 +239,8 @@ def test_jobs_wait_for_memory_with_queued_events(weights_file: Path, tmp_path: P
     first = front.submit({"content": CONTENT, "style": STYLE, "size": "64", "iterations": "30", "snapshot_every": "10", "response": "stream"})
     second = front.submit({"content": CONTENT, "style": STYLE, "size": "64", "iterations": "4", "snapshot_every": "2", "response": "stream"})
     front.call()
-    assert h.board.counts() == {"running": 1, "waiting": 1, "reserved_bytes": h.board.held[first.request_id].need_bytes}
+    assert h.board.counts() == {"running": 1, "waiting": 1, "reserved_bytes": h.board.held[first.request_id].need_bytes,
+                                 "kept": 0, "detached": 0}
     front.run()
     events = lines(second)[1:]  # after the plan line
     assert events[0] == {"event": "queued", "position": 1}

@@ -112,4 +112,5 @@ def test_a_failing_store_still_answers_the_job_with_a_warning(handler: StyleTran
 
 def test_capabilities_say_results_are_kept(handler: StyleTransferHandler) -> None:
     caps = json.loads(one(handler, {"response": "capabilities"}).body)
-    assert caps["results"] == {"enabled": True, "max_age_s": 604800.0}
+    assert caps["results"]["enabled"] is True and caps["results"]["max_age_s"] == 604800.0
+    assert caps["results"]["kept"]["max_per_client"] == 2 and caps["results"]["kept"]["stale_after_s"] == 10.0

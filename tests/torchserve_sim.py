@@ -9,10 +9,15 @@ and headers count on the first chunk only; a request whose client left is left o
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
 from ts.context import Context, RequestProcessor
+
+# Request ids are unique across every Frontend, as TorchServe's (UUIDs) are: a worker may still hold a kept
+# job of an earlier client when the next one calls.
+_IDS = itertools.count(1)
 
 
 @dataclass
@@ -49,7 +54,7 @@ class Frontend:
 
     def submit(self, fields: dict[str, Any], headers: dict[str, str] | None = None) -> Reply:
         self.counter += 1
-        rid = f"req-{self.counter}"
+        rid = f"req-{next(_IDS)}"
         reply = Reply(rid)
         self.held.append(Pending(rid, fields, dict(headers or {}), reply))
         return reply

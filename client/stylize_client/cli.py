@@ -1,124 +1,34 @@
 """HTTP client for the style-transfer service: streams the snapshot sequence as it happens.
 
     stylize-client CONTENT STYLE [STYLE ...] --url http://127.0.0.1:8000 -o out.png \\
-        [--snapshots-dir DIR] [--size 256 --iterations 200 ...every engine parameter]
+        [--snapshots-dir DIR] [--keep | --detach] [--size 256 --iterations 200 ...every engine parameter]
     stylize-client get http://127.0.0.1:8000/r/<id> -o out.png     # a stored result, again
+    stylize-client status|wait|cancel http://127.0.0.1:8000/r/<id>  # a kept job (kept.py)
+    stylize-client PHOTO [PHOTO ...] --style A [--style B] -o OUTDIR # a batch (kept.py)
 
 (also ``python -m stylize_client``). --url takes the web app's address (the nginx front), TorchServe's own (:8080) or the full inference URL
-that `make serve` prints. Ctrl-C closes the connection, which makes the server drop the job.
+that `make serve` prints. Ctrl-C closes the connection, which makes the server drop the job (a kept job runs on).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import json
-import mimetypes
-import os
-import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from stylize_options import OptionError, add_param_options, check_writable, collect_params, prepare_dir
 from tqdm import tqdm
 
-from .schema import shipped_schema
+from . import kept
+from .jobs import DEFAULT_URL, MODEL_PATH, PARAMS, RESULT_ID, STYLE_FIELDS, ClientError, endpoint, form_fields, message_of, result_location, share_root, stream_job
 
-PARAMS = shipped_schema()["params"]
-STYLE_FIELDS: list[str] = shipped_schema()["fields"]["style"]
+__all__ = ["DEFAULT_URL", "INTERRUPTED", "MODEL_PATH", "PARAMS", "RESULT_ID", "STYLE_FIELDS", "ClientError", "endpoint",
+           "form_fields", "main", "result_location", "share_root", "stream_job"]
 
-DEFAULT_URL = os.environ.get("STYLE_URL", "http://127.0.0.1:8000")
-MODEL_PATH = "/predictions/style_transfer"
 INTERRUPTED = "interrupted: closed the connection, so the server drops the job"
-
-
-def endpoint(url: str) -> str:
-    """The inference URL for any address a user may have: a server or front root (http://host:8000),
-    the inference URL itself (…/predictions/style_transfer), …/predictions, …/ping or …/capabilities."""
-    base = url.strip().rstrip("/")
-    if "://" not in base:
-        base = "http://" + base
-    path = urlsplit(base).path
-    if re.search(r"/predictions/[^/]+$", path):
-        return base
-    if path.endswith("/predictions"):
-        return base + MODEL_PATH.removeprefix("/predictions")
-    for tail in ("/ping", "/capabilities"):
-        if path.endswith(tail):
-            base = base.removesuffix(tail)
-    return base + MODEL_PATH
-
-
-class ClientError(RuntimeError):
-    """The server refused the job or could not be reached; str() is the one-line message."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-def form_fields(params: dict[str, Any]) -> dict[str, str]:
-    return {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in params.items()}
-
-
-def stream_job(url: str, content: Path, styles: list[Path], params: dict[str, Any],
-               timeout: float = 3600.0) -> Iterator[dict[str, Any]]:
-    """POST one job in `stream` form; yield each NDJSON event (snapshot…, then done)."""
-    files = [("content", (content.name, content.read_bytes(), mimetypes.guess_type(content.name)[0] or "application/octet-stream"))]
-    for name, path in zip(STYLE_FIELDS, styles, strict=False):
-        files.append((name, (path.name, path.read_bytes(), mimetypes.guess_type(path.name)[0] or "application/octet-stream")))
-    data = {**form_fields(params), "response": "stream"}
-    target = endpoint(url)
-    try:
-        # Leaving this block for any reason (done, error, Ctrl-C, generator closed) closes the connection.
-        with httpx.stream("POST", target, files=files, data=data, timeout=httpx.Timeout(timeout, connect=10)) as response:
-            if response.status_code >= 400:
-                response.read()
-                raise ClientError(f"HTTP {response.status_code}: {_message(response)}", 2 if response.status_code < 500 else 3)
-            for line in response.iter_lines():
-                if not line.strip():
-                    continue
-                event = json.loads(line)
-                if event.get("event") == "error":
-                    raise ClientError(f"server error: {event.get('message')}", 3)
-                yield event
-                if event.get("event") == "done":
-                    return
-    except httpx.TransportError as exc:
-        raise ClientError(f"cannot reach {target}: {exc.__class__.__name__}: {exc}", 3) from None
-    raise ClientError("the stream ended before the result arrived (server restarted or connection cut)", 3)
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        return str(response.json().get("message") or response.text[:200])
-    except (ValueError, AttributeError):
-        return response.text[:200] or response.reason_phrase
-
-
-RESULT_ID = re.compile(r"[A-Za-z0-9_-]{22}")
-
-
-def result_location(link: str, url: str = DEFAULT_URL) -> tuple[str, str]:
-    """(server root, result id) from a share link (…/r/<id>), an image link (…/results/<id>/…) or a bare id."""
-    text = link.strip()
-    if RESULT_ID.fullmatch(text):
-        parts = urlsplit(url if "://" in url else "http://" + url)
-        return f"{parts.scheme}://{parts.netloc}", text
-    parts = urlsplit(text if "://" in text else "http://" + text)
-    match = re.fullmatch(r"(?:.*?)/(?:r|results)/([A-Za-z0-9_-]{22})(?:/[^/]*)?/?", parts.path)
-    if not match:
-        raise ClientError(f"result: {link!r} is not a result link (…/r/<id>) or id", 2)
-    return f"{parts.scheme}://{parts.netloc}", match[1]
-
-
-def share_root(url: str) -> str:
-    parts = urlsplit(endpoint(url))
-    return f"{parts.scheme}://{parts.netloc}"
+KEPT_INTERRUPTED = "interrupted: the job runs on at the server"
 
 
 def get_main(argv: list[str]) -> int:
@@ -134,10 +44,10 @@ def get_main(argv: list[str]) -> int:
         if record.status_code == 404:
             raise ClientError(f"result {rid}: not found (it expired or was deleted)", 2)
         if record.status_code >= 400:
-            raise ClientError(f"HTTP {record.status_code}: {_message(record)}", 3)
+            raise ClientError(f"HTTP {record.status_code}: {message_of(record)}", 3)
         image = httpx.get(f"{root}/results/{rid}/final.png", timeout=60)
         if image.status_code != 200:
-            raise ClientError(f"HTTP {image.status_code}: {_message(image)}", 3)
+            raise ClientError(f"HTTP {image.status_code}: {message_of(image)}", 3)
     except OptionError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -157,8 +67,11 @@ def get_main(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["get"]:
-        return get_main(argv[1:])
+    commands = {"get": get_main, "status": kept.status_main, "wait": kept.wait_main, "cancel": kept.cancel_main}
+    if argv[:1] and argv[0] in commands:
+        return commands[argv[0]](argv[1:])
+    if any(a == "--style" or a.startswith("--style=") for a in argv):
+        return kept.batch_main(argv)
     parser = argparse.ArgumentParser(prog="stylize-client", description="Run a style-transfer job on a server and stream its snapshots.")
     parser.add_argument("content", type=Path)
     parser.add_argument("styles", type=Path, nargs="+", metavar="style")
@@ -167,8 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, required=True, help="final PNG")
     parser.add_argument("--snapshots-dir", type=Path, help="save every snapshot (JPEG) here as it arrives")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the whole job")
+    parser.add_argument("--keep", action="store_true", help="a kept job: it runs to its end on the server even if this "
+                        "client stops (Ctrl-C, a dropped connection); follow it with status/wait, stop it with cancel")
+    parser.add_argument("--detach", action="store_true", help="submit a kept job, print its link and cancel token, and exit")
     add_param_options(parser, PARAMS)
     args = parser.parse_args(argv)
+    keep = args.keep or args.detach
     for path in [args.content, *args.styles]:
         if not path.is_file():
             print(f"error: {path}: no such file", file=sys.stderr)
@@ -184,13 +101,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     bar: tqdm | None = None
-    events = stream_job(args.url, args.content, args.styles, collect_params(args, PARAMS), args.timeout)
+    events = stream_job(args.url, args.content, args.styles, collect_params(args, PARAMS), args.timeout, keep=keep)
     try:
         for event in events:
             if event["event"] == "plan":  # the stages the server will run; the bar counts iterations
+                if event.get("kept"):
+                    link = f"{share_root(args.url)}{event['kept']['url']}"
+                    print(f"kept: {link}\n  follow: stylize-client wait {link} -o {args.output}\n  cancel: stylize-client cancel {link} "
+                          f"--token {event['kept']['cancel_token']}", file=sys.stderr, flush=True)
+                    if args.detach:
+                        events.close()  # the server keeps the job; this client is done
+                        return 0
                 continue
             if event["event"] == "queued":  # waiting inside the worker for memory; snapshots follow
                 print(f"queued: position {event.get('position')}", file=sys.stderr)
+                continue
+            if event["event"] not in ("snapshot", "done"):  # a newer server's event this client does not know
                 continue
             if bar is None:
                 bar = tqdm(total=event["iterations"], unit="it", dynamic_ncols=True, file=sys.stderr)
@@ -214,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         events.close()  # runs the stream's exit: the socket closes and the server drops the job
         if bar is not None:
             bar.close()
-        print(f"\n{INTERRUPTED}", file=sys.stderr)
+        print(f"\n{KEPT_INTERRUPTED if keep else INTERRUPTED}", file=sys.stderr)
         return 130
     finally:
         if bar is not None:

@@ -34,6 +34,8 @@ test("capabilities: what precision=auto runs as on this server is kept for the p
   const caps = parseCapabilities({ ...DOC, precision: { auto: "bf16", reason: "CPU flags show avx512_bf16" } });
   assert.deepEqual(caps.precision, { auto: "bf16", reason: "CPU flags show avx512_bf16" });
   assert.deepEqual(parseCapabilities(DOC).precision, { auto: null, reason: "" });
+  assert.equal(parseCapabilities(DOC).kept, null); // a server without kept jobs: the app offers none
+  assert.deepEqual(parseCapabilities({ ...DOC, results: { enabled: true, kept: { max_per_client: 2 } } }).kept, { max_per_client: 2 });
 });
 
 test("URLs: the front's /capabilities, and TorchServe's own form when the API is elsewhere", () => {

@@ -4,6 +4,7 @@ result store when the sender wanted it kept; a failed job its error."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from stylize import Snapshot, images
 
@@ -16,7 +17,8 @@ class Finisher:
     def __init__(self, results: Results, weights_label: str | None, clock: Callable[[], float]) -> None:
         self.results, self.weights_label, self.clock = results, weights_label, clock
 
-    def finish(self, held: Held, final: Snapshot) -> None:
+    def finish(self, held: Held, final: Snapshot) -> dict[str, Any]:
+        """Returns the done record (with ``result`` when stored, ``warning`` when not)."""
         png = images.encode(final.image, records.FINAL_FORMAT)
         held.close()
         now = self.clock()
@@ -31,6 +33,7 @@ class Finisher:
                                           styles=job.styles if request.store_inputs else (), regions=job.regions is not None,
                                           weights_label=self.weights_label))
         held.answer.finish(done, png)
+        return done
 
     @staticmethod
     def fail(held: Held, message: str, status: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stylize import Run
+from stylize import Run, Stage
 
 from .forms import Answer
 from .memory import output_size
@@ -30,6 +30,18 @@ class Held:
     last_advanced: float = 0.0
     decode_s: float = 0.0
     keeping: Keeping | None = None  # its place in the result store, drawn on arrival
+    stages: list[Stage] | None = None  # its plan (a kept job's progress is weighted by it)
+    detached: bool = False  # a kept job whose client left: it runs on, answering nobody
+    status_position: int | None = None  # the queue position last written to a kept job's status
+    has_preview: bool = False  # a kept job's latest snapshot is in the store
+
+    @property
+    def kept(self) -> bool:
+        return self.keeping is not None and self.keeping.kept
+
+    @property
+    def result_id(self) -> str | None:
+        return self.keeping.reserved.id if self.keeping is not None else None
 
     @property
     def done(self) -> bool:

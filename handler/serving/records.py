@@ -41,9 +41,13 @@ def done_record(final: Snapshot, png: bytes, params: StyleParams, timings: dict[
     return record
 
 
-def plan_record(stages: list[Stage]) -> dict[str, Any]:
-    """The stages a job runs: the stream's first line and the answer of ``response=plan``."""
-    return {"event": "plan", "stages": [{"size": list(st.size), "iterations": st.iterations} for st in stages]}
+def plan_record(stages: list[Stage], kept: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The stages a job runs: the stream's first line and the answer of ``response=plan``. A kept job's
+    first line also says where it is followed and how it is cancelled (``kept``)."""
+    record: dict[str, Any] = {"event": "plan", "stages": [{"size": list(st.size), "iterations": st.iterations} for st in stages]}
+    if kept is not None:
+        record["kept"] = kept
+    return record
 
 
 def error_record(message: str) -> dict[str, Any]:

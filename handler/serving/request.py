@@ -32,9 +32,12 @@ from .responses import PayloadTooLarge
 CAPABILITIES = "capabilities"  # response=capabilities: what this server accepts, instead of a job
 PLAN = "plan"  # response=plan (+ params, width, height): the stages a job would run, instead of running it
 DELETE = "delete"  # response=delete + result=<id> (+ X-Delete-Token header): remove a stored result
-ASKS = (CAPABILITIES, PLAN, DELETE)
-# Per-job switches of the result store (serving.results): not style parameters, so not in StyleParams.
-STORE_FIELDS = {"store": True, "store_inputs": False}
+STATUS = "status"  # response=status + result=<id>: a kept job's progress, from the shared store
+CANCEL = "cancel"  # response=cancel + result=<id> (+ X-Cancel-Token header): stop a kept job
+ASKS = (CAPABILITIES, PLAN, DELETE, STATUS, CANCEL)
+# Per-job switches of the result store (serving.results, serving.kept): not style parameters, so not in
+# StyleParams. keep: the job runs to its end whether or not its client stays.
+STORE_FIELDS = {"store": True, "store_inputs": False, "keep": False}
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class JobRequest:
     response: str  # an answer form's name (serving.forms)
     store: bool = True  # keep the result and give it a share link (when the server keeps results)
     store_inputs: bool = False  # keep the content and style images with it (the share page's before/after)
+    keep: bool = False  # run to the end whether or not the client stays (progress and cancel by link)
 
 
 def asks(fields_in: Mapping[str, Any]) -> str | None:
@@ -136,6 +140,8 @@ def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limit
     values, images_raw = _split(raw)
     response = _response_form(values.pop("response", None), accept)
     switches = {name: _switch(name, values.pop(name, None), default) for name, default in STORE_FIELDS.items()}
+    if switches["keep"] and not switches["store"]:
+        raise FieldError("keep", "a kept job is fetched by its link, so it needs store=true")
     params, maxima = _params(values, limits)
     blobs = _image_bytes(images_raw, limits)
     n_styles = sum(name in blobs for name in STYLE_FIELDS)
@@ -167,20 +173,32 @@ class DeleteQuestion:
     token: str
 
 
-def parse_delete(fields_in: Mapping[str, Any], token_header: str | None) -> DeleteQuestion:
-    """``response=delete``: ``result`` (the id) and the delete token, from the X-Delete-Token header
-    (what the front forwards) or a ``token`` field (a client talking to TorchServe directly)."""
-    values, _uploads = _split(_unwrap_body(fields_in))
-    text = {k: (bytes(v).decode("utf-8", "replace") if isinstance(v, (bytes, bytearray)) else str(v)).strip() for k, v in values.items()}
-    unknown = sorted(set(text) - {"response", "result", "token"})
-    if unknown:
-        raise FieldError(unknown[0], "unknown field for response=delete (it takes result and the X-Delete-Token header)")
-    if not text.get("result"):
-        raise FieldError("result", "is missing: the id of the result to delete")
+def parse_delete(fields_in: Mapping[str, Any], token_header: str | None, what: str = DELETE) -> DeleteQuestion:
+    """``response=delete`` (and ``response=cancel``, ``what``): ``result`` (the id) and the token, from the
+    X-Delete-Token (X-Cancel-Token) header, what the front forwards, or a ``token`` field (a client talking to
+    TorchServe directly)."""
+    header = "X-Cancel-Token" if what == CANCEL else "X-Delete-Token"
+    text = _question_fields(fields_in, {"token"}, f"result and the {header} header", what)
     token = (token_header or "").strip() or text.get("token", "")
     if not token:
-        raise FieldError("token", "is missing: send the delete token in the X-Delete-Token header")
+        raise FieldError("token", f"is missing: send the {what} token in the {header} header")
     return DeleteQuestion(text["result"], token)
+
+
+def parse_status(fields_in: Mapping[str, Any]) -> str:
+    """``response=status``: the kept job's id (``result``)."""
+    return _question_fields(fields_in, set(), "only result", STATUS)["result"]
+
+
+def _question_fields(fields_in: Mapping[str, Any], extra: set[str], takes: str, what: str) -> dict[str, str]:
+    values, _uploads = _split(_unwrap_body(fields_in))
+    text = {k: (bytes(v).decode("utf-8", "replace") if isinstance(v, (bytes, bytearray)) else str(v)).strip() for k, v in values.items()}
+    unknown = sorted(set(text) - {"response", "result", *extra})
+    if unknown:
+        raise FieldError(unknown[0], f"unknown field for response={what} (it takes {takes})")
+    if not text.get("result"):
+        raise FieldError("result", f"is missing: the id of the result to {what}" if what != STATUS else "is missing: the kept job's id")
+    return text
 
 
 def _masks(blobs: Mapping[str, bytes], n_styles: int, limits: Limits) -> tuple[list[Image.Image | None], list[Image.Image | None]]:

@@ -50,8 +50,14 @@ def failure(message: str, status: int = 500) -> Chunk:
 
 
 def document(doc: dict[str, Any], status: int = 200) -> Chunk:
-    """A question answered at once, without a run (response=capabilities, plan, delete)."""
+    """A question answered at once, without a run (response=capabilities, plan, delete, status, cancel)."""
     return Chunk(json.dumps(doc), first=True, last=True, status=status)
+
+
+def too_many(message: str, retry_after_s: int) -> Chunk:
+    """Over a cap (kept jobs): 429 with Retry-After in seconds."""
+    return Chunk(json.dumps({"code": 429, "type": "TooManyRequests", "message": message}), first=True, last=True, status=429,
+                 headers={"Retry-After": str(retry_after_s)})
 
 
 def capabilities(doc: dict[str, Any]) -> Chunk:

@@ -23,6 +23,7 @@ from PIL import Image
 from stylize import images
 from stylize.engine import Snapshot
 
+from .kept import KeptJobs, KeptSettings, new_token
 from .store import FileStore, NotFound, Stored, StoreError, valid_id
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,24 @@ class Keeping:
     reserved: Stored
     max_snapshots: int
     thumbs: list[tuple[dict[str, Any], bytes]] = field(default_factory=list)
+    cancel_token: str | None = None  # a kept job's (serving.kept); None: an interactive job
+
+    @property
+    def kept(self) -> bool:
+        return self.cancel_token is not None
+
+    def headers(self) -> dict[str, str]:
+        """On the first chunk of every form: the link and delete token; a kept job's status and cancel token."""
+        headers = self.reserved.headers()
+        if self.cancel_token is not None:
+            headers.update({"X-Style-Cancel-Token": self.cancel_token, "X-Style-Status": f"/results/{self.reserved.id}/status.json"})
+        return headers
+
+    def kept_record(self) -> dict[str, Any]:
+        """What a kept job's stream says in its first line (``kept`` in the plan record)."""
+        rid = self.reserved.id
+        return {"id": rid, "url": f"/r/{rid}", "status": f"/results/{rid}/status.json", "cancel": f"/results/{rid}/cancel",
+                "cancel_token": self.cancel_token, "delete_token": self.reserved.delete_token}
 
     def snapshot(self, snap: Snapshot) -> None:
         picture = images.to_pil(snap.image)
@@ -81,10 +100,13 @@ class Keeping:
 class Results:
     """The worker's results: reserve an id on arrival, keep on completion, delete with a token."""
 
-    def __init__(self, settings: ResultsSettings, store: FileStore | None = None) -> None:
+    def __init__(self, settings: ResultsSettings, store: FileStore | None = None, kept: KeptSettings | None = None) -> None:
         self.settings = settings
         self.store = store if store is not None else (
             FileStore(settings.dir, max_age_s=settings.max_age_s, max_bytes=settings.max_bytes) if settings.active else None)
+        # Kept jobs live in the same store, so every worker and replica that shares it sees them.
+        kept = kept or KeptSettings()
+        self.kept = KeptJobs(self.store.root, kept) if self.store is not None and kept.enabled else None
         self._last_sweep = 0.0
         self._sweeping = threading.Lock()
 
@@ -94,13 +116,18 @@ class Results:
 
     def describe(self) -> dict[str, Any]:
         """For capabilities: whether results are kept and for how long."""
-        return {"enabled": self.active, "max_age_s": self.settings.max_age_s if self.active else None}
+        kept = None
+        if self.kept is not None:
+            s = self.kept.settings
+            kept = {"max_per_client": s.max_per_client, "max_total": s.max_total, "heartbeat_s": s.heartbeat_s,
+                    "stale_after_s": s.stale_after_s}
+        return {"enabled": self.active, "max_age_s": self.settings.max_age_s if self.active else None, "kept": kept}
 
-    def reserve(self, wanted: bool) -> Keeping | None:
+    def reserve(self, wanted: bool, keep: bool = False) -> Keeping | None:
         if not (self.active and wanted):
             return None
         assert self.store is not None
-        return Keeping(self.store.reserve(), self.settings.max_snapshots)
+        return Keeping(self.store.reserve(), self.settings.max_snapshots, cancel_token=new_token() if keep else None)
 
     def keep(self, keeping: Keeping, done: Mapping[str, Any], png: bytes, *, content: Image.Image | None = None,
              styles: Sequence[Image.Image] = (), regions: bool = False, weights_label: str | None = None) -> dict[str, Any]:
@@ -158,6 +185,8 @@ class Results:
             try:
                 assert self.store is not None
                 removed = self.store.sweep()
+                if self.kept is not None:
+                    self.kept.sweep(self.settings.max_age_s)
                 if removed:
                     logger.info("result sweeper removed %d result(s)", removed)
             except Exception:

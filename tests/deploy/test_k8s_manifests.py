@@ -166,7 +166,7 @@ def results_volume_problems(docs: list[Doc]) -> list[str]:
     if not claims:
         return ["no PersistentVolumeClaim named results"]
     bad = [] if claims[0]["spec"]["accessModes"] == ["ReadWriteMany"] else [f"results claim is {claims[0]['spec']['accessModes']}, not ReadWriteMany"]
-    served = re.findall(r"alias (\S+?)/\$result_id", nginx_conf(docs))
+    served = sorted(set(re.findall(r"alias (\S+?)/(?:\.jobs/)?\$result_id", nginx_conf(docs))))  # results and kept jobs
     for name, want_ro in (("model-server", False), ("front", True)):
         spec = one(docs, "Deployment", name)["spec"]["template"]["spec"]
         volumes = [v["name"] for v in spec.get("volumes", []) if v.get("persistentVolumeClaim", {}).get("claimName") == "results"]

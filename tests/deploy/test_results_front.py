@@ -121,3 +121,63 @@ def test_delete_is_forwarded_to_the_model_server_with_the_token(front: Nginx, up
     assert upstream.headers_seen[before]["x-delete-token"] == "tok-123"
     assert "ts_stream_next" not in r.headers
     assert json.loads(r.text.splitlines()[0]) == {"deleted": True}
+
+
+# -- kept jobs: status, preview and cancel through the front ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def kept_job(results_dir: Path) -> str:
+    from serving.kept import KeptJobs
+    from serving.store import new_id
+    from stylize import Stage
+
+    rid = new_id()
+    jobs = KeptJobs(results_dir)
+    jobs.begin(rid, "cancel-tok", "10.0.0.9", [Stage((32, 24), 10)])
+    jobs.write_status(rid, {"state": "running", "iteration": 4, "percent": 40.0})
+    (results_dir / ".jobs" / f"{rid}.jpg").write_bytes(b"\xff\xd8 preview")
+    return rid
+
+
+def test_a_kept_job_s_status_and_preview_are_served_uncached(front: Nginx, kept_job: str, results_dir: Path) -> None:
+    r = httpx.get(f"{front.url}/results/{kept_job}/status.json", timeout=10)
+    assert r.status_code == 200 and r.json()["state"] == "running" and r.json()["percent"] == 40.0
+    assert r.headers["cache-control"] == "no-store" and "json" in r.headers["content-type"]
+    assert "last-modified" in r.headers and "date" in r.headers  # the heartbeat, for clients that judge staleness
+    as_json = httpx.get(f"{front.url}/r/{kept_job}", headers={"Accept": "application/json"}, timeout=10)
+    assert as_json.status_code == 200 and as_json.json()["id"] == kept_job  # the share link, for scripts
+    assert "<html" in httpx.get(f"{front.url}/r/{kept_job}", timeout=10).text.lower()  # and for browsers
+    preview = httpx.get(f"{front.url}/results/{kept_job}/preview.jpg", timeout=10)
+    assert preview.content == b"\xff\xd8 preview" and preview.headers["cache-control"] == "no-store"
+    # the token and client files beside them are never served
+    for tail in (".token", ".client"):
+        status, body = raw_get(front.url, f"/results/.jobs/{kept_job}{tail}")
+        assert status == 404 and (results_dir / ".jobs" / f"{kept_job}{tail}").read_bytes() not in body
+    unknown = httpx.get(f"{front.url}/results/AAAAAAAAAAAAAAAAAAAAAA/status.json", timeout=10)
+    assert unknown.status_code == 404 and unknown.json()["message"].startswith("result:")
+    assert httpx.post(f"{front.url}/results/{kept_job}/status.json", timeout=10).status_code == 405
+
+
+def test_cancel_is_forwarded_with_its_token(front: Nginx, upstream: FakeUpstream, kept_job: str) -> None:
+    upstream.script = [{"cancelling": kept_job}]
+    before = len(upstream.requests)
+    r = httpx.post(f"{front.url}/results/{kept_job}/cancel", headers={"X-Cancel-Token": "tok-9"}, timeout=10)
+    assert r.status_code == 200
+    assert upstream.bodies[before] == f"response=cancel&result={kept_job}".encode()
+    assert upstream.headers_seen[before]["x-cancel-token"] == "tok-9"
+    refused = httpx.get(f"{front.url}/results/{kept_job}/cancel", timeout=10)
+    assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+
+
+def test_job_posts_carry_the_client_address_the_front_saw(front: Nginx, upstream: FakeUpstream) -> None:
+    upstream.script = [{"event": "done"}]
+    before = len(upstream.requests)
+    httpx.post(f"{front.url}/predictions/style_transfer", data={"x": "1"}, headers={"X-Real-IP": "6.6.6.6"}, timeout=10)
+    assert upstream.headers_seen[before]["x-real-ip"] == "127.0.0.1"  # not what the client claimed
+
+
+def test_status_polling_floods_are_rate_limited(front: Nginx, kept_job: str) -> None:
+    codes = [httpx.get(f"{front.url}/results/{kept_job}/status.json", timeout=10).status_code for _ in range(40)]
+    assert codes.count(200) >= 20 and 429 in codes
+    limited = httpx.get(f"{front.url}/results/{kept_job}/status.json", timeout=10)
+    assert limited.status_code == 429 and limited.headers["retry-after"]

@@ -4,6 +4,7 @@ picture and its settings; delete it from the creating browser, and the link answ
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -76,3 +77,62 @@ def test_a_shared_result_opens_elsewhere_and_its_creator_can_delete_it(browser: 
     expect(maker.get_by_test_id("saved-result")).to_have_count(0)  # the deleted one dropped from the list
     other.close()
     maker.context.close()
+
+
+def test_a_kept_job_s_link_shows_progress_then_turns_into_the_picture(browser: Browser, images: dict[str, Path], frontend_url: str) -> None:
+    import json
+
+    files = {"content": ("c.jpg", images["content"].read_bytes(), "image/jpeg"), "style": ("s.jpg", images["style"].read_bytes(), "image/jpeg")}
+    data = {"size": "64", "iterations": "400", "snapshot_every": "5", "multiscale": "false", "keep": "true", "response": "stream"}
+    with httpx.stream("POST", f"{frontend_url}predictions/style_transfer", files=files, data=data, timeout=120) as r:
+        kept = json.loads(next(r.iter_lines()))["kept"]  # then the connection closes: the job runs on
+    phone = browser.new_context(viewport={"width": PHONE[0], "height": PHONE[1]})
+    page = phone.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.goto(f"{frontend_url}r/{kept['id']}")
+    try:
+        expect(page.get_by_test_id("share-progress-text")).to_contain_text("Running", timeout=RUN_TIMEOUT_MS)
+        expect(page.get_by_test_id("share-preview")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "share-kept-running-390.png"), full_page=True)
+        expect(page.get_by_test_id("share-final")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        page.wait_for_function("document.querySelector('[data-testid=share-final]').naturalWidth > 0")
+        expect(page.get_by_test_id("share-progress")).to_be_hidden()
+        page.screenshot(path=str(ARTIFACTS / "share-kept-done-390.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE[0]
+        assert errors == [], errors
+    finally:
+        httpx.post(f"{frontend_url}results/{kept['id']}/cancel", headers={"X-Cancel-Token": kept["cancel_token"]}, timeout=30)
+        phone.close()
+
+
+def test_a_long_job_kept_in_the_web_app_is_found_again_after_a_reload(browser: Browser, images: dict[str, Path], frontend_url: str) -> None:
+    page = open_app(browser, frontend_url)
+    page.get_by_test_id("content-input").set_input_files(images["content"])
+    page.get_by_test_id("style-input").set_input_files(images["style"])
+    set_params(page, size="512", iterations="300", snapshot_every="1")  # minutes on this CPU: offered, and on
+    expect(page.get_by_test_id("keep-label")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_test_id("keep-job")).to_be_checked()
+    page.screenshot(path=str(ARTIFACTS / "keep-offer-1280.png"))
+    page.get_by_test_id("start").click()
+    expect(page.get_by_test_id("saved-result")).to_have_count(1, timeout=RUN_TIMEOUT_MS)  # listed as soon as it is kept
+    saved = page.evaluate("JSON.parse(localStorage.getItem('style-transfer.results'))")[0]
+    try:
+        assert saved["kept"] is True and len(saved["cancelToken"]) > 20
+        page.reload()  # the tab goes away and comes back: the job ran on and is listed with its progress
+        expect(page.get_by_test_id("saved-result")).to_have_count(1, timeout=RUN_TIMEOUT_MS)
+        expect(page.get_by_test_id("saved-result")).to_contain_text("running", timeout=RUN_TIMEOUT_MS)
+        page.screenshot(path=str(ARTIFACTS / "keep-reloaded-1280.png"), full_page=True)
+        deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+        while time.monotonic() < deadline:  # the next slice after TorchServe let go of it says so
+            status = httpx.get(f"{frontend_url}results/{saved['id']}/status.json", timeout=30).json()
+            if status["state"] != "running" or status.get("attached") is False:
+                break
+            time.sleep(0.5)  # two status reads a second at most (the front's limit)
+        assert status["state"] == "running" and status["attached"] is False
+        assert page.page_errors == []  # type: ignore[attr-defined]
+    finally:
+        r = httpx.post(f"{frontend_url}results/{saved['id']}/cancel", headers={"X-Cancel-Token": saved["cancelToken"]}, timeout=30)
+        page.context.close()
+    assert r.status_code == 202

@@ -24,8 +24,8 @@ class Answer:
     def __init__(self) -> None:
         self.result: bytes | str | None = None  # set once the job's answer is complete
 
-    def planned(self, stages: list[Stage]) -> None:
-        """The job's stages, known when it arrives."""
+    def planned(self, stages: list[Stage], kept: dict[str, Any] | None = None) -> None:
+        """The job's stages, known when it arrives; a kept job's link and cancel token (``kept``)."""
 
     def queued(self, position: int) -> None:
         """The job waits for memory; ``position`` 1 is next. Called when the position changes."""

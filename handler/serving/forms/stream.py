@@ -22,8 +22,8 @@ class StreamAnswer(Answer):
     def _line(self, record: dict[str, Any]) -> None:
         self.pending.append(json.dumps(record) + "\n")
 
-    def planned(self, stages: list[Stage]) -> None:
-        self._line(records.plan_record(stages))
+    def planned(self, stages: list[Stage], kept: dict[str, Any] | None = None) -> None:
+        self._line(records.plan_record(stages, kept))
 
     def queued(self, position: int) -> None:
         self._line({"event": "queued", "position": position})

@@ -1,0 +1,109 @@
+"""What every command of the client shares: the server's addresses, one streamed job, result links, errors.
+(No argument parsing here: cli.py and kept.py build the commands on it.)"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from .schema import shipped_schema
+
+PARAMS = shipped_schema()["params"]
+STYLE_FIELDS: list[str] = shipped_schema()["fields"]["style"]
+
+DEFAULT_URL = os.environ.get("STYLE_URL", "http://127.0.0.1:8000")
+MODEL_PATH = "/predictions/style_transfer"
+
+
+def endpoint(url: str) -> str:
+    """The inference URL for any address a user may have: a server or front root (http://host:8000),
+    the inference URL itself (…/predictions/style_transfer), …/predictions, …/ping or …/capabilities."""
+    base = url.strip().rstrip("/")
+    if "://" not in base:
+        base = "http://" + base
+    path = urlsplit(base).path
+    if re.search(r"/predictions/[^/]+$", path):
+        return base
+    if path.endswith("/predictions"):
+        return base + MODEL_PATH.removeprefix("/predictions")
+    for tail in ("/ping", "/capabilities"):
+        if path.endswith(tail):
+            base = base.removesuffix(tail)
+    return base + MODEL_PATH
+
+
+class ClientError(RuntimeError):
+    """The server refused the job or could not be reached; str() is the one-line message."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def form_fields(params: dict[str, Any]) -> dict[str, str]:
+    return {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in params.items()}
+
+
+def stream_job(url: str, content: Path, styles: list[Path], params: dict[str, Any],
+               timeout: float = 3600.0, keep: bool = False) -> Iterator[dict[str, Any]]:
+    """POST one job in `stream` form; yield each NDJSON event (plan, snapshot…, then done). ``keep``: a kept
+    job, which runs to its end on the server even if this connection closes (its plan event says ``kept``)."""
+    files = [("content", (content.name, content.read_bytes(), mimetypes.guess_type(content.name)[0] or "application/octet-stream"))]
+    for name, path in zip(STYLE_FIELDS, styles, strict=False):
+        files.append((name, (path.name, path.read_bytes(), mimetypes.guess_type(path.name)[0] or "application/octet-stream")))
+    data = {**form_fields(params), "response": "stream", **({"keep": "true"} if keep else {})}
+    target = endpoint(url)
+    try:
+        # Leaving this block for any reason (done, error, Ctrl-C, generator closed) closes the connection.
+        with httpx.stream("POST", target, files=files, data=data, timeout=httpx.Timeout(timeout, connect=10)) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise ClientError(f"HTTP {response.status_code}: {message_of(response)}", 2 if response.status_code < 500 else 3)
+            for line in response.iter_lines():
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                if event.get("event") == "error":
+                    raise ClientError(f"server error: {event.get('message')}", 3)
+                yield event
+                if event.get("event") == "done":
+                    return
+    except httpx.TransportError as exc:
+        raise ClientError(f"cannot reach {target}: {exc.__class__.__name__}: {exc}", 3) from None
+    raise ClientError("the stream ended before the result arrived (server restarted or connection cut)", 3)
+
+
+def message_of(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("message") or response.text[:200])
+    except (ValueError, AttributeError):
+        return response.text[:200] or response.reason_phrase
+
+
+RESULT_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+
+
+def result_location(link: str, url: str = DEFAULT_URL) -> tuple[str, str]:
+    """(server root, result id) from a share link (…/r/<id>), an image link (…/results/<id>/…) or a bare id."""
+    text = link.strip()
+    if RESULT_ID.fullmatch(text):
+        parts = urlsplit(url if "://" in url else "http://" + url)
+        return f"{parts.scheme}://{parts.netloc}", text
+    parts = urlsplit(text if "://" in text else "http://" + text)
+    match = re.fullmatch(r"(?:.*?)/(?:r|results)/([A-Za-z0-9_-]{22})(?:/[^/]*)?/?", parts.path)
+    if not match:
+        raise ClientError(f"result: {link!r} is not a result link (…/r/<id>) or id", 2)
+    return f"{parts.scheme}://{parts.netloc}", match[1]
+
+
+def share_root(url: str) -> str:
+    parts = urlsplit(endpoint(url))
+    return f"{parts.scheme}://{parts.netloc}"
