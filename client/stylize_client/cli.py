@@ -159,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["get"]:
         return get_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="stylize-client", description="Run a style-transfer job on a server and stream its snapshots.")
+    parser = argparse.ArgumentParser(
+        prog="stylize-client", description="Run a style-transfer job on a server and stream its snapshots.",
+        epilog="Fetch a stored result again: stylize-client get LINK -o out.png (LINK: the share link a job prints, "
+               "http://host/r/<id>, or its id); stylize-client get --help for more.")
     parser.add_argument("content", type=Path)
     parser.add_argument("styles", type=Path, nargs="+", metavar="style")
     parser.add_argument("--url", default=DEFAULT_URL,
