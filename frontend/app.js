@@ -9,7 +9,7 @@ import { RunHistory } from "./history.js";
 import { USE_SETTINGS_KEY } from "./saved.js";
 import { Sharing } from "./sharing.js";
 import { labelled } from "./labels.js";
-import { ACCEPTED_FORMATS, NotAnImage, encodeImage, requireImage, uploadName } from "./images.js";
+import { FormatNotSupported, encodeImage, uploadName } from "./images.js";
 import { PARAMS, PARAM_NAMES, loadSchema, toFormEntries } from "./params.js";
 import { ContentPicker, StyleList, bindDropzone } from "./pickers.js";
 import { formatDuration } from "./progress.js";
@@ -34,9 +34,9 @@ const styles = new StyleList($("style-list"), $("style-count"), () => {
   onMaskFile(item, index, file) {
     const field = maskField(index);
     clearError(styleField(index));
-    requireImage(file).then(() => regions.loadMask(item.slot, file)).then(() => {
+    regions.loadMask(item.slot, file).then(() => {
       $("paint").open = true; // show what was loaded, ready to touch up
-    }, (err) => showError(err instanceof NotAnImage ? `${field}: ${err.message}` : `${field}: could not use ${file.name} (${err.message})`));
+    }, (err) => showError(err instanceof FormatNotSupported ? `${field}: ${err.message}` : `${field}: could not use ${file.name} (${err.message})`));
   },
 });
 const history = new RunHistory($("history"), $("history-empty"), (values, { weights, regions: saved, painted }, n) => {
@@ -140,21 +140,42 @@ bindDropzone(document.querySelector('[data-testid="content-drop"]'), $("content-
       regions.setContent(content.previewUrl, content.previewSize, b && { width: b.width, height: b.height });
       refreshLimits();
     },
-    (err) => showError(err instanceof NotAnImage ? `content: ${err.message}` : `content: could not read ${file.name} (${err.message})`),
+    (err) => showError(err instanceof FormatNotSupported ? `${UPLOADS.content}: ${err.message}` : `${UPLOADS.content}: could not read ${file.name} (${err.message})`),
   ));
 });
 bindDropzone(document.querySelector('[data-testid="style-drop"]'), $("style-input"), (files) => {
   clearError("style");
   return track(styles.add(files).then(
-    ({ overflow, notImages }) => {
+    ({ overflow, notSupported }) => {
       const problems = [];
-      if (notImages.length) problems.push(`${notImages.join(", ")} ${notImages.length === 1 ? "is not an image" : "are not images"} (use ${ACCEPTED_FORMATS})`);
+      if (notSupported.length) {
+        problems.push(`${notSupported.join(", ")}: format not supported (this browser cannot read ${notSupported.length === 1 ? "it" : "them"} as an image; PNG or JPEG always work)`);
+      }
       if (overflow) problems.push(`room for ${maxStyles()} style images here; ${overflow} not added`);
       if (problems.length) showError(`style: ${problems.join("; ")}`);
     },
     (err) => showError(`style: could not read the image (${err.message})`),
   ));
 });
+// A file dropped beside a drop zone would make the browser open it in place of the app, losing the
+// inputs, the run and the history: anywhere else on the page a drop does nothing but say where to drop.
+document.addEventListener("dragover", (e) => {
+  if (e.defaultPrevented) return; // a drop zone takes it
+  e.preventDefault();
+  e.dataTransfer.dropEffect = "none";
+});
+document.addEventListener("drop", (e) => {
+  if (e.defaultPrevented) return;
+  e.preventDefault();
+  if (e.dataTransfer?.files.length) $("status").textContent = "Drop photos on the Content image or Style images box.";
+});
+// Leaving (reload, close, another address) while a job runs would drop it: the browser asks first.
+window.addEventListener("beforeunload", (e) => {
+  if (app.dataset.state !== "running") return;
+  e.preventDefault();
+  e.returnValue = "";
+});
+
 $("job-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   if (app.dataset.state === "running" || starting) return;
@@ -365,13 +386,13 @@ async function buildForm(raw, values) {
   const form = new FormData();
   const size = Number(values.size);
   const contentBlob = await encodeImage(content.source, size);
-  form.append(UPLOADS.content, contentBlob, uploadName(UPLOADS.content, contentBlob, content.source));
+  form.append(UPLOADS.content, contentBlob, uploadName(UPLOADS.content, contentBlob));
   // Styles are used at size × style_scale; sending more pixels than that only costs bandwidth.
   const styleSide = Math.max(16, Math.round(size * Number(values.style_scale)));
   for (const [index, item] of styles.items.entries()) {
     const field = styleField(index);
     const blob = await encodeImage(item.source, styleSide);
-    form.append(field, blob, uploadName(field, blob, item.source));
+    form.append(field, blob, uploadName(field, blob));
   }
   const blend = styles.blend();
   if (blend) form.append("style_blend", blend);
