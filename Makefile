@@ -66,7 +66,7 @@ system-deps:
 # The .mar is rebuilt when the handler, engine, model config or the weights settings change.
 archive: $(MAR)
 
-$(MAR): $(STAMP) handler/style_handler.py $(ENGINE_SOURCES) model-config.yaml tools/archive.py $(MODEL_STORE)/.archive-args
+$(MAR): $(STAMP) handler/style_handler.py $(ENGINE_SOURCES) frontend/gallery/gallery.json model-config.yaml tools/archive.py $(MODEL_STORE)/.archive-args
 	$(PY) -m tools.archive --model-store $(MODEL_STORE) $(ARCHIVE_ARGS)
 
 $(MODEL_STORE)/.archive-args: FORCE
