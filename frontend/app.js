@@ -10,6 +10,7 @@ import { USE_SETTINGS_KEY } from "./saved.js";
 import { Sharing } from "./sharing.js";
 import { labelled } from "./labels.js";
 import { FormatNotSupported, encodeImage, uploadName } from "./images.js";
+import { examplePhotos, fileOf, galleryStyles, paintingLabel, thumbButton } from "./gallery.js";
 import { PARAMS, PARAM_NAMES, loadSchema, toFormEntries } from "./params.js";
 import { ContentPicker, StyleList, bindDropzone } from "./pickers.js";
 import { formatDuration } from "./progress.js";
@@ -101,6 +102,8 @@ async function init() {
   setMaxima(fieldMaxima(caps.limits));
   for (const name of PARAM_NAMES) watchField(name);
   useCapabilities(doc);
+  styles.render(); // the count shows this server's number of styles
+  showPickables(doc?.styles);
   useSharedSettings();
 }
 
@@ -131,7 +134,8 @@ function watchField(name) {
   });
 }
 
-bindDropzone(document.querySelector('[data-testid="content-drop"]'), $("content-input"), ([file]) => {
+/** A picked content image (file dialog, drop or an example photo). */
+function pickContent(file) {
   clearError("content");
   return track(content.set(file).then(
     () => {
@@ -142,8 +146,10 @@ bindDropzone(document.querySelector('[data-testid="content-drop"]'), $("content-
     },
     (err) => showError(err instanceof FormatNotSupported ? `${UPLOADS.content}: ${err.message}` : `${UPLOADS.content}: could not read ${file.name} (${err.message})`),
   ));
-});
-bindDropzone(document.querySelector('[data-testid="style-drop"]'), $("style-input"), (files) => {
+}
+
+/** Picked style images (file dialog, drop or a built-in style). */
+function addStyles(files) {
   clearError("style");
   return track(styles.add(files).then(
     ({ overflow, notSupported }) => {
@@ -156,7 +162,30 @@ bindDropzone(document.querySelector('[data-testid="style-drop"]'), $("style-inpu
     },
     (err) => showError(`style: could not read the image (${err.message})`),
   ));
-});
+}
+
+bindDropzone(document.querySelector('[data-testid="content-drop"]'), $("content-input"), ([file]) => pickContent(file));
+bindDropzone(document.querySelector('[data-testid="style-drop"]'), $("style-input"), (files) => addStyles(files));
+
+/** The built-in styles (the server's list) and the example photos, one tap each. */
+async function showPickables(serverStyles) {
+  const [gallery, photos] = await Promise.all([galleryStyles(serverStyles).catch(() => []), examplePhotos().catch(() => [])]);
+  $("gallery-list").replaceChildren(...gallery.map((style) => thumbButton({
+    testid: `gallery-${style.name}`, thumbnail: style.thumbnail, title: style.title, detail: `${style.artist}, ${style.year}`,
+    action: "Add style: ",
+    onPick: () => track(fileOf(style, `${paintingLabel(style)}.jpg`).then((file) => addStyles([file]),
+      (err) => showError(`style: could not load ${style.title} (${err.message})`))),
+  })));
+  $("gallery").hidden = gallery.length === 0;
+  $("example-list").replaceChildren(...photos.map((photo) => thumbButton({
+    testid: `example-${photo.name}`, thumbnail: photo.thumbnail, title: photo.title, detail: `${photo.credit}, ${photo.licence}`,
+    action: "Use example photo: ",
+    onPick: () => track(fileOf(photo, photo.file).then((file) => pickContent(file),
+      (err) => showError(`${UPLOADS.content}: could not load ${photo.title} (${err.message})`))),
+  })));
+  $("examples").hidden = photos.length === 0;
+}
+
 // A file dropped beside a drop zone would make the browser open it in place of the app, losing the
 // inputs, the run and the history: anywhere else on the page a drop does nothing but say where to drop.
 document.addEventListener("dragover", (e) => {
@@ -302,7 +331,7 @@ function setState(state, message) {
   setDisabled(running);
   styles.setDisabled(running);
   regions.setDisabled(running);
-  for (const input of [$("content-input"), $("style-input")]) input.disabled = running;
+  for (const input of [$("content-input"), $("style-input"), ...document.querySelectorAll(".thumb")]) input.disabled = running;
   $("status").textContent = message;
 }
 
