@@ -66,12 +66,13 @@ def form_fields(params: dict[str, Any]) -> dict[str, str]:
 
 
 def stream_job(url: str, content: Path, styles: list[Path], params: dict[str, Any],
-               timeout: float = 3600.0) -> Iterator[dict[str, Any]]:
-    """POST one job in `stream` form; yield each NDJSON event (snapshot…, then done)."""
+               timeout: float = 3600.0, style_names: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """POST one job in `stream` form; yield each NDJSON event (snapshot…, then done). `style_names`: the server's
+    built-in styles by name (its capabilities' `styles`), sent as `style_name` in place of style files."""
     files = [("content", (content.name, content.read_bytes(), mimetypes.guess_type(content.name)[0] or "application/octet-stream"))]
     for name, path in zip(STYLE_FIELDS, styles, strict=False):
         files.append((name, (path.name, path.read_bytes(), mimetypes.guess_type(path.name)[0] or "application/octet-stream")))
-    data = {**form_fields(params), "response": "stream"}
+    data = {**form_fields(params), "response": "stream", **({"style_name": ",".join(style_names)} if style_names else {})}
     target = endpoint(url)
     try:
         # Leaving this block for any reason (done, error, Ctrl-C, generator closed) closes the connection.
@@ -164,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         epilog="Fetch a stored result again: stylize-client get LINK -o out.png (LINK: the share link a job prints, "
                "http://host/r/<id>, or its id); stylize-client get --help for more.")
     parser.add_argument("content", type=Path)
-    parser.add_argument("styles", type=Path, nargs="+", metavar="style")
+    parser.add_argument("styles", type=Path, nargs="*", metavar="style", help="style image files (or --style-name)")
+    parser.add_argument("--style-name", action="append", default=[], metavar="NAME",
+                        help="a built-in style of the server instead of a file (GET /capabilities lists them under styles), "
+                             "e.g. van-gogh_starry-night; repeat for several")
     parser.add_argument("--url", default=DEFAULT_URL,
                         help=f"the front (web app) URL, TorchServe's, or the inference URL (default: $STYLE_URL or {DEFAULT_URL})")
     parser.add_argument("-o", "--output", type=Path, required=True, help="final PNG")
@@ -172,11 +176,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the whole job")
     add_param_options(parser, PARAMS)
     args = parser.parse_args(argv)
+    if not args.styles and not args.style_name:
+        parser.error("give at least one style image, or --style-name NAME (a built-in style of the server)")
+    if args.styles and args.style_name:
+        parser.error("give style images or --style-name, not both")
     for path in [args.content, *args.styles]:
         if not path.is_file():
             print(f"error: {path}: no such file", file=sys.stderr)
             return 2
-    if len(args.styles) > len(STYLE_FIELDS):
+    if max(len(args.styles), len(args.style_name)) > len(STYLE_FIELDS):
         print(f"error: style: at most {len(STYLE_FIELDS)} style images", file=sys.stderr)
         return 2
     try:
@@ -187,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     bar: tqdm | None = None
-    events = stream_job(args.url, args.content, args.styles, collect_params(args, PARAMS), args.timeout)
+    events = stream_job(args.url, args.content, args.styles, collect_params(args, PARAMS), args.timeout, args.style_name)
     try:
         for event in events:
             if event["event"] == "plan":  # the stages the server will run; the bar counts iterations
