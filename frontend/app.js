@@ -9,7 +9,8 @@ import { RunHistory } from "./history.js";
 import { USE_SETTINGS_KEY } from "./saved.js";
 import { Sharing } from "./sharing.js";
 import { labelled } from "./labels.js";
-import { ACCEPTED_FORMATS, NotAnImage, encodeImage, requireImage, uploadName } from "./images.js";
+import { FormatNotSupported, encodeImage, uploadName } from "./images.js";
+import { examplePhotos, fileOf, galleryStyles, paintingLabel, thumbButton } from "./gallery.js";
 import { PARAMS, PARAM_NAMES, loadSchema, toFormEntries } from "./params.js";
 import { ContentPicker, StyleList, bindDropzone } from "./pickers.js";
 import { formatDuration } from "./progress.js";
@@ -34,9 +35,9 @@ const styles = new StyleList($("style-list"), $("style-count"), () => {
   onMaskFile(item, index, file) {
     const field = maskField(index);
     clearError(styleField(index));
-    requireImage(file).then(() => regions.loadMask(item.slot, file)).then(() => {
+    regions.loadMask(item.slot, file).then(() => {
       $("paint").open = true; // show what was loaded, ready to touch up
-    }, (err) => showError(err instanceof NotAnImage ? `${field}: ${err.message}` : `${field}: could not use ${file.name} (${err.message})`));
+    }, (err) => showError(err instanceof FormatNotSupported ? `${field}: ${err.message}` : `${field}: could not use ${file.name} (${err.message})`));
   },
 });
 const history = new RunHistory($("history"), $("history-empty"), (values, { weights, regions: saved, painted }, n) => {
@@ -103,6 +104,8 @@ async function init() {
   setMaxima(fieldMaxima(caps.limits));
   for (const name of PARAM_NAMES) watchField(name);
   useCapabilities(doc);
+  styles.render(); // the count shows this server's number of styles
+  showPickables(doc?.styles);
   useSharedSettings();
 }
 
@@ -133,7 +136,8 @@ function watchField(name) {
   });
 }
 
-bindDropzone(document.querySelector('[data-testid="content-drop"]'), $("content-input"), ([file]) => {
+/** A picked content image (file dialog, drop or an example photo). */
+function pickContent(file) {
   clearError("content");
   return track(content.set(file).then(
     () => {
@@ -142,21 +146,67 @@ bindDropzone(document.querySelector('[data-testid="content-drop"]'), $("content-
       regions.setContent(content.previewUrl, content.previewSize, b && { width: b.width, height: b.height });
       refreshLimits();
     },
-    (err) => showError(err instanceof NotAnImage ? `content: ${err.message}` : `content: could not read ${file.name} (${err.message})`),
+    (err) => showError(err instanceof FormatNotSupported ? `${UPLOADS.content}: ${err.message}` : `${UPLOADS.content}: could not read ${file.name} (${err.message})`),
   ));
-});
-bindDropzone(document.querySelector('[data-testid="style-drop"]'), $("style-input"), (files) => {
+}
+
+/** Picked style images (file dialog, drop or a built-in style). */
+function addStyles(files) {
   clearError("style");
   return track(styles.add(files).then(
-    ({ overflow, notImages }) => {
+    ({ overflow, notSupported }) => {
       const problems = [];
-      if (notImages.length) problems.push(`${notImages.join(", ")} ${notImages.length === 1 ? "is not an image" : "are not images"} (use ${ACCEPTED_FORMATS})`);
+      if (notSupported.length) {
+        problems.push(`${notSupported.join(", ")}: format not supported (this browser cannot read ${notSupported.length === 1 ? "it" : "them"} as an image; PNG or JPEG always work)`);
+      }
       if (overflow) problems.push(`room for ${maxStyles()} style images here; ${overflow} not added`);
       if (problems.length) showError(`style: ${problems.join("; ")}`);
     },
     (err) => showError(`style: could not read the image (${err.message})`),
   ));
+}
+
+bindDropzone(document.querySelector('[data-testid="content-drop"]'), $("content-input"), ([file]) => pickContent(file));
+bindDropzone(document.querySelector('[data-testid="style-drop"]'), $("style-input"), (files) => addStyles(files));
+
+/** The built-in styles (the server's list) and the example photos, one tap each. */
+async function showPickables(serverStyles) {
+  const [gallery, photos] = await Promise.all([galleryStyles(serverStyles).catch(() => []), examplePhotos().catch(() => [])]);
+  $("gallery-list").replaceChildren(...gallery.map((style) => thumbButton({
+    testid: `gallery-${style.name}`, thumbnail: style.thumbnail, title: style.title, detail: `${style.artist}, ${style.year}`,
+    action: "Add style: ",
+    onPick: () => track(fileOf(style, `${paintingLabel(style)}.jpg`).then((file) => addStyles([file]),
+      (err) => showError(`style: could not load ${style.title} (${err.message})`))),
+  })));
+  $("gallery").hidden = gallery.length === 0;
+  $("example-list").replaceChildren(...photos.map((photo) => thumbButton({
+    testid: `example-${photo.name}`, thumbnail: photo.thumbnail, title: photo.title, detail: `${photo.credit}, ${photo.licence}`,
+    action: "Use example photo: ",
+    onPick: () => track(fileOf(photo, photo.file).then((file) => pickContent(file),
+      (err) => showError(`${UPLOADS.content}: could not load ${photo.title} (${err.message})`))),
+  })));
+  $("examples").hidden = photos.length === 0;
+}
+
+// A file dropped beside a drop zone would make the browser open it in place of the app, losing the
+// inputs, the run and the history: anywhere else on the page a drop does nothing but say where to drop.
+document.addEventListener("dragover", (e) => {
+  if (e.defaultPrevented) return; // a drop zone takes it
+  e.preventDefault();
+  e.dataTransfer.dropEffect = "none";
 });
+document.addEventListener("drop", (e) => {
+  if (e.defaultPrevented) return;
+  e.preventDefault();
+  if (e.dataTransfer?.files.length) $("status").textContent = "Drop photos on the Content image or Style images box.";
+});
+// Leaving (reload, close, another address) while a job runs would drop it: the browser asks first.
+window.addEventListener("beforeunload", (e) => {
+  if (app.dataset.state !== "running") return;
+  e.preventDefault();
+  e.returnValue = "";
+});
+
 $("job-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   if (app.dataset.state === "running" || starting) return;
@@ -288,7 +338,7 @@ function setState(state, message) {
   setDisabled(running);
   styles.setDisabled(running);
   regions.setDisabled(running);
-  for (const input of [$("content-input"), $("style-input")]) input.disabled = running;
+  for (const input of [$("content-input"), $("style-input"), ...document.querySelectorAll(".thumb")]) input.disabled = running;
   $("status").textContent = message;
 }
 
@@ -372,13 +422,13 @@ async function buildForm(raw, values) {
   const form = new FormData();
   const size = Number(values.size);
   const contentBlob = await encodeImage(content.source, size);
-  form.append(UPLOADS.content, contentBlob, uploadName(UPLOADS.content, contentBlob, content.source));
+  form.append(UPLOADS.content, contentBlob, uploadName(UPLOADS.content, contentBlob));
   // Styles are used at size × style_scale; sending more pixels than that only costs bandwidth.
   const styleSide = Math.max(16, Math.round(size * Number(values.style_scale)));
   for (const [index, item] of styles.items.entries()) {
     const field = styleField(index);
     const blob = await encodeImage(item.source, styleSide);
-    form.append(field, blob, uploadName(field, blob, item.source));
+    form.append(field, blob, uploadName(field, blob));
   }
   const blend = styles.blend();
   if (blend) form.append("style_blend", blend);

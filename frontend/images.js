@@ -1,7 +1,8 @@
-// Browser-side image preparation. Photos are decoded upright (EXIF orientation applied) and
-// downscaled to what the server will use anyway, so the preview shows exactly what is sent
-// and uploads stay small. A file the browser cannot decode is sent untouched: the server's
-// own 400 message then tells the user what is wrong with it.
+// Browser-side image preparation. Any image this browser decodes is taken (AVIF and HEIC too, where
+// the browser reads them): it is decoded upright (EXIF orientation applied), downscaled to what the
+// server will use anyway and re-encoded as JPEG or PNG, so the preview shows exactly what is sent and
+// uploads stay small. A file this browser cannot decode is refused at pick time ("format not
+// supported"): there would be nothing to preview, paint over or downscale.
 
 /** Largest size with the same aspect ratio whose longest side is at most maxSide (never upscales). */
 export function fitWithin(width, height, maxSide) {
@@ -13,13 +14,13 @@ export function fitWithin(width, height, maxSide) {
 // would otherwise hold ~96 MB per picked image for as long as it stays picked.
 export const MAX_KEPT_SIDE = 2048;
 
-/** { file, bitmap } where bitmap is null when the browser cannot decode the file. */
+/** { file, bitmap }: the file decoded by this browser; rejects with FormatNotSupported when it cannot decode it. */
 export async function loadImage(file) {
   let bitmap;
   try {
     bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
   } catch {
-    return { file, bitmap: null };
+    throw new FormatNotSupported(file.name);
   }
   const kept = fitWithin(bitmap.width, bitmap.height, MAX_KEPT_SIDE);
   if (kept.width === bitmap.width && kept.height === bitmap.height) return { file, bitmap };
@@ -34,7 +35,6 @@ export async function loadImage(file) {
 
 /** Blob to upload (or preview) for a loaded image, at most maxSide on its longest side. */
 export async function encodeImage(source, maxSide) {
-  if (!source.bitmap) return source.file;
   const { width, height } = fitWithin(source.bitmap.width, source.bitmap.height, maxSide);
   const canvas = document.createElement("canvas");
   canvas.width = width;
@@ -49,37 +49,14 @@ export async function encodeImage(source, maxSide) {
   });
 }
 
-export function uploadName(field, blob, source) {
-  if (blob === source.file) return source.file.name || field;
+export function uploadName(field, blob) {
   return `${field}.${blob.type === "image/jpeg" ? "jpg" : "png"}`;
 }
 
-// What the server decodes (handler/stylize/images.py, Pillow): the browser refuses anything else at
-// pick time, by its first bytes, so a text file renamed .jpg is not taken for a photo.
-export const ACCEPTED_FORMATS = "PNG, JPEG, WebP, GIF, BMP or TIFF";
-
-/** The image format named by a file's first bytes (at least 12), or null when it is none the server reads. */
-export function sniffFormat(bytes) {
-  const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  const ascii = (from, to) => String.fromCharCode(...b.subarray(from, to));
-  if (b[0] === 0x89 && ascii(1, 4) === "PNG") return "png";
-  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return "jpeg";
-  if (ascii(0, 4) === "GIF8") return "gif";
-  if (ascii(0, 4) === "RIFF" && ascii(8, 12) === "WEBP") return "webp";
-  if (ascii(0, 2) === "BM") return "bmp";
-  if ((ascii(0, 2) === "II" && b[2] === 42 && b[3] === 0) || (ascii(0, 2) === "MM" && b[2] === 0 && b[3] === 42)) return "tiff";
-  return null;
-}
-
-/** Rejects with `<name> is not an image (use …)` unless the file starts like an accepted image. */
-export async function requireImage(file) {
-  const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());
-  if (!sniffFormat(head)) throw new NotAnImage(file.name);
-}
-
-export class NotAnImage extends Error {
+/** A picked file this browser cannot decode as an image (a text file, or a format this browser lacks). */
+export class FormatNotSupported extends Error {
   constructor(name) {
-    super(`${name} is not an image (use ${ACCEPTED_FORMATS})`);
-    this.name = "NotAnImage";
+    super(`${name}: format not supported (this browser cannot read it as an image; PNG or JPEG always work)`);
+    this.name = "FormatNotSupported";
   }
 }

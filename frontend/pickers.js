@@ -1,6 +1,6 @@
 // Content picker and the list of style images (add, blend, reorder, remove), with previews.
 import { blendFieldValue, displayPercents, moveItem, rescaleShares, setShare } from "./blend.js";
-import { NotAnImage, encodeImage, fitWithin, loadImage, requireImage } from "./images.js";
+import { FormatNotSupported, encodeImage, fitWithin, loadImage } from "./images.js";
 import { maskField, maxStyles, styleField } from "./uploads.js";
 import { slotColour } from "./regions.js";
 
@@ -25,9 +25,9 @@ export function bindDropzone(zone, input, onFiles) {
   });
 }
 
-/** Preview URL of what will be sent (upright, downscaled), or null if the browser cannot decode it. */
+/** Preview URL of what will be sent (upright, downscaled). */
 async function previewUrl(source) {
-  return source.bitmap ? URL.createObjectURL(await encodeImage(source, PREVIEW_SIDE)) : null;
+  return URL.createObjectURL(await encodeImage(source, PREVIEW_SIDE));
 }
 
 export class ContentPicker {
@@ -54,18 +54,18 @@ export class ContentPicker {
     return this.img.hidden ? null : this.img.src;
   }
 
-  /** Rejects (NotAnImage) and keeps the current image when the file is not an image the server reads. */
+  /** Rejects (FormatNotSupported) and keeps the current image when this browser cannot decode the file. */
   async set(file) {
-    await requireImage(file);
+    const loaded = await loadImage(file);
     const previous = this.source;
-    this.source = await loadImage(file);
+    this.source = loaded;
     previous?.bitmap?.close();
     const url = await previewUrl(this.source);
     if (this.img.src) URL.revokeObjectURL(this.img.src);
-    this.img.hidden = !url;
-    this.img.src = url ?? "";
-    this.img.alt = url ? `Content image preview (${file.name})` : "";
-    this.hint.textContent = url ? `${file.name} — drop or click to replace` : `${file.name} (no preview: not an image this browser can read)`;
+    this.img.hidden = false;
+    this.img.src = url;
+    this.img.alt = `Content image preview (${file.name})`;
+    this.hint.textContent = `${file.name} — drop or click to replace`;
   }
 }
 
@@ -81,27 +81,26 @@ export class StyleList {
   }
 
   /**
-   * Adds files up to the server's number of style images. Returns { overflow, notImages }: how many did not fit, and the names
-   * of files that are not images at all, by their first bytes (a text file renamed .jpg would only
-   * show a broken-image icon and be refused by the server later). An image this browser cannot
-   * decode (TIFF, say) is kept: the server reads it.
+   * Adds files up to the server's number of style images. Returns { overflow, notSupported }: how many did
+   * not fit, and the names of files this browser cannot decode as images (a text file renamed .jpg, or a
+   * format this browser lacks), which are not added.
    */
   async add(files) {
-    const notImages = [];
+    const notSupported = [];
     let overflow = 0;
     for (const file of files) {
       if (this.items.length >= maxStyles()) {
         overflow += 1;
         continue;
       }
+      let source;
       try {
-        await requireImage(file);
+        source = await loadImage(file);
       } catch (err) {
-        if (!(err instanceof NotAnImage)) throw err;
-        notImages.push(file.name);
+        if (!(err instanceof FormatNotSupported)) throw err;
+        notSupported.push(file.name);
         continue;
       }
-      const source = await loadImage(file);
       const used = new Set(this.items.map((i) => i.slot));
       const slot = [...Array(maxStyles()).keys()].find((k) => !used.has(k));
       // A new style gets an equal share (1/n); the others keep their proportions of the rest.
@@ -110,7 +109,7 @@ export class StyleList {
       this.items.forEach((item, i) => { item.weight = weights[i]; });
     }
     this.render();
-    return { overflow, notImages };
+    return { overflow, notSupported };
   }
 
   /** Blend weights (list order) back from a saved run; false when the number of styles differs. */

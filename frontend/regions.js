@@ -4,7 +4,7 @@
 //
 // Each style item owns a mask *slot* (0 .. max styles - 1) for as long as it is in the list, so reordering styles
 // moves neither paint nor colour; removing a style frees and clears its slot.
-import { fitWithin } from "./images.js";
+import { FormatNotSupported, fitWithin } from "./images.js";
 import { MaskPainter, STYLE_COLOURS, encodePNG } from "./paint.js";
 import { maskField, maxStyles } from "./uploads.js";
 
@@ -86,7 +86,7 @@ export class RegionPainter {
   async loadMask(slot, file) {
     if (!this.painter) throw new Error("choose a content image first");
     const bitmap = await createImageBitmap(file).catch(() => {
-      throw new Error("not an image this browser can read");
+      throw new FormatNotSupported(file.name);
     });
     const { width, height } = this.painter.set;
     const canvas = Object.assign(document.createElement("canvas"), { width, height });

@@ -34,7 +34,7 @@ RULES = (
           "upload names come from capabilities' `fields` (uploads.js), for this server's max_styles"),
     _rule("upload field name built by hand", r"[\"'`](?:style_mask|style|mask)_[\"'`]\s*\+",
           "upload names come from capabilities' `fields` (uploads.js)"),
-    _rule("max styles number", r"max_?styles\W{1,8}\d|at most \d+ style",
+    _rule("max styles number", r"max_?styles\W{1,8}\d|at most \d+ style|\(\s*\d+\s+of\s+\d+\s*\)",
           "how many styles a server takes is the length of its `fields.style` list"),
     _rule("limit number", r"\bmax_(?:size|iterations|work|pixels|image_bytes|request_bytes|time_s)\s*(?::|=|\?\?|\|\|)\s*\d",
           "limits come from capabilities' `limits`"),

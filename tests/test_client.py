@@ -118,6 +118,25 @@ def test_queued_positions_are_shown_then_the_job_runs(pictures: tuple[str, str],
     assert "wrote" in r.stdout and "RANDOM-INIT" in r.stdout
 
 
+def test_a_built_in_style_by_name_is_sent_as_style_name(pictures: tuple[str, str], tmp_path: Path) -> None:
+    done = {**SNAPSHOT, "event": "done", "iteration": 1, "iterations": 1, "stopped": "completed", "timings": {"total_s": 0.5}}
+    with fake_upstream() as server:
+        server.script = [done]
+        r = client(pictures[0], "--style-name", "hokusai_great-wave", "--style-name", "picabia_udnie", "--url", server.url,
+                   "-o", str(tmp_path / "o.png"))
+    assert r.returncode == 0, r.stderr
+    body = server.bodies[-1]
+    assert b'name="style_name"\r\n\r\nhokusai_great-wave,picabia_udnie\r\n' in body
+    assert b'name="style"' not in body and b'name="content"' in body
+
+
+@pytest.mark.parametrize("extra", [[], ["--style-name", "picabia_udnie", "STYLE"]])
+def test_styles_come_as_files_or_names_not_both_nor_neither(pictures: tuple[str, str], tmp_path: Path, extra: list[str]) -> None:
+    args = [pictures[1] if a == "STYLE" else a for a in extra]
+    r = client(pictures[0], *args, "-o", str(tmp_path / "o.png"))
+    assert r.returncode == 2 and "--style-name" in r.stderr, r.stderr
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("which", ["front root", "printed inference URL", "torchserve root"])
 def test_live_job_through_each_address(which: str, front: Nginx, torchserve: TorchServe, pictures: tuple[str, str], tmp_path: Path) -> None:

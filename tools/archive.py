@@ -23,6 +23,8 @@ MODEL_NAME = "style_transfer"
 HANDLER = ROOT / "handler" / "style_handler.py"
 # the engine, the serving layer, and the option words and number text both import (shipped with the client too)
 PACKAGES = (ROOT / "handler" / "stylize", ROOT / "handler" / "serving", ROOT / "client" / "stylize_options")
+# The built-in styles (serving.gallery finds them next to its package): the front serves the same folder.
+GALLERY = ROOT / "frontend" / "gallery"
 MODEL_CONFIG = ROOT / "model-config.yaml"
 WEIGHTS_FILE = "vgg_conv.safetensors"
 
@@ -56,6 +58,8 @@ def build(model_store: Path, mode: str = "auto", source: str | None = None, mode
         # as packages (the handler imports them; a flat copy only worked where handler/ was on PYTHONPATH).
         for package in PACKAGES:
             shutil.copytree(package, work / "extra" / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        # The paintings only (the web app's thumbnails stay with the front).
+        shutil.copytree(GALLERY, work / "extra" / "gallery", ignore=shutil.ignore_patterns("thumbs", "README.md"))
         cmd = [str(Path(sys.executable).parent / "torch-model-archiver"),
                "--model-name", MODEL_NAME, "--version", "1.0",
                "--handler", str(HANDLER),

@@ -72,9 +72,16 @@ def main(argv: list[str] | None = None) -> int:
         return commands[argv[0]](argv[1:])
     if any(a == "--style" or a.startswith("--style=") for a in argv):
         return kept.batch_main(argv)
-    parser = argparse.ArgumentParser(prog="stylize-client", description="Run a style-transfer job on a server and stream its snapshots.")
+    parser = argparse.ArgumentParser(
+        prog="stylize-client", description="Run a style-transfer job on a server and stream its snapshots.",
+        epilog="Fetch a stored result again: stylize-client get LINK -o out.png (LINK: the share link a job prints, "
+               "http://host/r/<id>, or its id); follow a kept job: stylize-client status|wait|cancel LINK; "
+               "a batch: stylize-client PHOTOS... --style A [--style B] -o OUTDIR. Each has --help.")
     parser.add_argument("content", type=Path)
-    parser.add_argument("styles", type=Path, nargs="+", metavar="style")
+    parser.add_argument("styles", type=Path, nargs="*", metavar="style", help="style image files (or --style-name)")
+    parser.add_argument("--style-name", action="append", default=[], metavar="NAME",
+                        help="a built-in style of the server instead of a file (GET /capabilities lists them under styles), "
+                             "e.g. van-gogh_starry-night; repeat for several")
     parser.add_argument("--url", default=DEFAULT_URL,
                         help=f"the front (web app) URL, TorchServe's, or the inference URL (default: $STYLE_URL or {DEFAULT_URL})")
     parser.add_argument("-o", "--output", type=Path, required=True, help="final PNG")
@@ -86,11 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     add_param_options(parser, PARAMS)
     args = parser.parse_args(argv)
     keep = args.keep or args.detach
+    if not args.styles and not args.style_name:
+        parser.error("give at least one style image, or --style-name NAME (a built-in style of the server)")
+    if args.styles and args.style_name:
+        parser.error("give style images or --style-name, not both")
     for path in [args.content, *args.styles]:
         if not path.is_file():
             print(f"error: {path}: no such file", file=sys.stderr)
             return 2
-    if len(args.styles) > len(STYLE_FIELDS):
+    if max(len(args.styles), len(args.style_name)) > len(STYLE_FIELDS):
         print(f"error: style: at most {len(STYLE_FIELDS)} style images", file=sys.stderr)
         return 2
     try:
@@ -101,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     bar: tqdm | None = None
-    events = stream_job(args.url, args.content, args.styles, collect_params(args, PARAMS), args.timeout, keep=keep)
+    events = stream_job(args.url, args.content, args.styles, collect_params(args, PARAMS), args.timeout, keep=keep,
+                        style_names=args.style_name)
     try:
         for event in events:
             if event["event"] == "plan":  # the stages the server will run; the bar counts iterations

@@ -53,13 +53,16 @@ def form_fields(params: dict[str, Any]) -> dict[str, str]:
 
 
 def stream_job(url: str, content: Path, styles: list[Path], params: dict[str, Any],
-               timeout: float = 3600.0, keep: bool = False) -> Iterator[dict[str, Any]]:
+               timeout: float = 3600.0, keep: bool = False, style_names: list[str] | None = None) -> Iterator[dict[str, Any]]:
     """POST one job in `stream` form; yield each NDJSON event (plan, snapshot…, then done). ``keep``: a kept
-    job, which runs to its end on the server even if this connection closes (its plan event says ``kept``)."""
+    job, which runs to its end on the server even if this connection closes (its plan event says ``kept``).
+    ``style_names``: the server's built-in styles by name (its capabilities' ``styles``), sent as ``style_name``
+    in place of style files."""
     files = [("content", (content.name, content.read_bytes(), mimetypes.guess_type(content.name)[0] or "application/octet-stream"))]
     for name, path in zip(STYLE_FIELDS, styles, strict=False):
         files.append((name, (path.name, path.read_bytes(), mimetypes.guess_type(path.name)[0] or "application/octet-stream")))
-    data = {**form_fields(params), "response": "stream", **({"keep": "true"} if keep else {})}
+    data = {**form_fields(params), "response": "stream", **({"keep": "true"} if keep else {}),
+            **({"style_name": ",".join(style_names)} if style_names else {})}
     target = endpoint(url)
     try:
         # Leaving this block for any reason (done, error, Ctrl-C, generator closed) closes the connection.

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from stylize import StyleParams, WeightsInfo, __version__, fields
 
-from . import speed
+from . import gallery, speed
 from .memory import MIB
 from .request import Limits
 
@@ -51,6 +51,9 @@ def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batc
         "speed": rate,
         # The first-run job sized for this device (about speed.PREVIEW_TARGET_S): the web app's first preset.
         "preview": speed.preview(rate, limits.max_size, limits.max_iterations),
+        # The built-in styles a job may name (style_name=<name>), with what to show beside each and the
+        # image's path under the web app's root (the front serves frontend/gallery/ there).
+        "styles": gallery.describe(),
         # Whether finished jobs get a share link (/r/<id>), and for how long they are kept.
         "results": results or {"enabled": False, "max_age_s": None},
         "versions": {"service": __version__, "torch": torch.__version__, "torchserve": _version("torchserve")},

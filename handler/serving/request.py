@@ -25,7 +25,7 @@ from stylize.job import Job, make_job
 from stylize.params import StyleParams
 from stylize_options import FALSE_WORDS, TRUE_WORDS
 
-from . import forms
+from . import forms, gallery
 from .memory import MIB
 from .responses import PayloadTooLarge
 
@@ -38,6 +38,8 @@ ASKS = (CAPABILITIES, PLAN, DELETE, STATUS, CANCEL)
 # Per-job switches of the result store (serving.results, serving.kept): not style parameters, so not in
 # StyleParams. keep: the job runs to its end whether or not its client stays.
 STORE_FIELDS = {"store": True, "store_inputs": False, "keep": False}
+# Built-in styles by name (serving.gallery), in place of uploaded style images: "starry", or "a,b" for two.
+STYLE_NAME = "style_name"
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def parse_plan(fields_in: Mapping[str, Any], limits: Limits = Limits(), network:
     this while the user types, so every message it shows about a parameter is the server's own."""
     values, _uploads = _split(_unwrap_body(fields_in))
     values.pop("response", None)
-    for name in STORE_FIELDS:  # a job's switches, not parameters: the app sends the same fields to both
+    for name in (*STORE_FIELDS, STYLE_NAME):  # a job's inputs and switches, not parameters
         values.pop(name, None)
     wh = tuple(_dimension(name, values.pop(name, None), limits) for name in ("width", "height"))
     content_wh = (wh[0], wh[1])
@@ -138,6 +140,8 @@ def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limit
         raise FieldError(name, f"was sent more than once; {hint}")
     raw = _unwrap_body(fields_in)
     values, images_raw = _split(raw)
+    if STYLE_NAME in values:
+        images_raw = _named_styles(values.pop(STYLE_NAME), images_raw, limits)
     response = _response_form(values.pop("response", None), accept)
     switches = {name: _switch(name, values.pop(name, None), default) for name, default in STORE_FIELDS.items()}
     if switches["keep"] and not switches["store"]:
@@ -154,6 +158,24 @@ def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limit
                    masks_over_content=masks, style_masks=style_masks)
     _check_work(job.params, content.size, limits)
     return JobRequest(job, response, **switches)
+
+
+def _named_styles(value: Any, images_raw: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    """The built-in styles a job names, as its style images (style, style_2 … in the order named)."""
+    names = [str(n).strip() for n in value] if isinstance(value, list) else [n.strip() for n in str(value).split(",")]
+    names = [n for n in names if n]
+    known = gallery.paintings()
+    if any(name in images_raw for name in STYLE_FIELDS):
+        raise FieldError(STYLE_NAME, "send either style images or style_name, not both")
+    if not names:
+        raise FieldError(STYLE_NAME, "is empty: name a built-in style (GET /capabilities lists them under styles)")
+    if len(names) > limits.max_styles:
+        raise FieldError(STYLE_NAME, f"this server takes at most {limits.max_styles} style images, got {len(names)}")
+    for name in names:
+        if name not in known:
+            offer = ", ".join(known) or "none on this server"
+            raise FieldError(STYLE_NAME, f"no built-in style {name[:60]!r}; the built-in styles are: {offer}")
+    return {**images_raw, **{STYLE_FIELDS[i]: gallery.image_bytes(name) for i, name in enumerate(names)}}
 
 
 def _switch(name: str, value: Any, default: bool) -> bool:

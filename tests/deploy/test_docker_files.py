@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tools import archive
 from tools.torchserve import TorchServe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,3 +79,12 @@ def test_ready_probe_against_torchserve(torchserve: TorchServe) -> None:
     assert ts_probe.ready(torchserve.url, torchserve.management_url) is None
     assert "no_such_model" in (ts_probe.ready(torchserve.url, torchserve.management_url, model="no_such_model") or "")
     assert ts_probe.ready("http://127.0.0.1:9", torchserve.management_url) is not None
+
+
+def test_the_model_server_build_context_holds_what_the_archive_packs() -> None:
+    """tools/archive.py packs the built-in styles' paintings: the image build must be sent them."""
+    ignore = (ROOT / "deploy" / "docker" / "model-server.Dockerfile.dockerignore").read_text().splitlines()
+    sent = [line[1:].rstrip("/") for line in ignore if line.startswith("!")]
+    gallery = archive.GALLERY.relative_to(ROOT).as_posix()
+    assert gallery in sent, (gallery, sent)
+    assert (archive.GALLERY / "gallery.json").is_file()

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.test_paint import paint_images, stroke
-from tests.e2e.test_webapp import browser, expect_ready, images, set_params
+from tests.e2e.test_webapp import browser, expect_ready, images, landscape, set_params
 from tests.e2e.test_webapp_ux import (
     ARTIFACTS,
     DESKTOP,
@@ -33,7 +33,7 @@ __all__ = ["browser", "images", "open_app", "paint_images"]  # fixtures and the 
 
 pytestmark = pytest.mark.e2e
 
-FORMATS = "PNG, JPEG, WebP, GIF, BMP or TIFF"
+NOT_SUPPORTED = "format not supported (this browser cannot read it as an image; PNG or JPEG always work)"
 VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 
 
@@ -69,19 +69,69 @@ def test_a_non_image_is_refused_at_pick_time_as_content_and_as_style(page: Page,
     kept = page.get_by_test_id("content-preview").get_attribute("src")
 
     page.get_by_test_id("content-input").set_input_files(not_an_image)
-    expect(page.get_by_test_id("content-error")).to_have_text(f"Content image: notes.jpg is not an image (use {FORMATS})")
+    expect(page.get_by_test_id("content-error")).to_have_text(f"Content image: notes.jpg: {NOT_SUPPORTED}")
     # Refused, not taken: the photo picked before stays.
     expect(page.get_by_test_id("content-preview")).to_be_visible()
     assert page.get_by_test_id("content-preview").get_attribute("src") == kept
     expect(page.locator("#content-hint")).not_to_contain_text("notes.jpg")
 
     page.get_by_test_id("style-input").set_input_files(not_an_image)
-    expect(page.get_by_test_id("style-error")).to_have_text(f"Style image: notes.jpg is not an image (use {FORMATS})")
+    expect(page.get_by_test_id("style-error")).to_have_text(f"Style image: notes.jpg: {NOT_SUPPORTED}")
     expect(page.get_by_test_id("style-item-1")).to_have_count(0)
     # A real image is still taken, and clears the message.
     page.get_by_test_id("style-input").set_input_files(images["style"])
     expect(page.get_by_test_id("style-item-1")).to_be_visible()
     expect(page.get_by_test_id("style-error")).to_have_text("")
+
+
+def test_any_image_this_browser_decodes_is_taken_avif_too(page: Page, tmp_path: Path) -> None:
+    """The server reads AVIF, and the app re-encodes every picked image anyway: what the browser decodes is
+    taken (as content and as style), shown, and sent as PNG."""
+    avif = tmp_path / "photo.avif"
+    landscape(96, 64).save(avif, "AVIF")
+    page.get_by_test_id("content-input").set_input_files(avif)
+    expect(page.get_by_test_id("content-preview")).to_be_visible()
+    expect(page.get_by_test_id("content-error")).to_have_text("")
+    assert page.get_by_test_id("content-preview").evaluate("img => img.complete && img.naturalWidth") == 96
+    page.get_by_test_id("style-input").set_input_files(avif)
+    expect(page.get_by_test_id("style-item-1")).to_be_visible()
+    expect(page.get_by_test_id("style-error")).to_have_text("")
+
+
+def test_a_drop_beside_the_drop_zones_keeps_the_page(page: Page, images: dict[str, Path]) -> None:
+    """A file dropped just outside a drop zone would make the browser open it in place of the app."""
+    page.get_by_test_id("content-input").set_input_files(images["content"])
+    expect(page.get_by_test_id("content-preview")).to_be_visible()
+    url = page.url
+    for target in ("h1", "#params-basic", ".output"):
+        prevented = page.evaluate("""(selector) => {
+            const data = new DataTransfer();
+            data.items.add(new File(["x"], "stray.jpg", { type: "image/jpeg" }));
+            const el = document.querySelector(selector);
+            const over = new DragEvent("dragover", { bubbles: true, cancelable: true, dataTransfer: data });
+            const drop = new DragEvent("drop", { bubbles: true, cancelable: true, dataTransfer: data });
+            el.dispatchEvent(over);
+            el.dispatchEvent(drop);
+            return [over.defaultPrevented, drop.defaultPrevented];
+        }""", target)
+        assert prevented == [True, True], target  # not prevented: the browser would navigate to the file
+    expect(page.get_by_test_id("status")).to_contain_text("Drop photos on the Content image or Style images box")
+    assert page.url == url
+    expect(page.get_by_test_id("content-preview")).to_be_visible()
+
+
+def test_leaving_while_a_job_runs_asks_first(page: Page, images: dict[str, Path]) -> None:
+    asks_before = page.evaluate("() => { const e = new Event('beforeunload', { cancelable: true }); dispatchEvent(e); return e.defaultPrevented; }")
+    assert asks_before is False, "ready: leaving is not held up"
+    pick(page, images)
+    page.evaluate(PUSHED_STREAM)
+    page.get_by_test_id("start").click()
+    page.wait_for_function("() => window.__job.push")
+    expect(page.locator("#app")).to_have_attribute("data-state", "running")
+    asks = page.evaluate("() => { const e = new Event('beforeunload', { cancelable: true }); dispatchEvent(e); return e.defaultPrevented; }")
+    assert asks is True
+    page.get_by_test_id("cancel").click()
+    expect_ready(page, "cancelled")
 
 
 # -- 2, 5. after a 400 -----------------------------------------------------------------------------

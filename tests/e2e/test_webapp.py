@@ -226,21 +226,24 @@ def test_stream_snapshots_final_and_downloads(page: Page, images: dict[str, Path
 
 def test_invalid_content_shows_the_server_message_inline(page: Page, images: dict[str, Path], torchserve: TorchServe,
                                                          tmp_path: Path) -> None:
-    # Starts like a PNG (so the browser takes it: a text file is refused at pick time) but is broken:
-    # the browser cannot decode it and sends it as it is; the server's decoder refuses it.
+    # Starts like a PNG but is broken: this browser cannot decode it, so it is refused at pick time.
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a png" * 8)
     page.get_by_test_id("content-input").set_input_files(broken)
-    page.get_by_test_id("style-input").set_input_files(images["style"])
-    set_params(page, size="32", iterations="2", snapshot_every="0")
-    page.get_by_test_id("start").click()
-    expect_ready(page, "error")
-    message = page.get_by_test_id("content-error")
-    # The server's own "<field>: <what>" message, as it answers the same upload directly, with the field's label.
+    expect(page.get_by_test_id("content-error")).to_contain_text("Content image: broken.png: format not supported")
+    # The server refuses the same upload by the same field; a 400 naming content shows by the content picker.
     direct = httpx.post(torchserve.model_url, timeout=60, data={"size": "32", "iterations": "2", "response": "stream"},
                         files=[("content", ("broken.png", broken.read_bytes(), "image/png")),
                                ("style", ("style.png", images["style"].read_bytes(), "image/png"))])
     assert direct.status_code == 400 and direct.json()["message"].startswith("content: "), direct.text
+    page.get_by_test_id("content-input").set_input_files(images["content"])
+    page.get_by_test_id("style-input").set_input_files(images["style"])
+    set_params(page, size="32", iterations="2", snapshot_every="0")
+    page.route("**/predictions/style_transfer", lambda route: route.fulfill(
+        status=400, headers={"Content-Type": "application/json"}, body=direct.text))
+    page.get_by_test_id("start").click()
+    expect_ready(page, "error")
+    message = page.get_by_test_id("content-error")
     expect(message).to_have_text("Content image: " + direct.json()["message"].removeprefix("content: "))
     # Keyboard and screen-reader users land on the field the server named.
     expect(page.get_by_test_id("content-input")).to_be_focused()

@@ -366,7 +366,7 @@ def test_style_list_focus_edges_live_shares_and_non_images(page: Page, images: d
 
     # A text file is refused in the browser, with a message naming the field.
     page.get_by_test_id("style-input").set_input_files(images["text"])
-    expect(page.get_by_test_id("style-error")).to_have_text("Style image: notes.txt is not an image (use PNG, JPEG, WebP, GIF, BMP or TIFF)")
+    expect(page.get_by_test_id("style-error")).to_have_text("Style image: notes.txt: format not supported (this browser cannot read it as an image; PNG or JPEG always work)")
     expect(page.get_by_test_id("style-item-1")).to_have_count(0)
 
 
