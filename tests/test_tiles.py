@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from stylize import Engine, Run, StyleParams, precision, tiles, weights
 from stylize.tiles import Box, TileSettings
 
-TINY = TileSettings(threshold_pixels=64 * 64, tile=48, overlap=8, steps=2, style_side=64)
+TINY = TileSettings(threshold_pixels=64 * 64, tile=48, overlap=8, margin=8, steps=2, style_side=64)
 
 
 @pytest.fixture(scope="module")
@@ -28,17 +28,25 @@ def eng() -> Engine:
 def test_spans_cover_the_axis_with_full_tiles_and_at_least_the_overlap(length: int, offset: int) -> None:
     found = tiles.spans(length, 48, 8, offset)
     assert found[0][0] == 0 and found[-1][1] == length
-    for (a0, a1), (b0, b1) in itertools.pairwise(found):
-        assert a1 - a0 == 48 and b1 - b0 == 48  # same-sized tiles: the same memory every visit
-        assert a1 - b0 >= 8 and b0 > a0  # they overlap, and move on
+    assert all(0 < b - a <= 48 for a, b in found)  # never more than a tile: the same memory bound every visit
+    for (a0, a1), (b0, _) in itertools.pairwise(found):
+        assert a1 - b0 == 8 and b0 > a0  # they overlap by exactly the overlap, and move on
     if length <= 48:
         assert found == [(0, length)]
 
 
-def test_a_shifted_grid_moves_the_inner_borders() -> None:
+def test_a_shifted_grid_moves_every_inner_border() -> None:
     plain = {a for a, _ in tiles.spans(400, 128, 32, 0)} - {0}
     moved = {a for a, _ in tiles.spans(400, 128, 32, 48)} - {0}
-    assert plain and moved and plain != moved
+    assert plain and moved and not plain & moved
+
+
+def test_the_network_sees_a_margin_around_each_tile() -> None:
+    assert tiles.context(Box(100, 0, 228, 128), (300, 200), 32) == Box(68, 0, 260, 160)
+    assert tiles.context(Box(0, 0, 300, 200), (300, 200), 32) == Box(0, 0, 300, 200)
+    settings = TileSettings(threshold_pixels=1, tile=128, overlap=32, margin=32)
+    assert settings.tile_pixels((1000, 1000)) == 192 * 192 and settings.tile_pixels((100, 1000)) == 100 * 192
+    assert settings.naive().margin == 0
 
 
 def test_random_offsets_are_whole_cells_and_vary() -> None:
@@ -62,9 +70,9 @@ def test_feather_ramps_only_inner_edges() -> None:
 
 
 def test_overhead_counts_the_overlap() -> None:
-    settings = TileSettings(threshold_pixels=1, tile=512, overlap=64)
+    settings = TileSettings(threshold_pixels=1, tile=512, overlap=64, margin=64)
     assert settings.overhead((512, 512)) == 1.0
-    assert 1.1 < settings.overhead((2048, 2048)) < 1.6
+    assert 1.3 < settings.overhead((2048, 2048)) < 2.0  # (640 / 448)^2: margins and overlap
 
 
 def test_settings_refuse_what_cannot_tile() -> None:

@@ -7,15 +7,19 @@ same box, through the same network, so the crop's zero-padded borders are the sa
 
 A stage's iterations become *passes*: in each pass every tile is visited once and given a few optimiser
 steps (a fresh optimiser per visit: its state is tile-sized), then written back into the stage's image.
-Two things keep tile borders invisible:
+Three things keep tile borders invisible:
 
+- the network sees a tile with a *margin* of its neighbours' pixels around it (optimised along, not
+  written back): a pixel near a crop's edge gets little of the style's gradient (fewer of the network's
+  windows cover it, and those see zero padding), so without the margin every tile's rim stays
+  under-stylised, a grid of pale bands;
 - neighbouring tiles overlap and each is written back with feathered weights (a linear ramp over the
-  overlap on every edge that is not the image's own), so a tile's border pixels, whose features saw
-  zero padding instead of neighbours, are mostly replaced by the next tile's interior;
-- the grid moves by a random offset every pass, so no border stays at the same place for two passes.
+  overlap on every edge that is not the image's own);
+- the grid moves by a random offset every pass (the tiles at the image's edges shrink or grow to follow),
+  so no border stays at the same place for two passes.
 
-``overlap=0, shift=False, feather=False`` (:meth:`TileSettings.naive`) is the naive tiling the seam test
-shows failing. Iterations stay in image units: a pass of ``k`` steps per tile counts ``k`` iterations,
+``margin=0, overlap=0, shift=False, feather=False`` (:meth:`TileSettings.naive`) is the naive tiling the
+seam test shows failing. Iterations stay in image units: a pass of ``k`` steps per tile counts ``k`` iterations,
 and the run's counter moves as the pass's tile steps are done, so a step of :class:`~stylize.run.Run`
 may stop between tiles (or between two steps of one tile).
 """
@@ -42,14 +46,15 @@ class TileSettings:
 
     threshold_pixels: int  # a stage with more pixels than this is tiled
     tile: int = 512  # tile side in pixels (square tiles; an image side shorter than this is one tile)
-    overlap: int = 64  # at least this many pixels shared by neighbouring tiles, feathered
+    overlap: int = 64  # pixels shared by neighbouring tiles, feathered
+    margin: int = 64  # context the network sees on each side of a tile (optimised along, not written back)
     steps: int = 16  # optimiser steps per tile visit; a stage's iterations / steps = its passes
     shift: bool = True  # move the grid by a random offset every pass
     feather: bool = True  # blend tiles in with linear ramps over the overlap (False: paste)
     style_side: int = 1024  # longest side of the style images a tiled stage reads (their statistics' scale)
 
     def __post_init__(self) -> None:
-        if self.tile < 2 * ALIGN or not 0 <= self.overlap < self.tile // 2:
+        if self.tile < 2 * ALIGN or not 0 <= self.overlap < self.tile // 2 or self.margin < 0:
             raise ValueError(f"tile {self.tile} px with overlap {self.overlap} px: the tile needs >= {2 * ALIGN} px and "
                              "the overlap less than half of it")
         if self.steps < 1 or self.threshold_pixels < 1:
@@ -60,19 +65,20 @@ class TileSettings:
 
     def naive(self) -> TileSettings:
         """Tiles side by side, pasted, at fixed places: what the feathering and shifting are measured against."""
-        return replace(self, overlap=0, shift=False, feather=False)
+        return replace(self, overlap=0, margin=0, shift=False, feather=False)
 
     def tile_pixels(self, wh: tuple[int, int]) -> int:
-        """Pixels of one tile of a ``wh`` stage (what the network sees at once)."""
-        return min(self.tile, wh[0]) * min(self.tile, wh[1])
+        """Pixels the network sees at once in a ``wh`` stage: a tile and its margins."""
+        side = self.tile + 2 * self.margin
+        return min(side, wh[0]) * min(side, wh[1])
 
     def overhead(self, wh: tuple[int, int]) -> float:
-        """Tile pixels per image pixel of one pass over an unshifted grid (>= 1: the overlap's extra work)."""
+        """Pixels the network sees per image pixel in one pass over an unshifted grid (>= 1: overlap and margins)."""
         boxes = grid(wh, self, (0, 0))
-        return sum(b.pixels for b in boxes) / (wh[0] * wh[1])
+        return sum(context(b, wh, self.margin).pixels for b in boxes) / (wh[0] * wh[1])
 
     def as_dict(self) -> dict[str, Any]:
-        return {"threshold_pixels": self.threshold_pixels, "tile": self.tile, "overlap": self.overlap, "steps": self.steps,
+        return {"threshold_pixels": self.threshold_pixels, "tile": self.tile, "overlap": self.overlap, "margin": self.margin, "steps": self.steps,
                 "shift": self.shift, "feather": self.feather, "style_side": self.style_side}
 
 
@@ -80,8 +86,8 @@ def for_device(device: torch.device) -> TileSettings:
     """CPU: stages above 1 MP (a 1024 px square) in 512 px tiles; GPU: above 4 MP in 1024 px tiles.
     Either keeps the untiled sizes the service always ran untiled."""
     if device.type == "cpu":
-        return TileSettings(threshold_pixels=1024 * 1024, tile=512, overlap=64)
-    return TileSettings(threshold_pixels=2048 * 2048, tile=1024, overlap=128, style_side=2048)
+        return TileSettings(threshold_pixels=1024 * 1024, tile=512, overlap=64, margin=64)
+    return TileSettings(threshold_pixels=2048 * 2048, tile=1024, overlap=128, margin=128, style_side=2048)
 
 
 class Box(NamedTuple):
@@ -100,21 +106,24 @@ class Box(NamedTuple):
 
 
 def spans(length: int, tile: int, overlap: int, offset: int) -> list[tuple[int, int]]:
-    """Tile spans along one axis: full ``tile``-long spans (the last one moved back to end at ``length``), each
-    overlapping the previous by at least ``overlap``; ``offset`` (0 <= offset < tile - overlap) moves the inner
-    borders back by that much."""
+    """Tile spans along one axis, each overlapping the previous by ``overlap``; ``offset`` (0 <= offset <
+    tile - overlap) moves every inner border back by that much, the first and last spans cut at the image's
+    edges (so every border moves with the offset; no span is longer than ``tile``)."""
     if length <= tile:
         return [(0, length)]
     stride = tile - overlap
     out: list[tuple[int, int]] = []
     at = -offset
     while True:
-        start = min(max(at, 0), length - tile)
-        if not out or start != out[-1][0]:
-            out.append((start, start + tile))
-        if start + tile >= length:
+        out.append((max(at, 0), min(at + tile, length)))
+        if at + tile >= length:
             return out
         at += stride
+
+
+def context(box: Box, wh: tuple[int, int], margin: int) -> Box:
+    """The box grown by ``margin`` on every side, within the image: what the network sees of a tile."""
+    return Box(max(0, box.x0 - margin), max(0, box.y0 - margin), min(wh[0], box.x1 + margin), min(wh[1], box.y1 + margin))
 
 
 def grid(wh: tuple[int, int], settings: TileSettings, offset: tuple[int, int]) -> list[Box]:
@@ -126,7 +135,7 @@ def grid(wh: tuple[int, int], settings: TileSettings, offset: tuple[int, int]) -
 
 def random_offset(settings: TileSettings, generator: torch.Generator) -> tuple[int, int]:
     """A grid offset in whole ALIGN cells below the stride (0 when shifting is off)."""
-    cells = (settings.tile - settings.overlap) // ALIGN
+    cells = (settings.tile - settings.overlap) // ALIGN  # offsets over a whole stride: borders anywhere
     if not settings.shift or cells <= 1:
         return (0, 0)
     x, y = torch.randint(0, cells, (2,), generator=generator).tolist()
@@ -157,11 +166,17 @@ def feather(box: Box, wh: tuple[int, int], settings: TileSettings) -> Tensor | N
 
 
 class Visit:
-    """One tile's turn: its box, a fresh optimiser over its crop, and how many steps it has had."""
+    """One tile's turn: its box, the crop the network sees (the box and its margins), a fresh optimiser over
+    that crop, and how many steps it has had."""
 
-    def __init__(self, box: Box, image: Tensor, optimizer: torch.optim.Optimizer, tracker: Any) -> None:
-        self.box, self.image, self.optimizer, self.tracker = box, image, optimizer, tracker
+    def __init__(self, box: Box, crop: Box, image: Tensor, optimizer: torch.optim.Optimizer, tracker: Any) -> None:
+        self.box, self.crop, self.image, self.optimizer, self.tracker = box, crop, image, optimizer, tracker
         self.steps = 0
+
+    def core(self, image: Tensor) -> Tensor:
+        """The tile's own pixels of a crop-sized tensor."""
+        b, c = self.box, self.crop
+        return image[..., b.y0 - c.y0:b.y1 - c.y0, b.x0 - c.x0:b.x1 - c.x0]
 
 
 # what the run hands a tiled stage: the objective of one box (its content targets, the stage's style term
@@ -182,7 +197,7 @@ class TiledStage:
         passes = max(1, min(plan.iterations, math.ceil(plan.iterations / settings.steps)))
         self.pass_steps = split_iterations(plan.iterations, passes)
         # every pass's grid is drawn now, so the stage's tile steps (and so its iteration count) are known
-        self.grids = [grid(wh, settings, random_offset(settings, generator) if p else (0, 0)) for p in range(passes)]
+        self.grids = [grid(wh, settings, random_offset(settings, generator)) for _ in range(passes)]
         self.weights = [[feather(box, wh, settings) for box in boxes] for boxes in self.grids]
         self.total_steps = sum(n * len(boxes) for n, boxes in zip(self.pass_steps, self.grids, strict=True))
         self.pass_index, self.tile_index = 0, 0
@@ -245,15 +260,16 @@ class TiledStage:
         return completed
 
     def _open(self, box: Box) -> Visit:
-        objective = self.objective_for(box)
-        image, optimizer, tracker = self.optimiser_for(objective, box.of(self.image).contiguous())
-        return Visit(box, image, optimizer, tracker)
+        crop = context(box, self.plan.size, self.settings.margin)
+        objective = self.objective_for(crop)
+        image, optimizer, tracker = self.optimiser_for(objective, crop.of(self.image).contiguous())
+        return Visit(box, crop, image, optimizer, tracker)
 
     def _close(self, visit: Visit) -> None:
         weights = self.weights[self.pass_index][self.tile_index]
         with torch.no_grad():
             region = visit.box.of(self.image)
-            new = self._outcome(visit)
+            new = visit.core(self._outcome(visit))
             if weights is None:
                 region.copy_(new)
             else:
