@@ -149,7 +149,8 @@ class StyleTransferHandler(BaseHandler):
                                      pixel_iterations_per_s=self.speed.pixel_iterations_per_s,
                                      style_loss_s_per_iteration=self.speed.style_loss_s_per_iteration,
                                      results=self.results.describe(),
-                                     precision={"auto": self.engine.auto.mode, "reason": self.engine.auto.reason})
+                                     precision={"auto": self.engine.auto.mode, "reason": self.engine.auto.reason},
+                                     tiling=self.engine.tiling)
 
     def _memory_budget(self, settings: Mapping[str, Any]) -> int:
         kind = self.device.type

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from stylize import precision as arithmetic
+from stylize import tiles
 from stylize.errors import FieldError
 
 from . import memory
@@ -16,8 +17,9 @@ from .request import JobRequest
 
 class Admission:
     def __init__(self, budget_bytes: int, auto: Callable[[], arithmetic.Resolution],
-                 device_free: Callable[[], int | None] | None = None) -> None:
+                 device_free: Callable[[], int | None] | None = None, tiling: tiles.TileSettings | None = None) -> None:
         self.budget = budget_bytes
+        self.tiling = tiling  # the engine's: a tiled job's estimate follows its tile size
         self.auto = auto  # what precision=auto runs as on this worker
         self.device_free = device_free or (lambda: None)
 
@@ -26,9 +28,9 @@ class Admission:
         so the engine can still fall back to fp32 on its own."""
         job = request.job
         mode = arithmetic.resolve(job.params.precision, self.auto())
-        need = memory.estimate_bytes(job.params, job.content_wh, job.style_whs, mode)
+        need = memory.estimate_bytes(job.params, job.content_wh, job.style_whs, mode, self.tiling)
         if need > self.budget:
-            most = memory.largest_size_within(self.budget, job.params, job.content_wh, job.style_whs, mode)
+            most = memory.largest_size_within(self.budget, job.params, job.content_wh, job.style_whs, mode, self.tiling)
             raise FieldError("size", f"a {job.params.size} px job needs about {need / memory.MIB:.0f} MiB, more than this "
                                      f"worker's memory budget of {self.budget / memory.MIB:.0f} MiB; at most {most} px here")
         return need

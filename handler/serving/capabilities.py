@@ -4,12 +4,13 @@ form from ``params``; clients check ``limits`` and ``weights`` before sending a 
 from __future__ import annotations
 
 import importlib.metadata
+from dataclasses import replace
 from typing import Any
 
 import torch
-from stylize import StyleParams, WeightsInfo, __version__, fields
+from stylize import StyleParams, WeightsInfo, __version__, fields, tiles
 
-from . import gallery, speed
+from . import gallery, memory, speed
 from .memory import MIB
 from .request import Limits
 
@@ -30,7 +31,7 @@ def describe_weights(info: WeightsInfo) -> dict[str, Any]:
 def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batch_size: int, budget_bytes: int,
              slice_s: float, pixel_iterations_per_s: float, precision: dict[str, str] | None = None,
              style_loss_s_per_iteration: dict[str, float] | None = None,
-             results: dict[str, Any] | None = None) -> dict[str, Any]:
+             results: dict[str, Any] | None = None, tiling: tiles.TileSettings | None = None) -> dict[str, Any]:
     rate = {"pixel_iterations_per_s": round(pixel_iterations_per_s),
             "style_loss_s_per_iteration": style_loss_s_per_iteration or {}}
     return {
@@ -40,6 +41,8 @@ def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batc
         "networks": [weights.network],
         "device": describe_device(device),
         "limits": limits.as_dict(),
+        # the largest sizes this worker's memory takes (default params, a 4:3 content), and where tiling begins
+        "sizes": sizes(limits, budget_bytes, tiling, (precision or {}).get("auto")),
         # what precision=auto runs as on this worker, and why (fp32 after a bf16 first step went non-finite)
         "precision": precision or {"auto": "fp32", "reason": "not reported"},
         "params": StyleParams.schema(),
@@ -58,6 +61,17 @@ def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batc
         "results": results or {"enabled": False, "max_age_s": None},
         "versions": {"service": __version__, "torch": torch.__version__, "torchserve": _version("torchserve")},
     }
+
+
+def sizes(limits: Limits, budget_bytes: int, tiling: tiles.TileSettings | None, mode: str | None = None) -> dict[str, Any]:
+    """``max_size``: the limit, lowered to what fits the memory budget for a default job on a 4:3 content
+    (a job's own estimate decides; this is for the web app's size range); ``tiled_above_pixels`` and the tile
+    settings: where stages go tile by tile (null: never)."""
+    params = replace(StyleParams(), size=limits.max_size)
+    content = (limits.max_size, max(16, limits.max_size * 3 // 4))
+    fits = memory.largest_size_within(budget_bytes, params, content, [(1024, 1024)], mode, tiling)
+    return {"max_size": min(limits.max_size, fits), "tiled_above_pixels": tiling.threshold_pixels if tiling else None,
+            "tiling": tiling.as_dict() if tiling else None}
 
 
 def _version(package: str) -> str:

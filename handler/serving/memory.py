@@ -14,7 +14,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from stylize import backbones, images, methods
+from stylize import backbones, images, methods, planning, tiles
 from stylize import precision as arithmetic
 from stylize.params import StyleParams
 
@@ -29,28 +29,49 @@ def output_size(content_wh: tuple[int, int], size: int) -> tuple[int, int]:
 
 
 def estimate_bytes(params: StyleParams, content_wh: tuple[int, int], style_whs: list[tuple[int, int]],
-                   mode: str | None = None) -> int:
-    """Peak bytes of one run: its largest (final) stage, plus the decoded inputs it holds as float tensors.
+                   mode: str | None = None, tiling: tiles.TileSettings | None = None) -> int:
+    """Peak bytes of one run: its costliest stage, plus the decoded inputs it holds as float tensors.
     ``mode`` is the arithmetic the run will use (fp32 | bf16; ``precision=auto`` resolved on the worker);
-    without it an explicit bf16 counts as bf16 and anything else as fp32, the larger."""
+    without it an explicit bf16 counts as bf16 and anything else as fp32, the larger. ``tiling`` is the
+    engine's (stylize.tiles): a stage it tiles costs one tile's network pass plus a few image buffers, so the
+    costliest stage may be the largest untiled one."""
     mode = mode or (arithmetic.BF16 if params.precision == arithmetic.BF16 else arithmetic.FP32)
     backbone = backbones.get(params.network)
-    w, h = output_size(content_wh, params.size)
-    pixels = w * h
-    vector = 3 * pixels * FLOAT  # one image-sized float vector
-    optimiser = (2 * LBFGS_HISTORY + 6) * vector if params.optimizer == "lbfgs" else 3 * vector
+    stages = [stage.size for stage in planning.plan(params, content_wh)] or [output_size(content_wh, params.size)]
+    peak = max(_stage_bytes(params, backbone, mode, wh, style_whs, tiling) for wh in stages)
+    inputs = (content_wh[0] * content_wh[1] + sum(sw * sh for sw, sh in style_whs)) * 3 * FLOAT
+    return int(peak + inputs + FIXED_BYTES)
+
+
+def _stage_bytes(params: StyleParams, backbone: backbones.Backbone, mode: str, wh: tuple[int, int],
+                 style_whs: list[tuple[int, int]], tiling: tiles.TileSettings | None) -> int:
+    w, h = wh
+    tiled = tiling is not None and tiling.applies(wh)
+    image = 3 * w * h * FLOAT  # one image-sized float vector
+    style_side = max(16, round(max(w, h) * params.style_scale))
+    if tiled:
+        assert tiling is not None
+        style_side = min(style_side, tiling.style_side)
+        pixels = tiling.tile_pixels(wh)  # what the network sees at once
+        vector = 3 * pixels * FLOAT
+        # a visit's L-BFGS keeps at most one pair per step it takes
+        history = min(LBFGS_HISTORY, tiling.steps)
+        optimiser = (2 * history + 6) * vector if params.optimizer == "lbfgs" else 3 * vector
+        # + the tile's image and best; the stage's picture, start, content, snapshot copy and final resize
+        buffers = 2 * vector + 5 * image + (2 * image if params.average == "ema" else 0)
+    else:
+        pixels, vector = w * h, image
+        optimiser = (2 * LBFGS_HISTORY + 6) * vector if params.optimizer == "lbfgs" else 3 * vector
+        # + image, best image, snapshot copy; ema: the running sum and the stage's start image
+        buffers = 3 * vector + (2 * vector if params.average == "ema" else 0)
     if params.image_param == "pyramid":  # levels hold 4/3 of the pixels (so does the optimiser's state), plus the
         optimiser = optimiser * 4 // 3 + 3 * vector  # reconstruction's upsampled levels and the picture it sums to
-    averaged = 2 * vector if params.average == "ema" else 0  # the running sum and the stage's start image
-    # + image, best image, snapshot copy
-    optimise = int(pixels * backbone.step_bytes_per_pixel[mode]) + optimiser + 3 * vector + averaged
-    style_side = max(16, round(max(w, h) * params.style_scale))
+    optimise = int(pixels * backbone.step_bytes_per_pixel[mode]) + optimiser + buffers
     style_pixels = max((images.fit_size(sw, sh, style_side)[0] * images.fit_size(sw, sh, style_side)[1]
                         for sw, sh in style_whs), default=0)
     targets = style_pixels * backbone.style_forward_bytes_per_pixel[mode]
-    inputs = (content_wh[0] * content_wh[1] + sum(sw * sh for sw, sh in style_whs)) * 3 * FLOAT
     method = methods.get(params.style_loss).state_bytes(params, backbone, style_pixels, len(style_whs))
-    return int(max(optimise, targets) + inputs + FIXED_BYTES + method)
+    return int(max(optimise, targets) + method)
 
 
 def host_memory_bytes() -> int:
@@ -81,12 +102,11 @@ def budget_bytes(setting: object, device_total_bytes: int, in_use_bytes: int, sh
 
 
 def largest_size_within(budget: int, params: StyleParams, content_wh: tuple[int, int], style_whs: list[tuple[int, int]],
-                        mode: str | None = None) -> int:
+                        mode: str | None = None, tiling: tiles.TileSettings | None = None) -> int:
     """The largest ``size`` whose estimate fits ``budget`` (0 if none does): for the error message."""
     low, high = 0, params.size
     while low < high:
         mid = (low + high + 1) // 2
-        fits = mid >= 16 and estimate_bytes(replace(params, size=mid), content_wh, style_whs, mode) <= budget
+        fits = mid >= 16 and estimate_bytes(replace(params, size=mid), content_wh, style_whs, mode, tiling) <= budget
         low, high = (mid, high) if fits else (low, mid - 1)
     return low
-

@@ -46,11 +46,11 @@ STYLE_NAME = "style_name"
 class Limits:
     """What one request may ask of a worker. Operators override these in model-config.yaml."""
 
-    max_image_bytes: int = 16 * MIB  # per uploaded image (after base64 decoding)
+    max_image_bytes: int = 32 * MIB  # per uploaded image (after base64 decoding): a 50 MP JPEG fits
     max_request_bytes: int = 64 * MIB  # all images together; TorchServe's max_request_size matches
     max_pixels: int = images.DEFAULT_MAX_PIXELS  # decoded pixels per image, checked from the header
     max_styles: int = MAX_STYLES
-    max_size: int = 1024  # longest output side
+    max_size: int = 4096  # longest output side (memory admission and max_work bound it further)
     max_iterations: int = 2000
     # Work budget: output pixels x iterations (an upper bound: multiscale stages are smaller).
     # 1024x1024 x 300 iterations; about 40 min on 2 CPU cores, about 1 min on a GPU.
@@ -151,8 +151,9 @@ def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limit
     n_styles = sum(name in blobs for name in STYLE_FIELDS)
     if n_styles > limits.max_styles:
         raise FieldError(STYLE_FIELDS[limits.max_styles], f"this server takes at most {limits.max_styles} style images, got {n_styles}")
-    content = images.decode(blobs["content"], "content", limits.max_pixels)
-    styles = [images.decode(blobs[name], name, limits.max_pixels) for name in STYLE_FIELDS if name in blobs]
+    content_side, style_side = _sides_needed(params, limits)  # big uploads shrink on arrival to what the job reads
+    content = images.decode(blobs["content"], "content", limits.max_pixels, fit=content_side)
+    styles = [images.decode(blobs[name], name, limits.max_pixels, fit=style_side) for name in STYLE_FIELDS if name in blobs]
     masks, style_masks = _masks(blobs, len(styles), limits)
     job = make_job(content, styles, params, network=network or params.network or backbones.DEFAULT, maxima=maxima,
                    masks_over_content=masks, style_masks=style_masks)
@@ -176,6 +177,22 @@ def _named_styles(value: Any, images_raw: dict[str, Any], limits: Limits) -> dic
             offer = ", ".join(known) or "none on this server"
             raise FieldError(STYLE_NAME, f"no built-in style {name[:60]!r}; the built-in styles are: {offer}")
     return {**images_raw, **{STYLE_FIELDS[i]: gallery.image_bytes(name) for i, name in enumerate(names)}}
+
+
+def _sides_needed(params: StyleParams, limits: Limits) -> tuple[int | None, int | None]:
+    """The longest sides kept of a job's content and styles on arrival: a 50 MP photo for a 2048 px job is decoded
+    (JPEG: at a reduced DCT scale) and shrunk to 4096 px at once, not held at full size for the job's length.
+    The params are not validated yet: a value make_job will refuse shrinks nothing."""
+    try:
+        size = min(int(params.size), limits.max_size)
+        scale = min(max(float(params.style_scale), 0.1), 4.0)
+    except (TypeError, ValueError, OverflowError):
+        return None, None
+    if size < 16:
+        return None, None
+    # twice what is read: the engine's own antialiased resize still makes the last step, so a picture up to
+    # twice the output's size gives the same pixels as before; only bigger ones shrink
+    return 2 * size, 2 * max(16, round(size * scale))
 
 
 def _switch(name: str, value: Any, default: bool) -> bool:

@@ -87,7 +87,7 @@ class Board:
         self.engine, self.slice_s, self.clock = engine, slice_s, clock
         self.report = report or (lambda outcome, held, rejected_field: None)
         results = results or Results(ResultsSettings(enabled=False))
-        self.admission = Admission(budget_bytes, lambda: engine.auto, device_free)
+        self.admission = Admission(budget_bytes, lambda: engine.auto, device_free, getattr(engine, "tiling", None))
         self.dispatch = Dispatch(limits, getattr(engine, "network", None), self.admission, results,
                                  capabilities or (lambda: {}), self.report, clock)
         self.slices = SlicePolicy(slice_s, call_budget_s, clock)

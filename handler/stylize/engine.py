@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from . import cpu, images
+from . import cpu, images, tiles
 from . import masks as region_masks
 from . import precision as arithmetic
 from .job import ImageInput, Job, make_job
@@ -37,8 +37,10 @@ class Engine:
     """Holds one network's conv weights on a device; :meth:`start` begins a style-transfer job."""
 
     def __init__(self, state: dict[str, Tensor], info: WeightsInfo, device: torch.device | str | None = None,
-                 auto: arithmetic.Resolution | None = None) -> None:
+                 auto: arithmetic.Resolution | None = None, tiling: tiles.TileSettings | None = None) -> None:
         self.device = torch.device(device) if device is not None else pick_device()
+        # when a stage is optimised tile by tile (stylize.tiles): above a per-device pixel count
+        self.tiling = tiling or tiles.for_device(self.device)
         # what precision=auto means on this device (injectable for tests); a job that falls back to fp32
         # does so alone: this stays as it is
         self.auto = auto or arithmetic.resolve_auto(self.device)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import warnings
 
 import torch
@@ -12,13 +13,18 @@ from torch.nn import functional as F
 
 from .errors import FieldError
 
-DEFAULT_MAX_PIXELS = 40_000_000  # decoded pixels per image; a 16-bit 8K photo is ~33 Mpx
+DEFAULT_MAX_PIXELS = 64_000_000  # decoded pixels per image: a 50 MP phone photo fits, an 8K x 8K square just does
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP"}
 
 
-def decode(data: bytes, field_name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Bytes -> upright RGB PIL image. Animated images use their first frame."""
-    return to_rgb(_open(data, field_name, max_pixels))
+def decode(data: bytes, field_name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS, fit: int | None = None) -> Image.Image:
+    """Bytes -> upright RGB PIL image. Animated images use their first frame. ``fit``: a longest side the
+    caller needs at most; a bigger picture is shrunk on arrival (a JPEG decoded at a reduced scale already,
+    so a 50 MP photo never lives at full size beside the job's tensors)."""
+    img = to_rgb(_open(data, field_name, max_pixels, fit))
+    if fit is not None and max(img.size) > fit:
+        img = img.resize(fit_size(img.width, img.height, fit, minimum=1), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return img
 
 
 def decode_mask(data: bytes, field_name: str = "mask", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
@@ -26,7 +32,7 @@ def decode_mask(data: bytes, field_name: str = "mask", max_pixels: int = DEFAULT
     return to_grey(_open(data, field_name, max_pixels))
 
 
-def _open(data: bytes, field_name: str, max_pixels: int) -> Image.Image:
+def _open(data: bytes, field_name: str, max_pixels: int, fit: int | None = None) -> Image.Image:
     if not data:
         raise FieldError(field_name, "is empty")
     try:
@@ -40,6 +46,10 @@ def _open(data: bytes, field_name: str, max_pixels: int) -> Image.Image:
             if width * height > max_pixels:
                 raise FieldError(field_name, f"is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
             img.seek(0)
+            if fit is not None and max(width, height) > fit and img.format == "JPEG":
+                # the DCT scales by 1/2, 1/4 or 1/8 while decoding, never below the size asked for
+                scale = fit / max(width, height)
+                img.draft(img.mode, (math.ceil(width * scale), math.ceil(height * scale)))
             img.load()
             img = ImageOps.exif_transpose(img)
     except FieldError:

@@ -35,10 +35,14 @@ class Objective:
     """Content targets computed once; calling it on an image returns (total loss, per-part losses)."""
 
     def __init__(self, net: FeatureNet, content_layers: tuple[str, ...], content: Tensor, style: StyleTerm,
-                 weights: tuple[float, float, float], precision: str = arithmetic.FP32) -> None:
+                 weights: tuple[float, float, float], precision: str = arithmetic.FP32, content_targets: bool = True) -> None:
         self.net, self.content_layers, self.style = net, content_layers, style
         self.content_weight, self.style_weight, self.tv_weight = weights
         self.precision = precision  # fp32 | bf16: the network pass only; everything after .float() is fp32
+        self.content_targets: dict[str, Tensor] = {}
+        self.content_norms: dict[str, Tensor] = {}
+        if not content_targets:  # a tiled stage's whole objective: only its style term is used (stylize.tiles)
+            return
         with torch.no_grad():
             feats = self.features(content)
             self.content_targets = {k: feats[k].float() for k in content_layers}

@@ -50,7 +50,8 @@ _HELP = {  # the longer help texts
 class CoreParams:
     """The knobs every job has; :class:`StyleParams` adds the style methods' own."""
 
-    size: int = param(512, "Longest side of the output in pixels; the content's aspect ratio is kept.", min=16, max=2048)
+    size: int = param(512, "Longest side of the output in pixels; the content's aspect ratio is kept. Above a per-device pixel count "
+                                "stages are optimised tile by tile (docs/engine.md).", min=16, max=4096)
     iterations: int = param(300, "Optimisation iterations, summed over all multiscale stages.", min=1, max=10000)
     content_weight: float = param(1.0, "Weight of the content loss.", min=0.0, max=1e6)
     style_weight: float = param(10.0, "Weight of the style loss (losses are scale-normalised, so this is a ratio to content).", min=0.0, max=1e9)

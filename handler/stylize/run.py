@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from . import colour, images, methods
+from . import colour, images, methods, tiles
 from . import precision as arithmetic
 from .averaging import IterateAverage
 from .job import Job
@@ -51,6 +51,8 @@ class Snapshot:
     final: bool = False
     stopped: str | None = None  # on the final record: completed | time_budget | cancelled
     precision: str = arithmetic.FP32  # the network arithmetic this run used: fp32 | bf16
+    tile: int = 0  # a tiled stage (stylize.tiles): the tile being optimised, 1-based; 0: the stage is not tiled
+    tiles: int = 0  # tiles in the current pass of a tiled stage
 
 
 class _Pixels:
@@ -141,7 +143,8 @@ class Run:
         self.stopped: str | None = None  # set when the run ends
         self.finished = False
         self._cancel = False
-        self._stage: _StageState | None = None
+        self._stage: _StageState | tiles.TiledStage | None = None
+        self.tiling: tiles.TileSettings | None = getattr(engine, "tiling", None)  # None: never tiled
         self._image: Tensor | None = None  # the image carried from stage to stage
         self._carried: dict[str, Tensor] | None = None  # schedule=warm: Adam's state at the end of the last stage
         self._losses: dict[str, Tensor] = {}
@@ -195,6 +198,8 @@ class Run:
         if self._stage is None:
             self._stage = self._begin_stage(self._stage_index())
         st = self._stage
+        if isinstance(st, tiles.TiledStage):
+            return self._advance_tiled(st)
         self._optimise_once(st)
         if self.iteration == 0 and self._needs_fp32(st):
             st = self._fall_back_to_fp32(st)
@@ -208,6 +213,21 @@ class Run:
             shown = st.image if st.average is None else st.average.value
             snap = self._snapshot(shown, st.tracker.losses)
         if st.done == st.plan.iterations:
+            self._end_stage(st)
+            if self._stage_index() == len(self.stages):
+                return self._finish(COMPLETED)
+        return snap
+
+    def _advance_tiled(self, st: tiles.TiledStage) -> Snapshot | None:
+        """One optimiser step on one tile; the run's iteration moves when the stage's tile steps complete one."""
+        completed = st.step()
+        snap = None
+        every = self.params.snapshot_every
+        for _ in range(completed):
+            self.iteration += 1
+            if every and self.iteration % every == 0 and self.iteration < self.iterations and snap is None:
+                snap = self._snapshot(st.result(), st.losses, tile=st)
+        if st.finished:
             self._end_stage(st)
             if self._stage_index() == len(self.stages):
                 return self._finish(COMPLETED)
@@ -243,16 +263,40 @@ class Run:
 
     # -- stages ----------------------------------------------------------------------------------
 
-    def _begin_stage(self, index: int, start: Tensor | None = None) -> _StageState:
+    def _begin_stage(self, index: int, start: Tensor | None = None) -> _StageState | tiles.TiledStage:
         stage = self.stages[index]
         if start is None:
             start = self._start_image(stage.size)
+        if self.tiling is not None and self.tiling.applies(stage.size):
+            return self._begin_tiled(index, start)
         objective = self._objective(stage.size, start)
         canvas, optimizer, tracker = self._optimiser(objective, start)
         average = IterateAverage(self.params.average_decay, start) if self.params.average == "ema" else None
         return _StageState(index + 1, stage, start, objective, canvas, optimizer, tracker, average)
 
-    def _end_stage(self, st: _StageState) -> None:
+    def _begin_tiled(self, index: int, start: Tensor) -> tiles.TiledStage:
+        """A stage too big to optimise at once: its style term prepared once (whole style images), the content
+        targets and the optimiser per tile visit."""
+        assert self.tiling is not None
+        stage = self.stages[index]
+        self._carried = None  # Adam's image-sized moments do not carry into tile-sized optimisers
+        whole = self._objective(stage.size, start, content_targets=False)
+        weights = (self.params.content_weight, self.params.style_weight, self.params.tv_weight)
+        content = images.resize(self.content, stage.size)
+
+        def objective_for(box: tiles.Box) -> Objective:
+            return Objective(whole.net, self.params.content_layers, box.of(content).contiguous(),
+                             tiles.crop_term(whole.style, box, stage.size), weights, self.mode)
+
+        average = IterateAverage(self.params.average_decay, start) if self.params.average == "ema" else None
+        return tiles.TiledStage(self.tiling, index + 1, stage, start, objective_for, self._optimiser, self.generator, average)
+
+    def _end_stage(self, st: _StageState | tiles.TiledStage) -> None:
+        if isinstance(st, tiles.TiledStage):
+            self._image, self._carried = st.result(), None
+            self._losses = st.losses or self._losses
+            self._stage = None
+            return
         # the next stage starts from this stage's average, or else its best image
         self._image = st.tracker.best if st.average is None else st.average.value
         self._carried = self._carry(st)
@@ -282,9 +326,11 @@ class Run:
         # torch.optim.LBFGS flattens the image's gradient with .view(-1), which fails on a channels_last one.
         return start.detach().clone().contiguous()
 
-    def _objective(self, wh: tuple[int, int], start: Tensor) -> Objective:
+    def _objective(self, wh: tuple[int, int], start: Tensor, content_targets: bool = True) -> Objective:
         params, job = self.params, self.job
         style_side = max(16, round(max(wh) * params.style_scale))
+        if self.tiling is not None and self.tiling.applies(wh):  # the whole style image, at most this big
+            style_side = min(style_side, self.tiling.style_side)
         styles = [images.resize(s, images.fit_size(s.shape[-1], s.shape[-2], style_side)).contiguous() for s in self.styles]
         device = self.engine.device
         coverage, own = None, [None] * len(styles)
@@ -306,7 +352,8 @@ class Run:
                              styles=styles, blend=self.blend, coverage=coverage, style_masks=own, features=features,
                              content=content, start=start)
         weights = (params.content_weight, params.style_weight, params.tv_weight)
-        return Objective(net, params.content_layers, content, self.method.prepare(stage), weights, self.mode)
+        return Objective(net, params.content_layers, content, self.method.prepare(stage), weights, self.mode,
+                         content_targets=content_targets)
 
     def _optimiser(self, objective: Objective, start: Tensor) -> tuple[Canvas, torch.optim.Optimizer, _Tracker]:
         params = self.params
@@ -354,7 +401,8 @@ class Run:
             self._palette = colour.palette(styles, self.blend, channels, own)
         return colour.match_to(picture, self._palette, channels, transform)
 
-    def _snapshot(self, image: Tensor, losses: dict[str, Tensor], final: bool = False) -> Snapshot:
+    def _snapshot(self, image: Tensor, losses: dict[str, Tensor], final: bool = False,
+                  tile: tiles.TiledStage | None = None) -> Snapshot:
         picture = image.detach().float().clamp(0, 1)  # a pyramid's clamped picture is in range only to float rounding
         if self.params.preserve_colors:
             picture = images.keep_colors(picture, self.content)
@@ -366,4 +414,5 @@ class Run:
                         elapsed_s=round(self.clock() - self.started, 4),
                         # a copy: the optimiser keeps writing into `image` while consumers encode this one
                         image=picture[0].to("cpu", copy=True),
-                        weights=self.engine.info.tag, final=final, stopped=self.stopped if final else None, precision=self.mode)
+                        weights=self.engine.info.tag, final=final, stopped=self.stopped if final else None, precision=self.mode,
+                        tile=tile.tile if tile is not None else 0, tiles=tile.tiles if tile is not None else 0)

@@ -95,6 +95,7 @@ class _LayerTerm:
     weight: float  # the layer's weight x (with regions) the region's share of the image
     loss: StyleLoss
     mask: Tensor | None  # coverage at this layer's resolution; None: every position
+    layer_weight: float = 0.0  # with a mask: the layer's own weight (before the region's share)
 
 
 class _Terms:
@@ -103,11 +104,45 @@ class _Terms:
     def __init__(self, terms: list[_LayerTerm]) -> None:
         self.terms = terms
 
+    def within(self, box: tuple[int, int, int, int], wh: tuple[int, int]) -> _Terms:
+        """The term for one tile (x0, y0, x1, y1) of a ``wh`` stage (stylize.tiles): the same targets, each
+        region's mask cut to the tile and its weight scaled by the region's share of the tile."""
+        if all(t.mask is None for t in self.terms):
+            return self
+        return _TileTerms(self.terms, box, wh)
+
     def __call__(self, features: Mapping[str, Tensor]) -> Tensor:
         first = next(iter(features.values()))
         total = torch.zeros(first.shape[0], device=first.device)
         for term in self.terms:
             total = total + term.weight * term.loss(features[term.layer], term.mask)
+        return total
+
+
+class _TileTerms(_Terms):
+    """Region terms over one tile: masks are cut at the tile's place at each layer's resolution (the tile's
+    features decide the cut's size, as pooling floors odd sizes)."""
+
+    def __init__(self, terms: list[_LayerTerm], box: tuple[int, int, int, int], wh: tuple[int, int]) -> None:
+        super().__init__(terms)
+        self.box, self.wh = box, wh
+
+    def __call__(self, features: Mapping[str, Tensor]) -> Tensor:
+        first = next(iter(features.values()))
+        total = torch.zeros(first.shape[0], device=first.device)
+        x0, y0 = self.box[0], self.box[1]
+        for term in self.terms:
+            f = features[term.layer]
+            if term.mask is None:
+                total = total + term.weight * term.loss(f)
+                continue
+            mh, mw = term.mask.shape[-2:]
+            h, w = f.shape[-2:]
+            top = min(round(y0 * mh / self.wh[1]), mh - h)
+            left = min(round(x0 * mw / self.wh[0]), mw - w)
+            mask = term.mask[..., top:top + h, left:left + w]
+            share = mask.sum() / (h * w)  # a tensor: no host sync per step
+            total = total + term.layer_weight * share * term.loss(f, mask)
         return total
 
 
@@ -144,7 +179,7 @@ class StatisticsMethod(StyleMethod):
                 if mass < MIN_MASS:  # this style covers nothing at this layer's resolution
                     continue
                 target = self.loss.statistics(f[k], own_levels.get(k))
-                out.append(_LayerTerm(k, layer_w * mass / mask[0, 0].numel(), self.loss(target), mask))
+                out.append(_LayerTerm(k, layer_w * mass / mask[0, 0].numel(), self.loss(target), mask, layer_w))
         return out
 
     def state_bytes(self, params: Any, backbone: Backbone, style_pixels: int, styles: int) -> int:

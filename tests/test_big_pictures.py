@@ -1,0 +1,156 @@
+"""Big pictures in the serving layer: 50 MP uploads shrink on arrival, bombs and over-size or over-budget jobs
+are refused naming the field, stream snapshots are previews, the memory model and admission count tiles, and
+/capabilities says how big a job this worker takes."""
+
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+import json
+import struct
+import zlib
+from dataclasses import replace
+
+import pytest
+import torch
+from images_util import style_image, to_bytes
+from PIL import Image
+from serving import capabilities, memory, records
+from serving.admission import Admission
+from serving.request import Limits, parse
+from serving.responses import refusal
+from stylize import Snapshot, StyleParams, images, precision, tiles
+from stylize.errors import FieldError
+
+CPU_TILES = tiles.for_device(torch.device("cpu"))
+STYLE = to_bytes(style_image(40))
+
+
+def _refused(field_name: str, **kw: object) -> str:
+    with pytest.raises(FieldError) as info:
+        parse(**kw)  # type: ignore[arg-type]
+    assert info.value.field == field_name, str(info.value)
+    answer = refusal(info.value)
+    assert 400 <= answer.status < 500
+    message = json.loads(answer.body)["message"]
+    assert message.startswith(f"{field_name}: ")
+    return message
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def photo_50mp() -> bytes:
+    """A 8160 x 6120 (50 MP) JPEG, as a phone writes: smooth gradients, so it stays a few MiB."""
+    small = Image.new("RGB", (204, 153))
+    small.putdata([(x % 256, y % 256, (x + y) % 256) for y in range(153) for x in range(204)])
+    buffer = io.BytesIO()
+    small.resize((8160, 6120), Image.Resampling.BILINEAR).save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def test_a_50_mp_photo_is_accepted_and_shrunk_on_arrival(photo_50mp: bytes) -> None:
+    assert len(photo_50mp) <= Limits().max_image_bytes
+    request = parse({"content": photo_50mp, "style": STYLE, "size": "1024", "iterations": "10"})
+    content = request.job.content
+    # kept at twice the output's side (the engine's own resize makes the last step), never at 50 MP
+    assert max(content.size) == 2048 and abs(content.size[0] / content.size[1] - 8160 / 6120) < 0.01
+
+
+def test_shrinking_on_arrival_keeps_what_a_job_reads() -> None:
+    big = to_bytes(Image.new("RGB", (3000, 2000), (200, 100, 50)), "PNG")
+    assert images.decode(big, "content", fit=1000).size == (1000, 667)
+    assert images.decode(big, "content", fit=4000).size == (3000, 2000)  # never enlarged
+    request = parse({"content": big, "style": STYLE, "size": "2048", "iterations": "1"})
+    assert request.job.content.size == (3000, 2000)  # within twice the output: untouched
+
+
+def test_a_decompression_bomb_is_a_4xx_naming_its_field(photo_50mp: bytes) -> None:
+    message = _refused("content", fields_in={"content": _png_header_only(100_000, 100_000), "style": STYLE})
+    assert "decompression bomb" in message or "over the limit" in message
+    _refused("style", fields_in={"content": photo_50mp, "style": _png_header_only(20_000, 20_000)})
+
+
+def test_over_size_and_over_budget_jobs_are_refused_naming_the_field() -> None:
+    content = to_bytes(Image.new("RGB", (400, 300), (10, 20, 30)), "PNG")
+    limits = Limits(max_size=2048, max_work=2048 * 1536 * 20)
+    assert "between 16 and 2048" in _refused("size", fields_in={"content": content, "style": STYLE, "size": "4096"}, limits=limits)
+    assert "work budget" in _refused("iterations", fields_in={"content": content, "style": STYLE, "size": "2048", "iterations": "40"},
+                                     limits=limits)
+    assert "between 16 and 4096" in _refused("size", fields_in={"content": content, "style": STYLE, "size": "5000"})
+    parse({"content": content, "style": STYLE, "size": "2048", "iterations": "20"}, limits=limits)  # at the budget: fine
+
+
+def test_stream_snapshots_are_previews() -> None:
+    def snap(w: int, h: int) -> Snapshot:
+        return Snapshot(iteration=1, iterations=2, stage=1, stages=1, size=(w, h), losses={"total": 1.0}, elapsed_s=0.1,
+                        image=torch.rand(3, h, w), weights="vgg19/random-init", tile=3, tiles=16)
+    big = records.snapshot_record(snap(3000, 2000))
+    picture = Image.open(io.BytesIO(base64.b64decode(big["image"])))
+    assert picture.size == (1024, 683) and big["preview_size"] == [1024, 683] and big["size"] == [3000, 2000]
+    assert (big["tile"], big["tiles"]) == (3, 16)
+    assert len(json.dumps(big)) < 1_000_000  # noise is the worst case for a JPEG
+    small = records.snapshot_record(snap(300, 200))
+    assert Image.open(io.BytesIO(base64.b64decode(small["image"]))).size == (300, 200) and "preview_size" not in small
+
+
+# -- memory ---------------------------------------------------------------------------------------------
+
+def _estimate(size: int, tiling: tiles.TileSettings | None = CPU_TILES, **kw: object) -> int:
+    params = StyleParams(size=size, **kw)  # type: ignore[arg-type]
+    return memory.estimate_bytes(params, (4000, 3000), [(1024, 768)], "fp32", tiling)
+
+
+def test_a_tiled_jobs_estimate_follows_its_tile_not_its_size() -> None:
+    untiled = _estimate(1024)
+    assert _estimate(1024, None) == untiled  # at or under the threshold nothing changes
+    tiled = [_estimate(s) for s in (1400, 2048, 4096)]
+    # beyond the largest untiled stage, only image-sized buffers grow: ~ 12 B x a few per output pixel
+    per_pixel = (tiled[2] - tiled[1]) / (4096 * 3072 - 2048 * 1536)
+    assert per_pixel < 120, per_pixel
+    assert _estimate(4096, None) > 5 * tiled[2]  # untiled, the same job would need far more
+    assert tiled[2] < 1.5 * untiled  # the largest untiled stage (L-BFGS history at 1 MP) stays the peak
+
+
+def test_admission_counts_tiles() -> None:
+    auto = precision.Resolution("fp32", "test")
+    budget = _estimate(4096) + memory.MIB
+    refusing = Admission(budget, lambda: auto)  # no tiling: a 4096 px job cannot fit
+    tiling = Admission(budget, lambda: auto, tiling=CPU_TILES)
+
+    class Job:
+        params = StyleParams(size=4096)
+        content_wh = (4000, 3000)
+        style_whs = ((1024, 768),)
+
+    class Request:  # the shape of a JobRequest, as far as admission reads it
+        job = Job
+    with pytest.raises(FieldError) as info:
+        refusing.need(Request)  # type: ignore[arg-type]
+    assert info.value.field == "size" and "at most" in str(info.value)
+    assert tiling.need(Request) <= budget  # type: ignore[arg-type]
+
+
+def test_capabilities_say_the_largest_size_and_the_tiling() -> None:
+    limits = Limits()
+    roomy = capabilities.sizes(limits, 8 * 1024**3, CPU_TILES, "fp32")
+    assert roomy["max_size"] == 4096 and roomy["tiled_above_pixels"] == 1024 * 1024 and roomy["tiling"]["tile"] == 512
+    untiled = capabilities.sizes(limits, 8 * 1024**3, None, "fp32")
+    assert 1024 < untiled["max_size"] < 2048 and untiled["tiling"] is None  # what the same memory took untiled
+    # below the threshold tiling changes nothing: a small budget is held by the largest untiled stage
+    tight = capabilities.sizes(limits, 2 * 1024**3, CPU_TILES, "fp32")
+    assert tight["max_size"] == capabilities.sizes(limits, 2 * 1024**3, None, "fp32")["max_size"] < 1024
+
+
+def test_sizes_past_1024_keep_growing_multiscale() -> None:
+    params = replace(StyleParams(), size=4096, iterations=300)
+    from stylize import planning
+
+    sides = [max(st.size) for st in planning.plan(params, (4000, 3000))]
+    assert sides[0] == 128 and sides[-1] == 4096 and all(b / a < 1.5 for a, b in itertools.pairwise(sides))

@@ -1,0 +1,155 @@
+"""Tiled stages (stylize.tiles): the grid, the feathering, and tiled runs through the engine on seeded
+random-init VGG19 weights with tiny tiles (CPU). The seam measurements are in tests/test_tile_seams.py."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from images_util import content_image, style_image
+from PIL import Image, ImageDraw
+from stylize import Engine, Run, StyleParams, precision, tiles, weights
+from stylize.tiles import Box, TileSettings
+
+TINY = TileSettings(threshold_pixels=64 * 64, tile=48, overlap=8, margin=8, steps=2, style_side=64)
+
+
+@pytest.fixture(scope="module")
+def eng() -> Engine:
+    state, info = weights.obtain("random", seed=0)
+    return Engine(state, info, "cpu", auto=precision.Resolution("fp32", "test"), tiling=TINY)
+
+
+# -- the grid ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("length", [48, 49, 95, 96, 200, 257])
+@pytest.mark.parametrize("offset", [0, 16, 32])
+def test_spans_cover_the_axis_with_full_tiles_and_at_least_the_overlap(length: int, offset: int) -> None:
+    found = tiles.spans(length, 48, 8, offset)
+    assert found[0][0] == 0 and found[-1][1] == length
+    assert all(0 < b - a <= 48 for a, b in found)  # never more than a tile: the same memory bound every visit
+    for (a0, a1), (b0, _) in itertools.pairwise(found):
+        assert a1 - b0 == 8 and b0 > a0  # they overlap by exactly the overlap, and move on
+    if length <= 48:
+        assert found == [(0, length)]
+
+
+def test_a_shifted_grid_moves_every_inner_border() -> None:
+    plain = {a for a, _ in tiles.spans(400, 128, 32, 0)} - {0}
+    moved = {a for a, _ in tiles.spans(400, 128, 32, 48)} - {0}
+    assert plain and moved and not plain & moved
+
+
+def test_the_network_sees_a_margin_around_each_tile() -> None:
+    assert tiles.context(Box(100, 0, 228, 128), (300, 200), 32) == Box(68, 0, 260, 160)
+    assert tiles.context(Box(0, 0, 300, 200), (300, 200), 32) == Box(0, 0, 300, 200)
+    settings = TileSettings(threshold_pixels=1, tile=128, overlap=32, margin=32)
+    assert settings.tile_pixels((1000, 1000)) == 192 * 192 and settings.tile_pixels((100, 1000)) == 100 * 192
+    assert settings.naive().margin == 0
+
+
+def test_random_offsets_are_whole_cells_and_vary() -> None:
+    settings = TileSettings(threshold_pixels=1, tile=256, overlap=32)
+    gen = torch.Generator().manual_seed(0)
+    offsets = {tiles.random_offset(settings, gen) for _ in range(20)}
+    assert len(offsets) > 5
+    assert all(x % tiles.ALIGN == 0 and y % tiles.ALIGN == 0 and 0 <= x < 224 and 0 <= y < 224 for x, y in offsets)
+    assert tiles.random_offset(settings.naive(), gen) == (0, 0)
+
+
+def test_feather_ramps_only_inner_edges() -> None:
+    settings = TileSettings(threshold_pixels=1, tile=64, overlap=16)
+    w = tiles.feather(Box(0, 32, 64, 96), (128, 96), settings)
+    assert w is not None and w.shape == (1, 1, 64, 64)
+    assert float(w.min()) > 0 and float(w.max()) == 1.0
+    assert torch.all(w[0, 0, :, 0] == w[0, 0, :, 0])  # left edge is the image's: no ramp along x there
+    assert float(w[0, 0, 32, 0]) == 1.0 and float(w[0, 0, 32, -1]) < 0.1  # right edge inner: ramps down
+    assert float(w[0, 0, 0, 10]) < 0.1 and float(w[0, 0, -1, 10]) == 1.0  # top inner, bottom the image's
+    assert tiles.feather(Box(0, 0, 64, 64), (128, 96), settings.naive()) is None
+
+
+def test_overhead_counts_the_overlap() -> None:
+    settings = TileSettings(threshold_pixels=1, tile=512, overlap=64, margin=64)
+    assert settings.overhead((512, 512)) == 1.0
+    assert 1.3 < settings.overhead((2048, 2048)) < 2.0  # (640 / 448)^2: margins and overlap
+
+
+def test_settings_refuse_what_cannot_tile() -> None:
+    with pytest.raises(ValueError):
+        TileSettings(threshold_pixels=1, tile=64, overlap=32)
+    with pytest.raises(ValueError):
+        TileSettings(threshold_pixels=1, tile=16)
+
+
+# -- tiled runs -----------------------------------------------------------------------------------------
+
+def _start(eng: Engine, **overrides: object) -> Run:
+    params = StyleParams(**{"size": 96, "iterations": 4, "snapshot_every": 1, "multiscale": False, **overrides})
+    return eng.start(eng.job(content_image(96, 72), [style_image(64)], params))
+
+
+def test_a_tiled_stage_steps_between_tiles_and_reports_its_tile(eng: Engine, method: dict[str, str]) -> None:
+    run = _start(eng, **method)
+    grid = tiles.grid((96, 72), TINY, (0, 0))
+    assert len(grid) == 6  # 3 x 2 tiles of 48 px
+    iterations_seen, snaps = [], []
+    while not run.finished:
+        snaps += run.step(0.0)  # one tile step per call
+        iterations_seen.append(run.iteration)
+    # each iteration of the stage is 6 tiles x 1 step in image units: most steps leave the iteration as it was
+    assert len(iterations_seen) >= 4 * 6 and iterations_seen.count(1) >= 5
+    middle = [s for s in snaps if not s.final]
+    assert middle and all(1 <= s.tile <= s.tiles and s.tiles >= 6 for s in middle)
+    final = snaps[-1]
+    assert final.final and final.stopped == "completed" and final.size == (96, 72) and final.tile == 0
+    assert all(torch.isfinite(torch.tensor(list(s.losses.values()))).all() for s in snaps)
+    assert final.losses["style"] < middle[0].losses["style"] * 1.5
+
+
+def test_tiled_losses_fall_and_the_picture_changes_everywhere(eng: Engine) -> None:
+    run = _start(eng, iterations=8, snapshot_every=0, style_weight=1000.0)
+    content = eng.tensor(content_image(96, 72))[0]
+    final = run.step(None)[-1]
+    moved = (final.image - content).abs().mean(0)
+    for box in tiles.grid((96, 72), TINY, (0, 0)):  # every tile was optimised
+        assert float(box.of(moved).mean()) > 0.01
+
+
+def test_only_stages_above_the_threshold_are_tiled(eng: Engine) -> None:
+    small = _start(eng, size=60, iterations=2)  # 60 x 45 < 64 x 64
+    assert all(s.tiles == 0 for s in small.step(None))
+
+
+def test_multiscale_mixes_untiled_and_tiled_stages(eng: Engine) -> None:
+    run = _start(eng, size=200, iterations=6, multiscale=True, snapshot_every=1)
+    assert [st.size for st in run.stages] == [(128, 96), (181, 136), (200, 150)]
+    snaps = run.step(None)
+    tiled = {s.stage for s in snaps if s.tiles}
+    assert tiled and snaps[-1].size == (200, 150) and snaps[-1].iteration == 6
+
+
+def test_step_budget_and_cancel_hold_in_a_tiled_stage(eng: Engine) -> None:
+    run = _start(eng, iterations=50)
+    run.step(0.0)
+    assert not run.finished and run.iteration == 0  # one tile step of the 6 x 50
+    run.cancel()
+    final = run.step(0.0)[-1]
+    assert final.final and final.stopped == "cancelled" and final.size == (96, 72)
+
+
+def test_regions_run_tiled(eng: Engine) -> None:
+    left = Image.new("L", (96, 72), 0)
+    ImageDraw.Draw(left).rectangle([0, 0, 47, 71], fill=255)
+    params = StyleParams(size=96, iterations=4, snapshot_every=0, multiscale=False)
+    job = eng.job(content_image(96, 72), [style_image(64), style_image(64, ((200, 30, 30), (30, 30, 200)))], params,
+                  masks=[left, None])
+    final = list(eng.run(job))[-1]
+    assert final.size == (96, 72) and torch.isfinite(final.image).all() and final.losses["style"] > 0
+
+
+def test_an_engine_picks_tiling_by_device() -> None:
+    cpu = tiles.for_device(torch.device("cpu"))
+    gpu = tiles.for_device(torch.device("cuda"))
+    assert not cpu.applies((1024, 1024)) and cpu.applies((1025, 1024))
+    assert gpu.tile > cpu.tile and gpu.threshold_pixels > cpu.threshold_pixels
