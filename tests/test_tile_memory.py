@@ -51,6 +51,8 @@ def _measure(size: int) -> tuple[int, int]:
 def test_a_tiled_jobs_peak_stays_under_its_estimate_and_follows_its_tile() -> None:
     small, small_estimate = _measure(256)
     large, large_estimate = _measure(640)
+    print(f"peak rise 256 px: {small / 2**20:.0f} MiB (estimate {small_estimate / 2**20:.0f}); 640 px: {large / 2**20:.0f} MiB "
+          f"(estimate {large_estimate / 2**20:.0f})")
     assert 0 < small <= small_estimate and 0 < large <= large_estimate, (small, small_estimate, large, large_estimate)
     grown = (640 * 480 - 256 * 192)  # output pixels added
     # what relu1_1..relu2_1's activations alone would add untiled (64 + 64 + 128 / 4 + ... channels: ~1 KB a pixel)

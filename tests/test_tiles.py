@@ -4,6 +4,7 @@ random-init VGG19 weights with tiny tiles (CPU). The seam measurements are in te
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 import torch
@@ -121,12 +122,14 @@ def test_only_stages_above_the_threshold_are_tiled(eng: Engine) -> None:
     assert all(s.tiles == 0 for s in small.step(None))
 
 
-def test_multiscale_mixes_untiled_and_tiled_stages(eng: Engine) -> None:
-    run = _start(eng, size=200, iterations=6, multiscale=True, snapshot_every=1)
-    assert [st.size for st in run.stages] == [(128, 96), (181, 136), (200, 150)]
+def test_multiscale_mixes_untiled_and_tiled_stages(eng: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(eng, "tiling", replace(TINY, threshold_pixels=128 * 96))  # the 128 px stage stays whole
+    run = _start(eng, size=200, iterations=4, multiscale=True, snapshot_every=1)
+    assert [st.size for st in run.stages] == [(128, 96), (200, 150)]
     snaps = run.step(None)
-    tiled = {s.stage for s in snaps if s.tiles}
-    assert tiled and snaps[-1].size == (200, 150) and snaps[-1].iteration == 6
+    assert {s.stage for s in snaps if s.tiles and not s.final} == {2}
+    assert all(s.tiles == 0 for s in snaps if s.stage == 1)
+    assert snaps[-1].size == (200, 150) and snaps[-1].iteration == 4
 
 
 def test_step_budget_and_cancel_hold_in_a_tiled_stage(eng: Engine) -> None:

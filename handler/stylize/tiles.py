@@ -47,7 +47,10 @@ class TileSettings:
     threshold_pixels: int  # a stage with more pixels than this is tiled
     tile: int = 512  # tile side in pixels (square tiles; an image side shorter than this is one tile)
     overlap: int = 64  # pixels shared by neighbouring tiles, feathered
-    margin: int = 64  # context the network sees on each side of a tile (optimised along, not written back)
+    margin: int = 64  # context the network sees on each side of a tile (not written back)
+    # True: the margin keeps its pixels (no gradient). Measured (docs/benchmarks.md#big-pictures): a much lower
+    # loss, but a hard edge where the tile meets its frozen neighbours; optimised along, the borders vanish
+    freeze_margin: bool = False
     steps: int = 16  # optimiser steps per tile visit; a stage's iterations / steps = its passes
     shift: bool = True  # move the grid by a random offset every pass
     feather: bool = True  # blend tiles in with linear ramps over the overlap (False: paste)
@@ -263,6 +266,13 @@ class TiledStage:
         crop = context(box, self.plan.size, self.settings.margin)
         objective = self.objective_for(crop)
         canvas, optimizer, tracker = self.optimiser_for(objective, crop.of(self.image).contiguous())
+        leaf = getattr(canvas, "leaf", None)  # pixels; a pyramid's coarse levels span the margin and move with it
+        if self.settings.freeze_margin and crop != box and leaf is not None:
+            # the optimiser moves only the tile's own pixels: those next to the margin are fitted to the
+            # neighbours as they are, not to a margin that is thrown away after the visit
+            keep = torch.zeros_like(leaf[:, :1])
+            Box(box.x0 - crop.x0, box.y0 - crop.y0, box.x1 - crop.x0, box.y1 - crop.y0).of(keep).fill_(1)
+            leaf.register_hook(lambda grad: grad * keep)
         return Visit(box, crop, canvas, optimizer, tracker)
 
     def _close(self, visit: Visit) -> None:

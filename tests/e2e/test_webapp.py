@@ -261,8 +261,8 @@ def test_out_of_range_value_is_caught_before_sending(page: Page, images: dict[st
     posted = []
     page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
     page.get_by_test_id("start").click()
-    # The server's maximum (1024 in model-config.yaml and in the app's built-in defaults), not the panel's 2048.
-    expect(page.get_by_test_id("error-size")).to_have_text("Size: must be between 16 and 1024, got 8")
+    # The server's maximum (4096 in model-config.yaml), in the server's words.
+    expect(page.get_by_test_id("error-size")).to_have_text("Size: must be between 16 and 4096, got 8")
     expect(page.locator("#param-size")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#param-size")).to_be_focused()
     expect(page.get_by_test_id("start")).to_be_enabled()

@@ -260,4 +260,4 @@ def test_capabilities_as_a_form_field(server: TorchServe) -> None:
     assert r.status_code == 200 and r.headers["x-style-weights"] == "vgg16/imagenet-keras"
     doc = r.json()
     assert doc["scheduler"]["memory_budget_mb"] == 180 and doc["scheduler"]["batch_size"] == 8
-    assert doc["limits"]["max_size"] == 1024 and "size" in doc["params"] and doc["versions"]["torchserve"] == "0.12.0"
+    assert doc["limits"]["max_size"] == 4096 and "size" in doc["params"] and doc["versions"]["torchserve"] == "0.12.0"
