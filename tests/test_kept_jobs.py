@@ -298,3 +298,24 @@ def test_a_small_interactive_job_beside_a_kept_big_one_takes_at_most_twice_its_s
     beside = time.monotonic() - began
     assert beside <= 2 * solo + 2, (solo, beside)
     assert status(store, kept["id"])["state"] == "running"  # and the big one ran on
+
+
+def test_scans_skip_the_statuses_that_ended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = KeptJobs(tmp_path, KeptSettings(max_total=50))
+    for n in range(20):
+        rid = new_id()
+        jobs.begin(rid, "t", f"c{n}", [Stage((8, 8), 1)])
+        jobs.write_status(rid, {"state": "done"})
+    live = new_id()
+    jobs.begin(live, "t", "c", [Stage((8, 8), 1)])
+    reads: list[str] = []
+    real = Path.read_bytes
+
+    def counting(self: Path) -> bytes:
+        reads.append(self.name)
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+    jobs.check_caps("someone")
+    jobs.sweep()
+    assert {name for name in reads if name.endswith(".json")} == {f"{live}.json"}  # only the live one is read again

@@ -111,6 +111,9 @@ class KeptJobs:
                  clock: Callable[[], float] = time.time) -> None:
         self.root = Path(root) / JOBS_DIR
         self.settings, self.clock = settings, clock
+        # Ids whose status ended (done, failed, cancelled: final): the scans of caps and sweeps skip them, so a store
+        # holding a week of ended jobs is not re-read every heartbeat.
+        self._ended: set[str] = set()
 
     def _path(self, result_id: str, suffix: str) -> Path:
         return self.root / f"{result_id}.{suffix}"
@@ -154,6 +157,8 @@ class KeptJobs:
     def write_status(self, result_id: str, status: Mapping[str, Any]) -> None:
         doc = {"id": result_id, **status, "updated": round(self.clock(), 3), "heartbeat_s": self.settings.heartbeat_s,
                "stale_after_s": self.settings.stale_after_s}
+        if status.get("state") in ENDED:
+            self._ended.add(result_id)
         try:
             self._write(self._path(result_id, "json"), json.dumps(doc).encode())
         except OSError as exc:  # progress is a courtesy: a full disk never fails the job itself
@@ -195,6 +200,8 @@ class KeptJobs:
         if status.get("state") in ACTIVE and self.clock() - beat > self.settings.stale_after_s:
             status.update(state="failed", message="the worker holding this job stopped (its heartbeat is "
                                                   f"{self.clock() - beat:.0f} s old); submit it again")
+        elif status.get("state") in ENDED:
+            self._ended.add(result_id)
         return status
 
     def status_answer(self, result_id: str) -> tuple[int, dict[str, Any]]:
@@ -228,6 +235,8 @@ class KeptJobs:
             return []
         for name in names:
             result_id = name.removesuffix(".json")
+            if result_id in self._ended:
+                continue
             status = self.read(result_id)
             if status is not None and status.get("state") in ACTIVE:
                 out.append((result_id, status))
@@ -254,11 +263,15 @@ class KeptJobs:
             if not entry.name.endswith(".json") or entry.name.startswith("."):
                 continue
             result_id = entry.name.removesuffix(".json")
+            if result_id in self._ended:
+                continue
             try:
                 raw = json.loads(Path(entry.path).read_bytes())
             except (OSError, ValueError):
                 continue
-            if raw.get("state") in ACTIVE and age > self.settings.stale_after_s:
+            if raw.get("state") in ENDED:
+                self._ended.add(result_id)
+            elif raw.get("state") in ACTIVE and age > self.settings.stale_after_s:
                 status = self.read(result_id)
                 if status is not None and status.get("state") == "failed":
                     self.write_status(result_id, {k: v for k, v in status.items()

@@ -185,3 +185,13 @@ def test_status_polling_floods_are_rate_limited(front: Nginx, kept_job: str) -> 
     limited = answers[-1]
     assert limited.status_code == 429 and limited.headers["retry-after"], [r.status_code for r in answers]
     assert len(answers) > 20, len(answers)
+
+
+def test_a_restarted_front_loses_nothing(upstream: FakeUpstream, kept_job: str, results_dir: Path, tmp_path: Path) -> None:
+    """The front holds no state: a fresh one over the same store serves the same status."""
+    fresh = nginx_render.start(upstream.url.removeprefix("http://"), tmp_path, results=results_dir)
+    try:
+        r = httpx.get(f"{fresh.url}/results/{kept_job}/status.json", timeout=10)
+        assert r.status_code == 200 and r.json()["id"] == kept_job
+    finally:
+        nginx_render.stop(fresh.process)
