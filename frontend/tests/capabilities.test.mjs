@@ -46,8 +46,8 @@ test("URLs: the front's /capabilities, and TorchServe's own form when the API is
 
 test("field maxima are the server's limits, never above the panel's range; without capabilities the schema's", () => {
   assert.deepEqual(fieldMaxima(parseCapabilities(DOC).limits), { size: 1024, iterations: 2000 });
-  assert.deepEqual(fieldMaxima({ max_size: 4096, max_iterations: 100 }), { size: 2048, iterations: 100 });
-  assert.deepEqual(fieldMaxima(DEFAULT_CAPABILITIES.limits), { size: 2048, iterations: 10000 });
+  assert.deepEqual(fieldMaxima({ max_size: 8192, max_iterations: 100 }), { size: 4096, iterations: 100 });
+  assert.deepEqual(fieldMaxima(DEFAULT_CAPABILITIES.limits), { size: 4096, iterations: 10000 });
 });
 
 test("presets: quick is the server's own preview; sizes never above the server's", () => {

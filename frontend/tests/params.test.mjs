@@ -13,7 +13,7 @@ test("defaults from the schema, typed", () => {
   assert.equal(values.multiscale, true);
   assert.deepEqual(values.style_layers, ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]);
   assert.equal(values.time_budget_s, null);
-  assert.equal(spec("size").max, 2048, "ranges come from the schema");
+  assert.equal(spec("size").max, 4096, "ranges come from the schema");
 });
 
 test("inputs go to the server as typed (trimmed): the app judges no value, the server's plan answer does", () => {
