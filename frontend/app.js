@@ -464,7 +464,7 @@ async function start() {
   }
   controller = new AbortController();
   const { signal } = controller;
-  results.reset();
+  results.reset(answer);
   sharing.reset();
   results.setBefore(content.previewUrl);
   regions.snapshotForRun();
