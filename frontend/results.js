@@ -149,6 +149,11 @@ export class Results {
       parts.push(el("line", { x1: left + s.x, y1: top, x2: left + s.x, y2: bottom, class: "stage", "data-testid": "loss-stage" }));
       parts.push(el("text", { x: left + s.x + 2, y: top + 9, class: "stage-label" }, s.label));
     }
+    // The latest loss as a dot: a single point draws no line, and the chart would look empty.
+    const latest = $("loss-line").getAttribute("points").split(" ").at(-1).split(",").map(Number);
+    if (latest.length === 2 && latest.every(Number.isFinite)) {
+      parts.push(el("circle", { cx: left + latest[0], cy: top + latest[1], r: 2.5, class: "latest", "data-testid": "loss-latest" }));
+    }
     $("loss-axes").replaceChildren(...parts);
     $("loss-stage-key").hidden = axes.stages.length === 0;
     $("loss-figure").hidden = this.losses.length === 0;

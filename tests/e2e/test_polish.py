@@ -368,6 +368,7 @@ def test_a_chart_of_one_point_keeps_its_labels_apart(browser: Browser, frontend_
         line.update(losses={"total": 5.0})
         page.evaluate("l => window.__job.push(l)", json.dumps(line))
         expect(page.get_by_test_id("loss-figure")).to_be_visible()
+        expect(page.get_by_test_id("loss-latest")).to_have_count(1)  # a single point draws no line: it shows as a dot
         boxes = page.evaluate("""() => [...document.querySelectorAll('#loss-axes text')].map((t) => {
             const b = t.getBBox(); return { text: t.textContent, x: b.x, y: b.y, w: b.width, h: b.height }; })""")
         assert {"20", "iteration"} <= {b["text"] for b in boxes}, boxes
