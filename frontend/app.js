@@ -30,6 +30,7 @@ const regions = new RegionPainter();
 const styles = new StyleList($("style-list"), $("style-count"), () => {
   clearError("style");
   regions.setStyles(styles.items);
+  showPickHint();
 }, {
   onRemove: (item) => regions.freeSlot(item.slot),
   onMaskFile(item, index, file) {
@@ -136,6 +137,16 @@ function watchField(name) {
   });
 }
 
+/**
+ * Before any run, the result column says what is still missing; once both images are picked the hint
+ * goes (Start is next). A run's own captions (snapshots, failure, cancel) are left alone.
+ */
+function showPickHint() {
+  if (app.dataset.state === "running" || results.frames.length > 0) return;
+  const missing = [content.source ? "" : "a content", styles.items.length ? "" : "a style"].filter(Boolean);
+  $("current-caption").textContent = missing.length ? `Pick ${missing.join(" and ")} image, then Start.` : "";
+}
+
 /** A picked content image (file dialog, drop or an example photo). */
 function pickContent(file) {
   clearError("content");
@@ -144,6 +155,7 @@ function pickContent(file) {
       results.setBefore(content.previewUrl);
       const b = content.source.bitmap;
       regions.setContent(content.previewUrl, content.previewSize, b && { width: b.width, height: b.height });
+      showPickHint();
       refreshLimits();
     },
     (err) => showError(err instanceof FormatNotSupported ? `${UPLOADS.content}: ${err.message}` : `${UPLOADS.content}: could not read ${file.name} (${err.message})`),
@@ -464,7 +476,7 @@ async function start() {
   }
   controller = new AbortController();
   const { signal } = controller;
-  results.reset();
+  results.reset(answer);
   sharing.reset();
   results.setBefore(content.previewUrl);
   regions.snapshotForRun();

@@ -1,27 +1,7 @@
 // Progress text and the loss chart geometry: pure functions, so they are unit-tested.
-import { planWork } from "./stages.js";
-
 export function progressPercent(iteration, iterations) {
   if (!(iterations > 0)) return 0;
   return Math.max(0, Math.min(100, Math.round((100 * iteration) / iterations)));
-}
-
-/**
- * Seconds left, extrapolated from the time per unit of work so far; null before any progress.
- * `plan` is the run's stage plan (stages.js): an iteration costs its stage's pixels, so with
- * multiscale the late iterations are much dearer than the early ones and a per-iteration
- * average would be ~2x optimistic.
- */
-export function etaSeconds(elapsed, iteration, plan) {
-  const total = planWork(plan);
-  if (iteration >= planIterations(plan)) return 0;
-  const done = planWork(plan, iteration);
-  if (!(iteration > 0) || !(elapsed >= 0) || !(done > 0)) return null;
-  return (elapsed / done) * (total - done);
-}
-
-function planIterations(plan) {
-  return plan.reduce((n, stage) => n + stage.iterations, 0);
 }
 
 export function formatDuration(seconds) {

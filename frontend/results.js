@@ -2,12 +2,14 @@
 // Every frame (snapshot or final) is kept as a Blob so any of them can be downloaded later.
 import { encodeGif } from "./animation.js";
 import { base64ToBlob } from "./api.js";
-import { etaSeconds, formatDuration, lossAxes, lossPolyline, progressPercent } from "./progress.js";
+import { etaText, remaining } from "./eta.js";
+import { formatDuration, lossAxes, lossPolyline, progressPercent } from "./progress.js";
 import { parsePlan } from "./stages.js";
 
 const $ = (id) => document.getElementById(id);
-// The loss chart's plot area inside its 320 x 104 viewBox (index.html): room on the left for the
-// loss labels, below for the iterations.
+// The loss chart's plot area inside its 320 x 114 viewBox (index.html): room on the left for the
+// loss labels, below for the iteration labels and, on a row of its own, the axis title (a single
+// point's label sits in the middle, where the title would otherwise cover it).
 const PLOT = { left: 40, top: 4, width: 272, height: 80 };
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -17,6 +19,8 @@ export class Results {
     this.losses = [];
     this.selected = -1;
     this.plan = null; // the run's stages, from the stream's plan line
+    this.samples = []; // the snapshots' {iteration, elapsed}: this run's own measured rate
+    this.estimate = { estimateS: null, estimatePlan: null }; // the server's pre-start figure
     $("download-gif").addEventListener("click", () => this.#downloadGif());
     $("filmstrip").addEventListener("keydown", (e) => this.#filmstripKey(e));
     $("compare-slider").addEventListener("input", () => this.#compare());
@@ -31,8 +35,14 @@ export class Results {
     this.#compare();
   }
 
-  reset() {
+  /**
+   * A new run; `estimate` is the server's plan answer at Start ({estimateS, stages}), the ETA until
+   * the first snapshots measure this run's own rate.
+   */
+  reset(estimate = null) {
     this.plan = null;
+    this.samples = [];
+    this.estimate = { estimateS: estimate?.estimateS ?? null, estimatePlan: estimate?.stages ?? null };
     for (const f of this.frames) URL.revokeObjectURL(f.url);
     this.frames = [];
     this.losses = [];
@@ -48,7 +58,7 @@ export class Results {
     $("compare-slider").value = "0"; // the live image of a new run is not covered
     this.#compare();
     this.#zoom(false);
-    this.#progress(0, "0 %");
+    this.#progress(0, `0 %${this.#preStart()}`);
     $("current-caption").textContent = "Waiting for the first snapshot…";
   }
 
@@ -59,6 +69,13 @@ export class Results {
     } catch {
       this.plan = null;
     }
+    if (this.samples.length === 0) this.#progress(0, `0 %${this.#preStart()}`);
+  }
+
+  /** " · ETA about 30 s (estimate)" before the first snapshot, while the server gave an estimate. */
+  #preStart() {
+    const eta = remaining(this.plan ?? this.estimate.estimatePlan ?? [], [], this.estimate);
+    return eta.seconds === null ? "" : ` · ETA ${etaText(eta)}`;
   }
 
   /** The job waits in the server's queue (a `queued` line). */
@@ -71,8 +88,10 @@ export class Results {
     const pct = progressPercent(event.iteration, event.iterations);
     // The server may have adapted iterations (event.iterations is what it runs); stages per the engine.
     // The stream's plan line weighs each iteration by its stage's pixels; without one, all weigh the same.
+    // This run's own snapshots give the rate: a loaded server's ETA converges (eta.js).
     const plan = this.plan ?? [{ size: [1, 1], iterations: event.iterations }];
-    const eta = formatDuration(etaSeconds(event.elapsed_s, event.iteration, plan));
+    this.samples.push({ iteration: event.iteration, elapsed: event.elapsed_s });
+    const eta = etaText(remaining(plan, this.samples, this.plan ? this.estimate : {}));
     const stage = event.stages > 1 ? ` · stage ${event.stage}/${event.stages}` : "";
     this.#progress(pct, `${pct} % · iteration ${event.iteration} / ${event.iterations}${stage} · ETA ${eta}`);
   }
@@ -125,10 +144,15 @@ export class Results {
       const anchor = axes.xTicks.length === 1 ? "middle" : i === 0 ? "start" : "end";
       parts.push(el("text", { x: left + t.x, y: bottom + 12, "text-anchor": anchor }, t.label));
     }
-    if (axes.xTicks.length) parts.push(el("text", { x: left + width / 2, y: bottom + 12, "text-anchor": "middle" }, "iteration"));
+    if (axes.xTicks.length) parts.push(el("text", { x: left + width / 2, y: bottom + 24, "text-anchor": "middle" }, "iteration"));
     for (const s of axes.stages) {
       parts.push(el("line", { x1: left + s.x, y1: top, x2: left + s.x, y2: bottom, class: "stage", "data-testid": "loss-stage" }));
       parts.push(el("text", { x: left + s.x + 2, y: top + 9, class: "stage-label" }, s.label));
+    }
+    // The latest loss as a dot: a single point draws no line, and the chart would look empty.
+    const latest = $("loss-line").getAttribute("points").split(" ").at(-1).split(",").map(Number);
+    if (latest.length === 2 && latest.every(Number.isFinite)) {
+      parts.push(el("circle", { cx: left + latest[0], cy: top + latest[1], r: 2.5, class: "latest", "data-testid": "loss-latest" }));
     }
     $("loss-axes").replaceChildren(...parts);
     $("loss-stage-key").hidden = axes.stages.length === 0;

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { etaSeconds, formatDuration, formatLoss, lossAxes, lossPolyline, progressPercent } from "../progress.js";
+import { remaining } from "../eta.js";
+import { formatDuration, formatLoss, lossAxes, lossPolyline, progressPercent } from "../progress.js";
+
+// The ETA from one snapshot (eta.js; more snapshots and the pre-start estimate are in eta.test.mjs).
+const etaSeconds = (elapsed, iteration, plan) => remaining(plan, [{ iteration, elapsed }]).seconds;
 
 // Plans of about the engine's shape (as the server would send them): square stages from 128 px growing
 // by sqrt(2), equal iterations per stage. Test fixtures only: the app itself never plans.

@@ -356,6 +356,54 @@ def test_finished_run_shows_a_labelled_chart_with_stage_marks(browser: Browser, 
         page.context.close()
 
 
+def test_a_chart_of_one_point_keeps_its_labels_apart(browser: Browser, frontend_url: str, images: dict[str, Path]) -> None:
+    """One snapshot: its iteration label sits mid-axis, where the axis title once covered it ("iter20tion")."""
+    page = open_app(browser, frontend_url)
+    try:
+        pick(page, images)
+        page.evaluate(PUSHED_STREAM)
+        page.get_by_test_id("start").click()
+        page.wait_for_function("() => window.__job.push")
+        line = json.loads(snapshot_line(20, iterations=40))
+        line.update(losses={"total": 5.0})
+        page.evaluate("l => window.__job.push(l)", json.dumps(line))
+        expect(page.get_by_test_id("loss-figure")).to_be_visible()
+        expect(page.get_by_test_id("loss-latest")).to_have_count(1)  # a single point draws no line: it shows as a dot
+        boxes = page.evaluate("""() => [...document.querySelectorAll('#loss-axes text')].map((t) => {
+            const b = t.getBBox(); return { text: t.textContent, x: b.x, y: b.y, w: b.width, h: b.height }; })""")
+        assert {"20", "iteration"} <= {b["text"] for b in boxes}, boxes
+        viewbox = page.evaluate("document.getElementById('loss-chart').viewBox.baseVal.height")
+        for i, a in enumerate(boxes):
+            assert a["y"] >= 0 and a["y"] + a["h"] <= viewbox + 0.5, f"{a} outside the chart"
+            for b in boxes[i + 1:]:
+                apart = a["x"] + a["w"] <= b["x"] or b["x"] + b["w"] <= a["x"] or a["y"] + a["h"] <= b["y"] or b["y"] + b["h"] <= a["y"]
+                assert apart, f"{a} overlaps {b}"
+    finally:
+        page.context.close()
+
+
+def test_the_header_is_plain_and_the_pick_hint_goes_once_both_images_are_picked(browser: Browser, frontend_url: str,
+                                                                               images: dict[str, Path]) -> None:
+    page = open_app(browser, frontend_url)
+    try:
+        caption = page.get_by_test_id("current-caption")
+        expect(caption).to_have_text("Pick a content and a style image, then Start.")
+        # Which network computes the features is for the curious: under Advanced, not above the form
+        # (test_webapp.py reads its text where the server runs real weights).
+        assert page.locator("#advanced #server-info #weights-label").count() == 1
+        expect(page.get_by_test_id("weights-label")).to_be_hidden()
+        assert "Features:" not in page.locator("body").inner_text()
+        # The hint says what is still missing, and goes once both are picked.
+        page.get_by_test_id("content-input").set_input_files(images["content"])
+        expect(caption).to_have_text("Pick a style image, then Start.")
+        page.get_by_test_id("style-input").set_input_files([images["style"]])
+        expect(page.get_by_test_id("style-item-1")).to_be_visible()
+        expect(caption).to_have_text("")
+        assert "Pick a" not in page.locator("body").inner_text()
+    finally:
+        page.context.close()
+
+
 # -- 7. every answer of the API path is JSON, through the real front ------------------------------------
 
 

@@ -275,7 +275,7 @@ def test_cancel_returns_to_ready_without_an_error(page: Page, images: dict[str, 
     # A long job even on a GPU. TorchServe keeps computing a job whose client went away, so the
     # time budget bounds what this test costs the tests after it.
     set_params(page, size="64", iterations="2000", snapshot_every="2")
-    page.locator("#advanced summary").click()
+    page.locator("#advanced > summary").click()
     set_params(page, time_budget_s="10")
     failed: list[str] = []
     finished: list[str] = []

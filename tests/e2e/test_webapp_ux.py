@@ -263,29 +263,40 @@ def test_queued_lines_show_the_place_in_line_then_the_run(page: Page, images: di
     assert statuses.index("Waiting for the server: yours runs next") < statuses.index("Running…")
 
 
-def test_eta_follows_the_stage_model_and_cancel_clears_it(browser: Browser, frontend_url: str, images: dict[str, Path]) -> None:
+def test_eta_is_an_estimate_until_the_run_measures_its_own_rate_and_cancel_clears_it(browser: Browser, frontend_url: str,
+                                                                                      images: dict[str, Path]) -> None:
     page = open_app(browser, frontend_url)
+    plan = [{"size": [side, side], "iterations": 60} for side in (128, 181, 256, 362, 512)]
+    # The server's pre-start figure (its plan answer) says 30 s; the run will show it is much slower.
+    answer = {"event": "plan", "stages": plan, "params": {}, "estimate_s": 30.0}
+    page.route("**/plan?*", lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(answer)))
     try:
         pick(page, images)
         page.evaluate(PUSHED_STREAM)
         set_params(page, size="512", iterations="300")
         page.get_by_test_id("start").click()
         page.wait_for_function("() => window.__job.push")
-        plan = [{"size": [side, side], "iterations": 60} for side in (128, 181, 256, 362, 512)]
         page.evaluate("l => window.__job.push(l)", json.dumps({"event": "plan", "stages": plan}))
+        text = page.get_by_test_id("progress-text")
+        expect(text).to_have_text("0 % · ETA about 30 s (estimate)")
         # 150 of 300 iterations of a 512 px multiscale run (sides 128, 181, 256, 362, 512; 60 iterations
         # each) took 10 s. Those were the cheap stages: 16 % of the pixel work, so 52 s are left.
         line = json.dumps({"event": "snapshot", "iteration": 150, "iterations": 300, "stage": 3, "stages": 5, "size": [64, 48],
                            "losses": {"total": 3.0}, "elapsed_s": 10.0, "weights": "random-init", "image": image_b64(64, 48, "JPEG")})
         page.evaluate("l => window.__job.push(l)", line)
-        text = page.get_by_test_id("progress-text")
         expect(text).to_contain_text("50 % · iteration 150 / 300 · stage 3/5 · ETA")
         # A per-iteration average would say 10 s; the stage model knows the late stages cost more.
         expect(text).to_have_text(re.compile(r".*ETA 52 s$"))
+        # The next 60 iterations (4.9 to 10.8 million pixel-iterations) took 30 s: the rate since the last
+        # snapshot leaves 19.7 million at 5.1 us each, 100 s (the average since the start would say 73 s).
+        line = json.dumps({"event": "snapshot", "iteration": 210, "iterations": 300, "stage": 4, "stages": 5, "size": [64, 48],
+                           "losses": {"total": 2.0}, "elapsed_s": 40.0, "weights": "random-init", "image": image_b64(64, 48, "JPEG")})
+        page.evaluate("l => window.__job.push(l)", line)
+        expect(text).to_have_text("70 % · iteration 210 / 300 · stage 4/5 · ETA 1 min 40 s")
         page.get_by_test_id("cancel").click()
         expect_ready(page, "cancelled")
         assert page.evaluate("window.__job.aborted") is True
-        expect(text).to_have_text("Cancelled at iteration 150 / 300")
+        expect(text).to_have_text("Cancelled at iteration 210 / 300")
     finally:
         page.context.close()
 
