@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from serving.request import Limits
 
 from tests.e2e.test_paint import paint_images, stroke
 from tests.e2e.test_webapp import browser, expect_ready, images, landscape, set_params
@@ -178,7 +179,8 @@ def test_the_focused_fields_error_is_above_the_sticky_bar_and_clears_when_fixed(
         page.evaluate("window.scrollTo(0, 0)")
         page.get_by_test_id("start").click()
         error = page.get_by_test_id("error-size")
-        expect(error).to_have_text("Size: must be between 16 and 1024, got 99999")
+        # the server's own words, with its own limit (serving.request.Limits)
+        expect(error).to_have_text(f"Size: must be between 16 and {Limits().max_size}, got 99999")
         expect(page.locator("#param-size")).to_be_focused()
         expect(error).to_be_in_viewport()
         assert below_the_bar(page, "error-size") <= 0, "the error line is under the Start/Cancel bar"

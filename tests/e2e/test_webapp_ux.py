@@ -156,7 +156,7 @@ def test_banner_limits_and_presets_come_from_the_capabilities(page: Page, images
     expect(banner.get_by_text("make archive")).to_be_visible()
     expect(page.get_by_test_id("caps-note")).to_be_hidden()
 
-    # Maxima are the server's: 1024, not the panel's 2048; iterations within the work budget.
+    # Maxima are the server's: 1024, not the panel's 4096; iterations within the work budget.
     expect(page.locator("#param-size")).to_have_attribute("max", "1024")
     set_params(page, size="1024")
     expect(page.locator("#param-iterations")).to_have_attribute("max", "300")
@@ -236,7 +236,7 @@ def test_without_capabilities_the_app_uses_defaults_and_says_so(browser: Browser
         expect(page.get_by_test_id("caps-note")).to_contain_text("built-in defaults")
         expect(page.get_by_test_id("weights-banner")).to_be_hidden()
         # No limits known: the schema's range; the server's plan answers still refuse what it must.
-        expect(page.locator("#param-size")).to_have_attribute("max", "2048")
+        expect(page.locator("#param-size")).to_have_attribute("max", "4096")
         expect(page.get_by_test_id("start")).to_be_enabled()
         assert page.page_errors == []  # type: ignore[attr-defined]
     finally:
