@@ -11,10 +11,14 @@ from typing import Any
 
 from images_util import content_image, style_image, to_bytes
 from PIL import Image
+from serving.request import Limits
 
 CONTENT = to_bytes(content_image(64, 48))
 STYLE = to_bytes(style_image(40))
 SMALL = {"size": "32", "iterations": "2"}
+
+
+OVER_IMAGE_LIMIT = Limits().max_image_bytes + 10  # the default limit; model-config.yaml keeps it
 
 
 @dataclass
@@ -99,7 +103,7 @@ def cases() -> list[Case]:
         Case("truncated png", 400, "content", files=upload(png[: len(png) // 2], ctype="image/png"), data=SMALL),
         Case("png bomb header", 400, "content", files=upload(png_with_declared_size(100_000, 100_000), ctype="image/png"), data=SMALL),
         Case("style bomb header", 400, "style", files=upload(style=png_with_declared_size(30_000, 30_000)), data=SMALL),
-        Case("image over the byte limit", 413, "content", files=upload(b"\xff\xd8\xff" + b"\x00" * (16 * 1024 * 1024 + 10)), data=SMALL),
+        Case("image over the byte limit", 413, "content", files=upload(b"\xff\xd8\xff" + b"\x00" * (OVER_IMAGE_LIMIT)), data=SMALL),
         Case("too many style images", 400, "style_9",
              files=upload() + [(f"style_{i}", (f"s{i}.png", STYLE, "image/png")) for i in range(2, 10)], data=SMALL),
         Case("style numbering gap", 400, "style_3", files=[*upload(), ("style_3", ("s3.png", STYLE, "image/png"))], data=SMALL),
@@ -171,7 +175,7 @@ def mask_cases() -> list[Case]:
         Case("text as mask", 400, "mask", files=with_files(("mask", b"white on the left please\n" * 10)), data=SMALL),
         Case("truncated mask", 400, "mask", files=with_files(("mask", _mask()[:40])), data=SMALL),
         Case("mask bomb header", 400, "mask", files=with_files(("mask", png_with_declared_size(100_000, 100_000))), data=SMALL),
-        Case("mask over the byte limit", 413, "mask", files=with_files(("mask", b"\x89PNG" + b"\x00" * (16 * 1024 * 1024 + 10))), data=SMALL),
+        Case("mask over the byte limit", 413, "mask", files=with_files(("mask", b"\x89PNG" + b"\x00" * (OVER_IMAGE_LIMIT))), data=SMALL),
         Case("mask_9", 400, "mask_9", files=with_files(("mask_9", _mask())), data=SMALL),
         Case("repeated mask field", 400, "mask", files=with_files(("mask", _mask()), ("mask", _mask())), data=SMALL),
         Case("json mask is a number", 400, "mask", content=json.dumps({"content": b64(CONTENT).decode(), "style": b64(STYLE).decode(), "mask": 3}).encode(),
