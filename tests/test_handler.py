@@ -17,7 +17,7 @@ import torch
 from images_util import content_image, style_image, to_bytes
 from PIL import Image
 from style_handler import FAULT_HEADER, REPEATED_HEADER, StyleTransferHandler
-from stylize import fields, precision
+from stylize import fields, methods, precision
 from torchserve_sim import Frontend, Reply
 from ts.context import Context
 
@@ -158,9 +158,11 @@ def test_capabilities_describe_this_server(handler: StyleTransferHandler) -> Non
     expected = precision.resolve_auto(torch.device("cpu"))  # this machine's real CPU flags
     assert doc["precision"] == {"auto": expected.mode, "reason": expected.reason}
     assert doc["params"]["precision"]["choices"] == ["auto", "fp32", "bf16"]
-    # W2's matrix roots cost per iteration whatever the size: measured at startup for the app's estimate
+    # each method's own cost per iteration beyond Gram's (W2's matrix roots, neighbour's search), measured at
+    # startup for the estimates; a timing, so only its shape is checked here (a loaded machine makes it noisy)
     per_iteration = doc["speed"]["style_loss_s_per_iteration"]
-    assert set(per_iteration) == {"gram", "w2"} and per_iteration["gram"] == 0 and per_iteration["w2"] > 0
+    assert set(per_iteration) == set(methods.NAMES) and per_iteration["gram"] == 0
+    assert all(seconds >= 0 for seconds in per_iteration.values()), per_iteration
     # Upload field names for this server's max_styles: the web app and the client spell none themselves.
     assert doc["fields"] == fields.as_dict(doc["limits"]["max_styles"]) and doc["fields"]["style"][1] == "style_2"
     # The first-run job, sized by the engine's planner for this device, within its limits.

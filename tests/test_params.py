@@ -19,7 +19,7 @@ def test_defaults_are_valid_and_documented() -> None:
 
 
 BAD_VALUES = [
-    ("size", 8), ("size", 4096), ("size", 64.5), ("size", math.nan), ("size", "big"),
+    ("size", 8), ("size", 4097), ("size", 64.5), ("size", math.nan), ("size", "big"),
     ("iterations", 0), ("iterations", 10**6), ("iterations", math.inf),
     ("content_weight", -1.0), ("content_weight", math.nan),
     ("style_weight", -5.0), ("style_weight", 1e12), ("style_weight", math.inf),
