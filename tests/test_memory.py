@@ -99,4 +99,6 @@ def test_a_measured_run_stays_within_its_estimate(precision: str, method: str) -
     assert proc.returncode == 0, proc.stderr[-2000:]
     measured, estimate = map(int, proc.stdout.split()[-2:])
     assert 0 < measured <= estimate, (measured, estimate)
-    assert estimate < 4 * measured + 64 * memory.MIB, "the estimate is so loose that admission wastes the budget"
+    # a small run's rise can hide in memory the allocator already holds (0.8 MB seen for a bf16 run), hence the
+    # fixed allowance beside the factor
+    assert estimate < 4 * measured + 128 * memory.MIB, "the estimate is so loose that admission wastes the budget"
