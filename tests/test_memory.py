@@ -69,7 +69,7 @@ def test_host_memory_is_positive_and_at_most_physical() -> None:
 
 
 MEASURE = textwrap.dedent("""
-    import json, sys
+    import ctypes, gc, json, sys
     from PIL import Image
     from serving import memory
     from stylize import Engine, StyleParams, weights
@@ -83,6 +83,8 @@ MEASURE = textwrap.dedent("""
         pass  # lazy initialisation outside the measurement
     params = StyleParams(size=96, iterations=104, snapshot_every=0, multiscale=False, precision=sys.argv[1],
                          **json.loads(sys.argv[2]))
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)  # hand freed memory back, so the run's own allocations raise the RSS
     base = status("VmRSS:")
     open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM)
     for _ in engine.run(engine.job(content, [style], params)):
