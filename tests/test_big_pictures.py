@@ -194,3 +194,55 @@ def test_tiled_and_untiled_runs_reach_the_same_whole_image_loss() -> None:
     assert abs(tiled_loss - plain_loss) < 0.05 * plain_loss
     assert tiled_loss < 0.5 * whole_loss(torch.from_numpy(np.asarray(content, dtype="float32") / 255).permute(2, 0, 1))
     assert 0.8 * tiled_loss < tiled_snap.losses["total"] < 1.5 * tiled_loss
+
+
+# -- answers for big results ----------------------------------------------------------------------------------
+
+def _finish(tmp_path, side: int, store: bool) -> dict:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from serving import forms
+    from serving.finishing import Finisher
+    from serving.results import Results, ResultsSettings
+
+    results = Results(ResultsSettings(dir=str(tmp_path)))
+    answer = forms.answer_for("stream")
+    job = SimpleNamespace(params=StyleParams(size=side), content=None, styles=(), regions=None)
+    held = SimpleNamespace(close=lambda: None, decode_s=0.0, started=1.0, arrived=0.5, answer=answer,
+                           request=SimpleNamespace(job=job, store_inputs=False), keeping=results.reserve(store))
+    final = Snapshot(iteration=2, iterations=2, stage=1, stages=1, size=(side, side * 3 // 4), losses={"total": 1.0},
+                     elapsed_s=0.1, image=torch.rand(3, side * 3 // 4, side), weights="vgg19/random-init", final=True,
+                     stopped="completed")
+    Finisher(results, None, lambda: 2.0).finish(held, final)  # type: ignore[arg-type]
+    line = json.loads(answer.take().splitlines()[-1])
+    assert line["event"] == "done"
+    return line
+
+
+def test_a_stored_big_result_is_linked_from_the_done_line_not_inlined(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    big = _finish(tmp_path, 1200, store=True)
+    assert "image" not in big and big["image_link"] == big["result"]["image"] == f"/results/{big['result']['id']}/final.png"
+    stored = (tmp_path / big["result"]["id"] / "final.png").read_bytes()
+    assert Image.open(io.BytesIO(stored)).size == (1200, 900)  # the link names the whole picture
+    assert len(json.dumps(big)) < 10_000  # a line of numbers, not megabytes
+    # not stored (store=false): the bytes stay in the line, so nothing is lost; small pictures too
+    unstored = _finish(tmp_path, 1200, store=False)
+    assert Image.open(io.BytesIO(base64.b64decode(unstored["image"]))).size == (1200, 900) and "image_link" not in unstored
+    small = _finish(tmp_path, 300, store=True)
+    assert "image" in small and "image_link" not in small and "result" in small
+
+
+def test_the_client_fetches_a_linked_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+    from stylize_client import jobs
+
+    asked: list[str] = []
+
+    def get(url: str, timeout: float) -> httpx.Response:
+        asked.append(url)
+        return httpx.Response(200, content=b"\x89PNG...")
+    monkeypatch.setattr(httpx, "get", get)
+    event = {"event": "done", "image_link": "/results/abc/final.png"}
+    assert jobs.final_image(event, "http://example.test:8000/predictions/style_transfer") == b"\x89PNG..."
+    assert asked == ["http://example.test:8000/results/abc/final.png"]
+    assert jobs.final_image({"image": base64.b64encode(b"inline").decode()}, "http://x") == b"inline"
