@@ -160,10 +160,10 @@ def test_sizes_past_1024_keep_growing_multiscale() -> None:
 
 def test_tiled_and_untiled_runs_reach_the_same_whole_image_loss() -> None:
     """The same job at 128 x 96 px, once whole and once in 64 px tiles (6 to 12 a pass): each final picture's loss
-    evaluated whole, untiled, is within 5 % of the other's (measured: 1.832 tiled against 1.824 untiled, +0.4 %,
-    adam, seeded random-init VGG19 cut after relu2_1). A tiled stage's own reported loss is the mean of its tiles'
+    evaluated whole, untiled, is within 6 % of the other's (measured at 32 iterations: 1.929 tiled against 2.026
+    untiled, -4.8 %; at 40: 1.832 against 1.824, +0.4 %; adam, seeded random-init VGG19 cut after relu2_1). A tiled stage's own reported loss is the mean of its tiles'
     objectives, which reads higher for the same picture (2.12 there): a crop's statistics stray further from the
-    style's than the whole picture's; it must still be of the same order, not a sum over tiles."""
+    style's than the whole picture's (2.25 against 1.93 at 32); it must still be of the same order, not a sum over tiles."""
     import numpy as np
     from stylize import Engine, weights
     from stylize.run import Run
@@ -191,7 +191,7 @@ def test_tiled_and_untiled_runs_reach_the_same_whole_image_loss() -> None:
     plain_loss, tiled_loss = whole_loss(plain.image), whole_loss(tiled_snap.image)
     print(f"whole-image loss: untiled {plain_loss:.4f}, tiled {tiled_loss:.4f}; reported tiled {tiled_snap.losses['total']:.4f}")
     assert abs(plain_loss - plain.losses["total"]) < 0.02 * plain_loss  # the untiled run reports its whole loss
-    assert abs(tiled_loss - plain_loss) < 0.05 * plain_loss
+    assert abs(tiled_loss - plain_loss) < 0.06 * plain_loss
     assert tiled_loss < 0.5 * whole_loss(torch.from_numpy(np.asarray(content, dtype="float32") / 255).permute(2, 0, 1))
     assert 0.8 * tiled_loss < tiled_snap.losses["total"] < 1.5 * tiled_loss
 
@@ -246,3 +246,59 @@ def test_the_client_fetches_a_linked_result(monkeypatch: pytest.MonkeyPatch) -> 
     assert jobs.final_image(event, "http://example.test:8000/predictions/style_transfer") == b"\x89PNG..."
     assert asked == ["http://example.test:8000/results/abc/final.png"]
     assert jobs.final_image({"image": base64.b64encode(b"inline").decode()}, "http://x") == b"inline"
+
+
+def test_a_stored_result_downloads_as_png_or_jpeg_of_a_chosen_quality(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from serving.dispatch import Dispatch, Incoming
+    from serving.results import Results, ResultsSettings
+
+    rid = _finish(tmp_path, 1200, store=True)["result"]["id"]
+    dispatch = Dispatch(Limits(), None, None, Results(ResultsSettings(dir=str(tmp_path))), dict,  # type: ignore[arg-type]
+                        lambda *_: None, lambda: 0.0)
+
+    def download(**fields: str):  # type: ignore[no-untyped-def]
+        return dispatch.arrive(Incoming("r", {"response": "download", "result": rid, **fields}))
+
+    png = download()
+    assert png.status == 200 and png.content_type == "image/png" and png.body == (tmp_path / rid / "final.png").read_bytes()
+    assert png.headers["Content-Disposition"] == f'attachment; filename="stylized-{rid}.png"'
+    sizes = {}
+    for quality in ("40", "95"):
+        jpeg = download(format="jpeg", quality=quality)
+        assert jpeg.status == 200 and jpeg.content_type == "image/jpeg" and jpeg.body[:3] == b"\xff\xd8\xff"
+        assert Image.open(io.BytesIO(jpeg.body)).size == (1200, 900) and jpeg.headers["Content-Disposition"].endswith('.jpg"')
+        sizes[quality] = len(jpeg.body)
+    assert sizes["40"] < sizes["95"] < len(png.body)  # the quality is the one asked for
+    assert download(format="jpg", quality="").status == 200  # the front forwards empty values: the default
+    for fields, name in (({"format": "gif"}, "format"), ({"format": "jpeg", "quality": "0"}, "quality"),
+                         ({"format": "jpeg", "quality": "high"}, "quality"), ({"quality": "90"}, "quality"),
+                         ({"size": "2"}, "size")):
+        refused = download(**fields)
+        assert refused.status == 400 and json.loads(refused.body)["message"].startswith(f"{name}: "), (fields, refused.body)
+    gone = dispatch.arrive(Incoming("r", {"response": "download", "result": "A" * 22}))
+    assert gone.status == 404 and "no such result" in json.loads(gone.body)["message"]
+
+
+@pytest.mark.integration
+def test_the_front_forwards_a_download_with_its_format_and_quality(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fake_servers import fake_upstream
+
+    from deploy import nginx_render
+
+    rid = "B" * 22
+    with fake_upstream() as upstream:
+        proxy = nginx_render.start(upstream.url.removeprefix("http://"), tmp_path / "front", results=tmp_path / "results")
+        try:
+            import httpx
+
+            for query in ("?format=jpeg&quality=80", ""):
+                try:  # the fake upstream answers with a stream it never ends: only what it was sent matters here
+                    with httpx.stream("GET", f"{proxy.url}/results/{rid}/download{query}", timeout=30) as answer:
+                        assert answer.status_code == 200
+                except httpx.HTTPError:
+                    pass
+            assert httpx.post(f"{proxy.url}/results/{rid}/download", timeout=30).status_code == 405
+        finally:
+            nginx_render.stop(proxy.process)
+    assert upstream.bodies[-2:] == [f"response=download&result={rid}&format=jpeg&quality=80".encode(),
+                                    f"response=download&result={rid}&format=&quality=".encode()]
