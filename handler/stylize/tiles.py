@@ -261,8 +261,10 @@ class TiledStage:
         visit.canvas.clamp_()
         visit.steps += 1
         self.tile_steps += 1
-        if visit.tracker.losses:
-            self._losses[self.tile_index] = (visit.box.pixels, visit.tracker.losses)
+        if visit.tracker.best_losses:
+            # the best evaluated point's losses, not the last evaluation's: a visit writes back its best image (or
+            # a step from it), and an L-BFGS step that overshot (losses 10x, measured) is thrown away, not reported
+            self._losses[self.tile_index] = (visit.box.pixels, visit.tracker.best_losses)
         if visit.steps >= self.pass_steps[self.pass_index]:
             self._close(visit)
         done = self.tile_steps * self.plan.iterations // self.total_steps
