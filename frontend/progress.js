@@ -10,7 +10,8 @@ export function progressPercent(iteration, iterations) {
  */
 export function whereText(event) {
   const stage = event.stages > 1 ? ` · stage ${event.stage}/${event.stages}` : "";
-  const tile = event.tiles > 0 && event.tile > 0 ? ` · tile ${event.tile} of ${event.tiles}` : "";
+  // no-break spaces: a phone's narrow line breaks before "tile", never inside "tile 4 of 12"
+  const tile = event.tiles > 0 && event.tile > 0 ? ` · tile\u00a0${event.tile}\u00a0of\u00a0${event.tiles}` : "";
   return stage + tile;
 }
 

@@ -123,7 +123,7 @@ test("loss chart axes without a whole decade in range label the lowest and highe
 test("the progress line says the stage and, in a tiled stage, which tile of how many", () => {
   assert.equal(whereText({ stage: 1, stages: 1 }), "");
   assert.equal(whereText({ stage: 2, stages: 3 }), " · stage 2/3");
-  assert.equal(whereText({ stage: 3, stages: 3, tile: 4, tiles: 12 }), " · stage 3/3 · tile 4 of 12");
-  assert.equal(whereText({ stage: 1, stages: 1, tile: 7, tiles: 9 }), " · tile 7 of 9");
+  assert.equal(whereText({ stage: 3, stages: 3, tile: 4, tiles: 12 }), " · stage 3/3 · tile\u00a04\u00a0of\u00a012");
+  assert.equal(whereText({ stage: 1, stages: 1, tile: 7, tiles: 9 }), " · tile\u00a07\u00a0of\u00a09");
   assert.equal(whereText({ stage: 1, stages: 2, tile: 0, tiles: 0 }), " · stage 1/2"); // an untiled stage
 });
