@@ -4,6 +4,17 @@ export function progressPercent(iteration, iterations) {
   return Math.max(0, Math.min(100, Math.round((100 * iteration) / iterations)));
 }
 
+/**
+ * Where a run is, past its iteration count: " · stage 2/3" when it has stages and " · tile 4 of 12" while a
+ * tiled stage (the server's `tile`, `tiles`) is optimised tile by tile; "" for a one-stage untiled run.
+ */
+export function whereText(event) {
+  const stage = event.stages > 1 ? ` · stage ${event.stage}/${event.stages}` : "";
+  // no-break spaces: a phone's narrow line breaks before "tile", never inside "tile 4 of 12"
+  const tile = event.tiles > 0 && event.tile > 0 ? ` · tile\u00a0${event.tile}\u00a0of\u00a0${event.tiles}` : "";
+  return stage + tile;
+}
+
 export function formatDuration(seconds) {
   if (seconds === null || !Number.isFinite(seconds)) return "–";
   const s = Math.round(seconds);

@@ -3,7 +3,7 @@
 import { encodeGif } from "./animation.js";
 import { base64ToBlob } from "./api.js";
 import { etaText, remaining } from "./eta.js";
-import { formatDuration, lossAxes, lossPolyline, progressPercent } from "./progress.js";
+import { formatDuration, lossAxes, lossPolyline, progressPercent, whereText } from "./progress.js";
 import { parsePlan } from "./stages.js";
 
 const $ = (id) => document.getElementById(id);
@@ -92,8 +92,7 @@ export class Results {
     const plan = this.plan ?? [{ size: [1, 1], iterations: event.iterations }];
     this.samples.push({ iteration: event.iteration, elapsed: event.elapsed_s });
     const eta = etaText(remaining(plan, this.samples, this.plan ? this.estimate : {}));
-    const stage = event.stages > 1 ? ` · stage ${event.stage}/${event.stages}` : "";
-    this.#progress(pct, `${pct} % · iteration ${event.iteration} / ${event.iterations}${stage} · ETA ${eta}`);
+    this.#progress(pct, `${pct} % · iteration ${event.iteration} / ${event.iterations}${whereText(event)} · ETA ${eta}`);
   }
 
   /** After a failure: no "waiting" left on screen; what was received (if anything) stays. */
@@ -112,8 +111,27 @@ export class Results {
     this.#progress($("progress").value, `Cancelled${where}`);
   }
 
-  done(event, received) {
-    const frame = this.#add(event, base64ToBlob(event.image, "image/png"), true, received);
+  /**
+   * The done line: the PNG as base64, or for a stored big picture its link (`image_link`, fetched here;
+   * relative to `apiBase`, the page's origin by default).
+   */
+  done(event, received, apiBase = "") {
+    if (event.image !== undefined) {
+      this.#done(event, base64ToBlob(event.image, "image/png"), received);
+      return Promise.resolve();
+    }
+    this.#progress(100, "100 % · fetching the result…");
+    return fetch(new URL(event.image_link, apiBase || globalThis.location.origin).href)
+      .then((answer) => {
+        if (!answer.ok) throw new Error(`HTTP ${answer.status}`);
+        return answer.blob();
+      })
+      .then((blob) => this.#done(event, blob, received))
+      .catch((err) => this.#progress(100, `Done, but the result could not be fetched (${err.message}): ${event.image_link}`));
+  }
+
+  #done(event, blob, received) {
+    const frame = this.#add(event, blob, true, received);
     const stopped = event.stopped && event.stopped !== "completed" ? ` (stopped: ${event.stopped.replace("_", " ")})` : "";
     this.#progress(100, `100 % · ${event.iteration} / ${event.iterations} iterations in ${formatDuration(event.elapsed_s)}${stopped}`);
     const png = $("download-png");

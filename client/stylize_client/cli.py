@@ -22,7 +22,7 @@ from stylize_options import OptionError, add_param_options, check_writable, coll
 from tqdm import tqdm
 
 from . import kept
-from .jobs import DEFAULT_URL, MODEL_PATH, PARAMS, RESULT_ID, STYLE_FIELDS, ClientError, endpoint, form_fields, message_of, result_location, share_root, stream_job
+from .jobs import DEFAULT_URL, MODEL_PATH, PARAMS, RESULT_ID, STYLE_FIELDS, ClientError, endpoint, final_image, form_fields, message_of, result_location, share_root, stream_job
 
 __all__ = ["DEFAULT_URL", "INTERRUPTED", "MODEL_PATH", "PARAMS", "RESULT_ID", "STYLE_FIELDS", "ClientError", "endpoint",
            "form_fields", "main", "result_location", "share_root", "stream_job"]
@@ -139,9 +139,10 @@ def main(argv: list[str] | None = None) -> int:
             if event["event"] == "snapshot" and args.snapshots_dir:
                 (args.snapshots_dir / f"snapshot_{event['iteration']:05d}.jpg").write_bytes(base64.b64decode(event["image"]))
             if event["event"] == "done":
-                args.output.write_bytes(base64.b64decode(event["image"]))
+                final = final_image(event, args.url, args.timeout)
+                args.output.write_bytes(final)
                 if args.snapshots_dir:
-                    (args.snapshots_dir / f"snapshot_{event['iteration']:05d}.png").write_bytes(base64.b64decode(event["image"]))
+                    (args.snapshots_dir / f"snapshot_{event['iteration']:05d}.png").write_bytes(final)
                 done = event
     except ClientError as err:
         if bar is not None:

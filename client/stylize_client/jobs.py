@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import mimetypes
 import os
@@ -105,6 +106,17 @@ def result_location(link: str, url: str = DEFAULT_URL) -> tuple[str, str]:
     if not match:
         raise ClientError(f"result: {link!r} is not a result link (…/r/<id>) or id", 2)
     return f"{parts.scheme}://{parts.netloc}", match[1]
+
+
+def final_image(event: dict[str, Any], url: str, timeout: float = 300.0) -> bytes:
+    """A done event's PNG: its base64 ``image``, or for a stored big picture the file its ``image_link`` names,
+    fetched from the server the job was sent to."""
+    if "image" in event:
+        return base64.b64decode(event["image"])
+    answer = httpx.get(f"{share_root(url)}{event['image_link']}", timeout=timeout)
+    if answer.status_code != 200:
+        raise ClientError(f"HTTP {answer.status_code} fetching the result {event['image_link']}: {message_of(answer)}", 3)
+    return answer.content
 
 
 def share_root(url: str) -> str:

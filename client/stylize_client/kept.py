@@ -15,7 +15,6 @@ server's) is reported *failed*, even when no server is left to rewrite the file.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import queue
@@ -264,7 +263,7 @@ def _one(args: argparse.Namespace, photo: Path, style: Path, params: dict[str, A
         for event in cli.stream_job(args.url, photo, [style], params, args.timeout):
             if event.get("event") == "done":
                 partial = target.with_name(f".{target.name}.part")
-                partial.write_bytes(base64.b64decode(event["image"]))
+                partial.write_bytes(cli.final_image(event, args.url, args.timeout))
                 os.replace(partial, target)
                 return None
     except cli.ClientError as err:

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { remaining } from "../eta.js";
-import { formatDuration, formatLoss, lossAxes, lossPolyline, progressPercent } from "../progress.js";
+import { formatDuration, formatLoss, lossAxes, lossPolyline, progressPercent, whereText } from "../progress.js";
 
 // The ETA from one snapshot (eta.js; more snapshots and the pre-start estimate are in eta.test.mjs).
 const etaSeconds = (elapsed, iteration, plan) => remaining(plan, [{ iteration, elapsed }]).seconds;
@@ -118,4 +118,12 @@ test("loss chart axes without a whole decade in range label the lowest and highe
   assert.deepEqual(lossAxes([], 300, 80), { yTicks: [], xTicks: [], stages: [] });
   assert.equal(formatLoss(25000), "3e4");
   assert.equal(formatLoss(0.5), "0.5");
+});
+
+test("the progress line says the stage and, in a tiled stage, which tile of how many", () => {
+  assert.equal(whereText({ stage: 1, stages: 1 }), "");
+  assert.equal(whereText({ stage: 2, stages: 3 }), " · stage 2/3");
+  assert.equal(whereText({ stage: 3, stages: 3, tile: 4, tiles: 12 }), " · stage 3/3 · tile\u00a04\u00a0of\u00a012");
+  assert.equal(whereText({ stage: 1, stages: 1, tile: 7, tiles: 9 }), " · tile\u00a07\u00a0of\u00a09");
+  assert.equal(whereText({ stage: 1, stages: 2, tile: 0, tiles: 0 }), " · stage 1/2"); // an untiled stage
 });

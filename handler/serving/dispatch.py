@@ -60,6 +60,8 @@ class Dispatch:
                 asked = request.parse_delete(item.fields, item.delete_token)
                 status, body = self.results.delete(asked.result_id, asked.token)
                 return responses.document(body, status)
+            if question == request.DOWNLOAD:
+                return self._download(request.parse_download(item.fields))
             if question in (request.STATUS, request.CANCEL):
                 return self._kept_question(question, item)
             if question == request.PLAN:
@@ -100,6 +102,15 @@ class Dispatch:
             asked = request.parse_delete(item.fields, item.cancel_token, request.CANCEL)
             status, body = kept.cancel(asked.result_id, asked.token) if kept is not None else (404, _NO_KEPT)
         return responses.document(body, status)
+
+    def _download(self, asked: request.DownloadQuestion) -> Chunk:
+        """A stored result's picture, PNG or JPEG of a chosen quality, as an attachment."""
+        status, body, media = self.results.download(asked.result_id, asked.format, asked.quality)
+        if isinstance(body, dict):
+            return responses.document(body, status)
+        extension = "png" if asked.format == "png" else "jpg"
+        return Chunk(body, first=True, last=True, status=status, content_type=media,
+                     headers={"Content-Disposition": f'attachment; filename="stylized-{asked.result_id}.{extension}"'})
 
     def forget(self, held: Held) -> None:
         """Remember a dropped job's form: TorchServe may call once more with it, and gets a proper ending."""

@@ -18,7 +18,8 @@ class Finisher:
         self.results, self.weights_label, self.clock = results, weights_label, clock
 
     def finish(self, held: Held, final: Snapshot) -> dict[str, Any]:
-        """Returns the done record (with ``result`` when stored, ``warning`` when not)."""
+        """Returns the done record (with ``result`` when stored, ``warning`` when not; a stored big picture by its
+        link, ``image_link``, not as base64)."""
         png = images.encode(final.image, records.FINAL_FORMAT)
         held.close()
         now = self.clock()
@@ -32,6 +33,7 @@ class Finisher:
             done.update(self.results.keep(held.keeping, done, png, content=job.content if request.store_inputs else None,
                                           styles=job.styles if request.store_inputs else (), regions=job.regions is not None,
                                           weights_label=self.weights_label))
+            done = records.linked(done)  # stored and big: the stream's done line links it
         held.answer.finish(done, png)
         return done
 

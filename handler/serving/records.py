@@ -58,6 +58,17 @@ def done_record(final: Snapshot, png: bytes, params: StyleParams, timings: dict[
     return record
 
 
+def linked(done: dict[str, Any]) -> dict[str, Any]:
+    """A stored big result's done record: the picture by its link (``result.image``) instead of base64. Past
+    PREVIEW_SIDE a final PNG is several MB (a 4096 px one ~30 MB, 40 as base64) in one line; a result that was
+    not stored keeps its bytes, so nothing is lost."""
+    side = max(done.get("size") or (0, 0))
+    if "result" in done and side > PREVIEW_SIDE:
+        done = {k: v for k, v in done.items() if k != "image"}
+        done["image_link"] = done["result"]["image"]
+    return done
+
+
 def plan_record(stages: list[Stage], kept: dict[str, Any] | None = None) -> dict[str, Any]:
     """The stages a job runs: the stream's first line and the answer of ``response=plan``. A kept job's
     first line also says where it is followed and how it is cancelled (``kept``)."""

@@ -34,7 +34,10 @@ PLAN = "plan"  # response=plan (+ params, width, height): the stages a job would
 DELETE = "delete"  # response=delete + result=<id> (+ X-Delete-Token header): remove a stored result
 STATUS = "status"  # response=status + result=<id>: a kept job's progress, from the shared store
 CANCEL = "cancel"  # response=cancel + result=<id> (+ X-Cancel-Token header): stop a kept job
-ASKS = (CAPABILITIES, PLAN, DELETE, STATUS, CANCEL)
+DOWNLOAD = "download"  # response=download + result=<id> (+ format=png|jpeg, quality): a stored result's picture
+ASKS = (CAPABILITIES, PLAN, DELETE, STATUS, CANCEL, DOWNLOAD)
+DOWNLOAD_FORMATS = ("png", "jpeg")
+DEFAULT_JPEG_QUALITY = 90
 # Per-job switches of the result store (serving.results, serving.kept): not style parameters, so not in
 # StyleParams. keep: the job runs to its end whether or not its client stays.
 STORE_FIELDS = {"store": True, "store_inputs": False, "keep": False}
@@ -227,6 +230,31 @@ def parse_delete(fields_in: Mapping[str, Any], token_header: str | None, what: s
 def parse_status(fields_in: Mapping[str, Any]) -> str:
     """``response=status``: the kept job's id (``result``)."""
     return _question_fields(fields_in, set(), "only result", STATUS)["result"]
+
+
+@dataclass(frozen=True)
+class DownloadQuestion:
+    result_id: str
+    format: str  # png | jpeg
+    quality: int  # jpeg only
+
+
+def parse_download(fields_in: Mapping[str, Any]) -> DownloadQuestion:
+    """``response=download``: ``result`` (the id), ``format`` png (default, the stored file as it is) or jpeg,
+    ``quality`` 1..100 (jpeg only; default 90). An empty value is the default (the front forwards every
+    query parameter, sent or not)."""
+    text = _question_fields(fields_in, {"format", "quality"}, "result, format and quality", DOWNLOAD)
+    fmt = (text.get("format") or "png").lower()
+    if fmt == "jpg":
+        fmt = "jpeg"
+    if fmt not in DOWNLOAD_FORMATS:
+        raise FieldError("format", f"must be one of {', '.join(DOWNLOAD_FORMATS)}, got {text['format'][:40]!r}")
+    quality = text.get("quality") or ""
+    if quality and fmt != "jpeg":
+        raise FieldError("quality", "applies to format=jpeg only (a PNG is lossless)")
+    if quality and not (quality.isdigit() and 1 <= int(quality) <= 100):
+        raise FieldError("quality", f"must be a whole number between 1 and 100, got {quality[:40]!r}")
+    return DownloadQuestion(text["result"], fmt, int(quality) if quality else DEFAULT_JPEG_QUALITY)
 
 
 def _question_fields(fields_in: Mapping[str, Any], extra: set[str], takes: str, what: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ cannot be written is answered all the same, with a ``warning``.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -173,6 +174,21 @@ class Results:
         except NotFound:
             return 404, gone
         return 403, {"code": 403, "type": "Forbidden", "message": "token: this is not the result's delete token"}
+
+    def download(self, result_id: str, fmt: str, quality: int) -> tuple[int, bytes | dict[str, Any], str]:
+        """(HTTP status, body, media type) for ``response=download``: the stored PNG as it is, or re-encoded as
+        a JPEG of the chosen quality (a 4096 px PNG is ~30 MB; its JPEG at 90 a few)."""
+        gone = {"code": 404, "type": "NotFound", "message": "result: no such result (it may have expired or been deleted)"}
+        if self.store is None or not valid_id(result_id):
+            return 404, gone, "application/json"
+        try:
+            png = self.store.get(result_id, "final.png")
+        except NotFound:
+            return 404, gone, "application/json"
+        if fmt == "png":
+            return 200, png, "image/png"
+        with Image.open(io.BytesIO(png)) as picture:
+            return 200, images.encode(picture.convert("RGB"), "jpeg", quality=quality), "image/jpeg"
 
     def _sweep_soon(self) -> None:
         """After a write, at most every SWEEP_EVERY_S, in the background: a sweep never delays a job."""

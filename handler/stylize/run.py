@@ -93,6 +93,7 @@ class _Tracker:
         self.best = _picture(canvas).clone()
         self.best_loss = torch.tensor(math.inf, device=self.best.device)
         self.losses: dict[str, Tensor] = {}
+        self.best_losses: dict[str, Tensor] = {}  # the parts of the best image's loss (a tiled stage reports these)
 
     def closure(self) -> Tensor:
         self.optimizer.zero_grad(set_to_none=True)
@@ -104,6 +105,8 @@ class _Tracker:
         self.best = torch.where(better, image.detach(), self.best)
         self.best_loss = torch.where(better, detached, self.best_loss)
         self.losses = parts
+        self.best_losses = {k: torch.where(better, v.detach(), self.best_losses[k]) if k in self.best_losses else v.detach()
+                            for k, v in parts.items()}
         return loss
 
 

@@ -208,7 +208,10 @@ class TiledStage:
         self.tile_steps = 0  # over the whole stage
         self.done = 0  # the stage's iterations done (image units)
         self.visit: Visit | None = None
-        self._losses: dict[int, tuple[int, dict[str, Tensor]]] = {}  # tile -> (pixels, its latest losses)
+        # tile -> (its own pixels, its latest losses): the pass under way, and the last pass completed. Passes differ
+        # in tile count (the grid shifts), so a pass's entries never mix with another's
+        self._losses: dict[int, tuple[int, dict[str, Tensor]]] = {}
+        self._passed: dict[int, tuple[int, dict[str, Tensor]]] = {}
 
     @property
     def tiles(self) -> int:
@@ -230,12 +233,19 @@ class TiledStage:
 
     @property
     def losses(self) -> dict[str, Tensor]:
-        """Each tile's latest losses, averaged by its pixels (no host sync)."""
-        if not self._losses:
+        """The stage's objective as one number per part: the mean over one whole pass's tiles of each tile's latest
+        losses, weighted by the tile's own pixels (its margin is context, not its share of the picture). The last
+        completed pass, else the pass under way. No host sync.
+
+        A tile's losses are those of its own objective (its crop's content targets, the stage's whole style
+        targets), so this reads higher than the same picture's whole-image loss: a crop's feature statistics stray
+        further from the style's than the whole picture's do (tests/test_big_pictures.py measures both)."""
+        recorded = self._passed or self._losses
+        if not recorded:
             return {}
-        total = sum(px for px, _ in self._losses.values())
-        keys = next(iter(self._losses.values()))[1].keys()
-        return {k: sum(parts[k] * (px / total) for px, parts in self._losses.values()) for k in keys}  # type: ignore[misc]
+        total = sum(px for px, _ in recorded.values())
+        keys = next(iter(recorded.values()))[1].keys()
+        return {k: sum(parts[k] * (px / total) for px, parts in recorded.values()) for k in keys}  # type: ignore[misc]
 
     def result(self) -> Tensor:
         """What the next stage starts from: the stage's average, else its picture."""
@@ -251,8 +261,10 @@ class TiledStage:
         visit.canvas.clamp_()
         visit.steps += 1
         self.tile_steps += 1
-        if visit.tracker.losses:
-            self._losses[self.tile_index] = (visit.box.pixels, visit.tracker.losses)
+        if visit.tracker.best_losses:
+            # the best evaluated point's losses, not the last evaluation's: a visit writes back its best image (or
+            # a step from it), and an L-BFGS step that overshot (losses 10x, measured) is thrown away, not reported
+            self._losses[self.tile_index] = (visit.box.pixels, visit.tracker.best_losses)
         if visit.steps >= self.pass_steps[self.pass_index]:
             self._close(visit)
         done = self.tile_steps * self.plan.iterations // self.total_steps
@@ -289,6 +301,7 @@ class TiledStage:
         if self.tile_index == len(self.grids[self.pass_index]):
             self.tile_index = 0
             self.pass_index += 1
+            self._passed, self._losses = self._losses, {}
 
 
     @staticmethod
