@@ -1,7 +1,7 @@
 """HTTP client for the style-transfer service: streams the snapshot sequence as it happens.
 
     stylize-client CONTENT STYLE [STYLE ...] --url http://127.0.0.1:8000 -o out.png \\
-        [--snapshots-dir DIR] [--keep | --detach] [--size 256 --iterations 200 ...every engine parameter]
+        [--snapshots-dir DIR] [--keep | --detach] [--keep-original] [--size 256 --iterations 200 ...every engine parameter]
     stylize-client get http://127.0.0.1:8000/r/<id> -o out.png     # a stored result, again
     stylize-client status|wait|cancel http://127.0.0.1:8000/r/<id>  # a kept job (kept.py)
     stylize-client PHOTO [PHOTO ...] --style A [--style B] -o OUTDIR # a batch (kept.py)
@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="a kept job: it runs to its end on the server even if this "
                         "client stops (Ctrl-C, a dropped connection); follow it with status/wait, stop it with cancel")
     parser.add_argument("--detach", action="store_true", help="submit a kept job, print its link and cancel token, and exit")
+    parser.add_argument("--keep-original", action="store_true", help="send the image files as they are; by default a picture "
+                        "bigger than the job reads (size; a style: size x style_scale) is downscaled to that before upload")
     add_param_options(parser, PARAMS)
     args = parser.parse_args(argv)
     keep = args.keep or args.detach
@@ -113,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     bar: tqdm | None = None
     events = stream_job(args.url, args.content, args.styles, collect_params(args, PARAMS), args.timeout, keep=keep,
-                        style_names=args.style_name)
+                        style_names=args.style_name, downscale=not args.keep_original,
+                        say=lambda line: print(line, file=sys.stderr, flush=True))
     try:
         for event in events:
             if event["event"] == "plan":  # the stages the server will run; the bar counts iterations
