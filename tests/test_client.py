@@ -192,3 +192,20 @@ def test_uploads_are_downscaled_to_what_the_job_reads_unless_kept_original(tmp_p
     assert "style_2" not in r.stderr
     assert originals["content"][1] == photo.read_bytes() and originals["style"][1] == painting.read_bytes()
     assert "sent at" not in kept.stderr
+
+
+def test_the_servers_switches_are_options_and_no_store_asks_for_no_share_link(pictures: tuple[str, str], tmp_path: Path) -> None:
+    """--no-store / --store-inputs come from the schema's switches (fields.switches): sent as store=false, store_inputs=true;
+    not given, nothing is sent and the server's default (a share link) holds."""
+    done = {**SNAPSHOT, "event": "done", "iteration": 1, "iterations": 1, "stopped": "completed", "timings": {"total_s": 0.5}}
+    with fake_upstream() as server:
+        server.script = [done]
+        r = client(*pictures, "--no-store", "--store-inputs", "--url", server.url, "-o", str(tmp_path / "o.png"))
+        assert r.returncode == 0, r.stderr
+        body = server.bodies[-1]
+        server.script = [done]
+        assert client(*pictures, "--url", server.url, "-o", str(tmp_path / "d.png")).returncode == 0
+        default = server.bodies[-1]
+    assert b'name="store"\r\n\r\nfalse\r\n' in body and b'name="store_inputs"\r\n\r\ntrue\r\n' in body
+    assert b'name="store"' not in default and b'name="store_inputs"' not in default
+    assert "--no-store" in client("--help").stdout

@@ -22,7 +22,7 @@ from stylize_options import OptionError, add_param_options, check_writable, coll
 from tqdm import tqdm
 
 from . import kept
-from .jobs import DEFAULT_URL, MODEL_PATH, PARAMS, RESULT_ID, STYLE_FIELDS, ClientError, endpoint, form_fields, message_of, result_location, share_root, stream_job
+from .jobs import DEFAULT_URL, MODEL_PATH, PARAMS, RESULT_ID, STYLE_FIELDS, SWITCHES, ClientError, endpoint, form_fields, message_of, result_location, share_root, stream_job
 
 __all__ = ["DEFAULT_URL", "INTERRUPTED", "MODEL_PATH", "PARAMS", "RESULT_ID", "STYLE_FIELDS", "ClientError", "endpoint",
            "form_fields", "main", "result_location", "share_root", "stream_job"]
@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-original", action="store_true", help="send the image files as they are; by default a picture "
                         "bigger than the job reads (size; a style: size x style_scale) is downscaled to that before upload")
     add_param_options(parser, PARAMS)
+    add_param_options(parser.add_argument_group("result store"), SWITCHES)
     args = parser.parse_args(argv)
     keep = args.keep or args.detach
     if not args.styles and not args.style_name:
@@ -114,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     bar: tqdm | None = None
-    events = stream_job(args.url, args.content, args.styles, collect_params(args, PARAMS), args.timeout, keep=keep,
+    params = {**collect_params(args, PARAMS), **collect_params(args, SWITCHES)}
+    events = stream_job(args.url, args.content, args.styles, params, args.timeout, keep=keep,
                         style_names=args.style_name, downscale=not args.keep_original,
                         say=lambda line: print(line, file=sys.stderr, flush=True))
     try:

@@ -18,6 +18,8 @@ from .uploads import Upload, original
 
 PARAMS = shipped_schema()["params"]
 STYLE_FIELDS: list[str] = shipped_schema()["fields"]["style"]
+# The server's per-job switches as options (--no-store: no share link is kept); keep has its own --keep/--detach.
+SWITCHES: dict[str, dict[str, Any]] = {k: v for k, v in shipped_schema()["fields"].get("switches", {}).items() if k != "keep"}
 
 DEFAULT_URL = os.environ.get("STYLE_URL", "http://127.0.0.1:8000")
 MODEL_PATH = "/predictions/style_transfer"

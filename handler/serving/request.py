@@ -21,7 +21,7 @@ from typing import Any
 from PIL import Image
 from stylize import backbones, images
 from stylize.errors import FieldError
-from stylize.fields import IMAGE_FIELDS, LIST_FIELDS, MASK_FIELDS, MAX_STYLES, STYLE_FIELDS, STYLE_MASK_FIELDS, UPLOAD_FIELDS
+from stylize.fields import IMAGE_FIELDS, LIST_FIELDS, MASK_FIELDS, MAX_STYLES, STYLE_FIELDS, STYLE_MASK_FIELDS, SWITCHES, UPLOAD_FIELDS
 from stylize.job import Job, make_job
 from stylize.params import StyleParams
 from stylize_options import FALSE_WORDS, TRUE_WORDS
@@ -36,9 +36,10 @@ DELETE = "delete"  # response=delete + result=<id> (+ X-Delete-Token header): re
 STATUS = "status"  # response=status + result=<id>: a kept job's progress, from the shared store
 CANCEL = "cancel"  # response=cancel + result=<id> (+ X-Cancel-Token header): stop a kept job
 ASKS = (CAPABILITIES, PLAN, DELETE, STATUS, CANCEL)
-# Per-job switches of the result store (serving.results, serving.kept): not style parameters, so not in
-# StyleParams. keep: the job runs to its end whether or not its client stays.
-STORE_FIELDS = {"store": True, "store_inputs": False, "keep": False}
+# Per-job switches of the result store (serving.results, serving.kept), declared in stylize.fields.SWITCHES (so
+# the schema and capabilities list them): not style parameters. keep: the job runs to its end whether or not its
+# client stays.
+STORE_FIELDS = {name: bool(spec["default"]) for name, spec in SWITCHES.items()}
 # Built-in styles by name (serving.gallery), in place of uploaded style images: "starry", or "a,b" for two.
 STYLE_NAME = "style_name"
 
