@@ -7,7 +7,7 @@ import { fieldOfMessage } from "./errors.js";
 import { buildParamPanel, markPreset, readValues, setDisabled, setMaxima, setValues } from "./form.js";
 import { RunHistory } from "./history.js";
 import { USE_SETTINGS_KEY } from "./saved.js";
-import { Sharing } from "./sharing.js";
+import { ShareSwitch, Sharing } from "./sharing.js";
 import { labelled } from "./labels.js";
 import { FormatNotSupported, encodeImage, uploadName } from "./images.js";
 import { examplePhotos, fileOf, galleryStyles, paintingLabel, thumbButton } from "./gallery.js";
@@ -55,6 +55,7 @@ const history = new RunHistory($("history"), $("history-empty"), (values, { weig
   $("param-size").focus();
 });
 const sharing = new Sharing(apiBase);
+const shareSwitch = new ShareSwitch($("share-job"), $("share-switch-text"), $("share-label"), $("keep-job"));
 let keptNow = null; // the running job's kept record (id, cancel token) when it was sent with keep=true
 const KEEP_OFFER_S = 60; // jobs estimated longer than this are offered "Keep running if I leave"
 sharing.showSaved(true);
@@ -251,6 +252,7 @@ function useCapabilities(doc) {
   presets = presetsFor(caps);
   setMaxima(fieldMaxima(caps.limits));
   if (caps.weights.random_init) $("weights-banner").hidden = false;
+  shareSwitch.apply(UPLOADS.switches.store, caps.results);
   showWeights(caps);
   if (caps.precision?.auto) {
     const spec = PARAMS.find((p) => p.name === "precision");
@@ -449,6 +451,7 @@ async function buildForm(raw, values) {
   for (const [name, value] of toFormEntries(raw)) form.append(name, value);
   form.append("response", "stream");
   if (!$("keep-label").hidden && $("keep-job").checked) form.append("keep", "true");
+  for (const [name, value] of shareSwitch.formEntries()) form.append(name, value);
   return form;
 }
 

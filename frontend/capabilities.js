@@ -46,6 +46,8 @@ export function parseCapabilities(doc) {
     preview: positive(preview?.size) && positive(preview?.iterations) ? { size: preview.size, iterations: preview.iterations } : null,
     precision: { auto: doc.precision?.auto ?? null, reason: doc.precision?.reason ?? "" },
     kept: doc.results?.kept ?? null, // kept jobs (keep=true) and their caps; null: this server keeps none
+    // whether finished jobs may get a share link, and for how long (the share switch's label says it)
+    results: { enabled: doc.results?.enabled === true, max_age_s: doc.results?.max_age_s ?? null },
     fallback: false,
   };
 }

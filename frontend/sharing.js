@@ -110,3 +110,67 @@ export class Sharing {
     $("saved-section").hidden = list.length === 0;
   }
 }
+
+/** How long the server keeps a result, in words: "7 days", "1 day", "36 hours" (capabilities' results.max_age_s). */
+export function keptFor(seconds) {
+  if (!(seconds > 0)) return "";
+  const days = seconds / 86400;
+  if (Number.isInteger(days)) return `${days} day${days === 1 ? "" : "s"}`;
+  const hours = Math.round(seconds / 3600);
+  return hours >= 1 ? `${hours} hour${hours === 1 ? "" : "s"}` : `${Math.max(1, Math.round(seconds / 60))} minutes`;
+}
+
+/** "Keep a share link for 7 days": the switch's label from the schema (switches.store), the time from capabilities. */
+export function shareSwitchLabel(spec, maxAgeS) {
+  const label = spec?.label ?? "";
+  const time = keptFor(maxAgeS);
+  return time && label ? `${label} for ${time}` : label;
+}
+
+/**
+ * The per-job share switch beside Start (the server's `store` switch): on by default (the schema's default),
+ * shown only where the server keeps results. Off sends store=false, so no share link is kept; a kept job
+ * (keep=true) is fetched by its link, so "keep running if I leave" is then off and disabled, and comes back as
+ * it was when the switch is turned on again.
+ */
+export class ShareSwitch {
+  constructor(box, text, label, keepBox = null) {
+    Object.assign(this, { box, text, label, keepBox, keepWas: keepBox?.checked ?? false, spec: null });
+    box.addEventListener("change", () => this.#sync());
+  }
+
+  /** `spec`: the schema's switches.store; `results`: capabilities' {enabled, max_age_s}. */
+  apply(spec, results) {
+    this.spec = spec ?? null;
+    const offered = Boolean(spec) && results?.enabled === true;
+    this.label.hidden = !offered;
+    if (!offered) return;
+    this.text.textContent = shareSwitchLabel(spec, results.max_age_s);
+    if (spec.help) this.label.title = spec.help;
+    this.box.checked = spec.default !== false;
+    this.#sync();
+  }
+
+  get on() {
+    return this.label.hidden || this.box.checked;
+  }
+
+  /** The form fields this switch adds to a job: store=false when switched off, nothing otherwise (the default). */
+  formEntries() {
+    return this.on ? [] : [["store", "false"]];
+  }
+
+  #sync() {
+    if (!this.keepBox) return;
+    if (this.on) {
+      if (this.keepBox.disabled) this.keepBox.checked = this.keepWas;
+      this.keepBox.disabled = false;
+      this.keepBox.title = "";
+    } else {
+      if (!this.keepBox.disabled) this.keepWas = this.keepBox.checked;
+      this.keepBox.checked = false;
+      this.keepBox.disabled = true;
+      this.keepBox.title = "A job that runs on after you leave is fetched by its share link: turn the share link on.";
+    }
+  }
+}

@@ -4,7 +4,9 @@
 // lets the user pick fewer, and a renamed field needs no change here.
 
 // Filled in place by applyFields, so importers keep one object.
-export const UPLOADS = { content: "", style: [], mask: [], style_mask: [] };
+// switches: the server's per-job switches (store, store_inputs, keep: label, help, default), not uploads but
+// declared beside them (schema `fields.switches`).
+export const UPLOADS = { content: "", style: [], mask: [], style_mask: [], switches: {} };
 
 const KINDS = ["style", "mask", "style_mask"];
 
@@ -17,6 +19,7 @@ export function applyFields(fields) {
   const count = Math.min(...KINDS.map((kind) => fields[kind].length));
   UPLOADS.content = fields.content;
   for (const kind of KINDS) UPLOADS[kind] = fields[kind].slice(0, count);
+  UPLOADS.switches = fields.switches && typeof fields.switches === "object" ? { ...fields.switches } : {};
   return UPLOADS;
 }
 

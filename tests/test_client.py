@@ -4,6 +4,7 @@ real TorchServe behind the local front."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -146,3 +147,65 @@ def test_live_job_through_each_address(which: str, front: Nginx, torchserve: Tor
     r = client(*pictures, "--url", url, "-o", str(out), "--size", "32", "--iterations", "2", "--no-multiscale")
     assert r.returncode == 0, r.stderr
     assert Image.open(out).size == (32, 24)
+
+
+def _parts(body: bytes) -> dict[str, tuple[str, bytes]]:
+    """field -> (file name, bytes) of a multipart body's file parts."""
+    boundary = body.split(b"\r\n", 1)[0]
+    out = {}
+    for part in body.split(boundary)[1:-1]:
+        head, _, data = part.partition(b"\r\n\r\n")
+        disposition = head.decode("utf-8", "replace")
+        if "filename=" in disposition:
+            name = disposition.split('name="', 1)[1].split('"', 1)[0]
+            out[name] = (disposition.split('filename="', 1)[1].split('"', 1)[0], data.removesuffix(b"\r\n"))
+    return out
+
+
+def test_uploads_are_downscaled_to_what_the_job_reads_unless_kept_original(tmp_path: Path) -> None:
+    """A 1200x900 photo for a 64 px job goes as 64x48 (a JPEG stays a JPEG, upright); a style as size x style_scale;
+    a picture already small enough goes byte for byte; --keep-original sends the files as they are."""
+    photo, painting, small = tmp_path / "photo.jpg", tmp_path / "painting.png", tmp_path / "small.png"
+    rotated = content_image(900, 1200)  # stored sideways with EXIF orientation 6 (rotate 90° clockwise to show)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rotated.transpose(Image.Transpose.ROTATE_90).save(photo, "JPEG", quality=95, exif=exif)
+    style_image(700).save(painting)
+    content_image(40, 30).save(small)
+    done = {**SNAPSHOT, "event": "done", "iteration": 1, "iterations": 1, "stopped": "completed", "timings": {"total_s": 0.5}}
+    with fake_upstream() as server:
+        server.script = [done]
+        r = client(str(photo), str(painting), str(small), "--size", "64", "--style-scale", "2", "--url", server.url,
+                   "-o", str(tmp_path / "o.png"))
+        assert r.returncode == 0, r.stderr
+        sent = _parts(server.bodies[-1])
+        server.script = [done]
+        kept = client(str(photo), str(painting), "--size", "64", "--keep-original", "--url", server.url, "-o", str(tmp_path / "k.png"))
+        assert kept.returncode == 0, kept.stderr
+        originals = _parts(server.bodies[-1])
+    content = Image.open(io.BytesIO(sent["content"][1]))
+    assert (content.format, content.size, sent["content"][0]) == ("JPEG", (48, 64), "photo.jpg")  # upright: portrait
+    style = Image.open(io.BytesIO(sent["style"][1]))
+    assert (style.format, style.size) == ("PNG", (128, 128))
+    assert sent["style_2"][1] == small.read_bytes()
+    assert "content: sent at 48x64 (from 1200x900" in r.stderr and "style: sent at 128x128 (from 700x700" in r.stderr
+    assert "style_2" not in r.stderr
+    assert originals["content"][1] == photo.read_bytes() and originals["style"][1] == painting.read_bytes()
+    assert "sent at" not in kept.stderr
+
+
+def test_the_servers_switches_are_options_and_no_store_asks_for_no_share_link(pictures: tuple[str, str], tmp_path: Path) -> None:
+    """--no-store / --store-inputs come from the schema's switches (fields.switches): sent as store=false, store_inputs=true;
+    not given, nothing is sent and the server's default (a share link) holds."""
+    done = {**SNAPSHOT, "event": "done", "iteration": 1, "iterations": 1, "stopped": "completed", "timings": {"total_s": 0.5}}
+    with fake_upstream() as server:
+        server.script = [done]
+        r = client(*pictures, "--no-store", "--store-inputs", "--url", server.url, "-o", str(tmp_path / "o.png"))
+        assert r.returncode == 0, r.stderr
+        body = server.bodies[-1]
+        server.script = [done]
+        assert client(*pictures, "--url", server.url, "-o", str(tmp_path / "d.png")).returncode == 0
+        default = server.bodies[-1]
+    assert b'name="store"\r\n\r\nfalse\r\n' in body and b'name="store_inputs"\r\n\r\ntrue\r\n' in body
+    assert b'name="store"' not in default and b'name="store_inputs"' not in default
+    assert "--no-store" in client("--help").stdout

@@ -44,9 +44,9 @@ def test_truncated_images_are_refused(fmt: str) -> None:
 def test_bomb_is_refused_from_the_header() -> None:
     with pytest.raises(FieldError, match="^content: declares more pixels than the limit"):
         images.decode(_png_header_only(100_000, 100_000), "content")
-    with pytest.raises(FieldError, match="^content: is 9000x8000 = 72000000 pixels, over the limit of 64000000"):
+    with pytest.raises(FieldError, match="^content: is 9000x8000 = 72.0 megapixels, over the limit of 64 megapixels"):
         images.decode(_png_header_only(9000, 8000), "content")
-    with pytest.raises(FieldError, match="over the limit of 1000"):
+    with pytest.raises(FieldError, match="over the limit of 0.001 megapixels"):
         images.decode(to_bytes(content_image(64, 48)), "content", max_pixels=1000)
 
 

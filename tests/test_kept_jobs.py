@@ -273,6 +273,22 @@ def test_bad_kept_requests_are_400_naming_the_field(handler: StyleTransferHandle
     assert refused.status == 400 and json.loads(refused.body)["message"].startswith("keep:")
 
 
+def test_refused_requests_never_count_toward_a_clients_kept_jobs(handler: StyleTransferHandler, store: Path,
+                                                                   cleanup: list[tuple[StyleTransferHandler, str, str]]) -> None:
+    """The per-client cap (2 here) counts jobs the server took on: five 400s from one address leave it whole."""
+    for bad in ({"size": "huge"}, {"iterations": "0"}, {"style_name": "no-such-style"}, {"keep": "true", "store": "false"},
+                {"content": b"not an image"}):
+        refused = ask(handler, {**JOB, "keep": "true", **bad}, {"X-Real-IP": "10.0.0.7"})
+        assert refused.status == 400, (bad, refused.status)
+    assert not any(store.glob(".jobs/*.client"))  # nothing of them in the shared store the caps count from
+    for _ in range(2):  # both of the cap's places are still there
+        front, reply = start_kept(handler, calls=1, headers={"X-Real-IP": "10.0.0.7"})
+        assert reply.status == 200, reply.body[:200]
+        kept = first_line(reply)["kept"]
+        cleanup.append((handler, kept["id"], kept["cancel_token"]))
+        front.leave(reply)
+
+
 def test_progress_is_weighted_by_each_stage_s_pixels() -> None:
     stages = [Stage((10, 10), 10), Stage((20, 20), 10)]
     assert percent_done(stages, 0) == 0.0

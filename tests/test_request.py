@@ -7,7 +7,7 @@ import json
 
 import pytest
 from images_util import content_image, style_image, to_bytes
-from serving.request import Limits, parse
+from serving.request import Limits, parse, parse_plan
 from serving.responses import refusal
 from stylize.errors import FieldError
 
@@ -127,15 +127,36 @@ def test_time_budget_is_capped_by_the_server() -> None:
     assert parse(fields(time_budget_s="600"), limits=limits).job.params.time_budget_s == 60
 
 
-def test_byte_limits_are_413() -> None:
-    refused("content", 413, fields_in=fields(), limits=Limits(max_image_bytes=len(CONTENT) - 1))
-    refused("content", 413, fields_in=fields(), limits=Limits(max_request_bytes=len(CONTENT) + len(STYLE) - 1))
+def test_byte_limits_are_413_in_mb_with_the_way_out() -> None:
+    big = bytes(CONTENT) + b"\0" * 200_000  # trailing bytes: still a PNG, 0.2 MB
+    one = refused("content", 413, fields_in=fields(size="256", content=big), limits=Limits(max_image_bytes=150_000))
+    assert f"is {len(big) / 1e6:.1f} MB, over this server's limit of 0.1 MB per image" in one.message, one.message
+    # the fix: what the job reads (256 px: 0.07 megapixels, rounded up to a tenth)
+    assert one.message.endswith("the web app downscales for you; or send at most 0.1 megapixels "
+                                "(this job reads it at most 256 px on its longest side)"), one.message
+    style = refused("style", 413, fields_in=fields(size="1024", style_scale="2", style=big), limits=Limits(max_image_bytes=150_000))
+    assert "at most 4.2 megapixels (this job reads it at most 2048 px" in style.message, style.message
+    total = refused("content", 413, fields_in=fields(content=big, style=big), limits=Limits(max_request_bytes=300_000))
+    assert "MB, over this server's limit of" in total.message and "per request; the web app downscales for you" in total.message
+    assert "bytes" not in one.message + style.message + total.message
+
+
+def test_a_content_smaller_than_the_servers_minimum_is_refused_naming_it() -> None:
+    tiny = to_bytes(content_image(15, 40))
+    err = refused("content", fields_in={**fields(), "content": tiny})
+    assert err.message == "is 15x40 px; this server needs at least 16 px on each side (min_content_side): send a larger photo"
+    assert parse({**fields(), "content": to_bytes(content_image(16, 16))}).job.content.size == (16, 16)
+    one_pixel = refused("content", fields_in={**fields(), "content": to_bytes(content_image(1, 1))}, limits=Limits(min_content_side=2))
+    assert "at least 2 px" in one_pixel.message
+    with pytest.raises(FieldError, match="^content: is 8x40 px; this server needs at least 16 px"):
+        parse_plan({"response": "plan", "width": "8", "height": "40"})
 
 
 def test_pixel_limit_refuses_before_decoding() -> None:
     from stylize.images import FieldError
 
-    with pytest.raises(FieldError, match="content: .*over the limit"):
+    with pytest.raises(FieldError, match="content: .*over the limit of 0.003071 megapixels; the web app downscales for you; "
+                                         "or send at most 0.3 megapixels"):
         parse(fields(), limits=Limits(max_pixels=64 * 48 - 1))
 
 

@@ -1,7 +1,7 @@
 """HTTP client for the style-transfer service: streams the snapshot sequence as it happens.
 
     stylize-client CONTENT STYLE [STYLE ...] --url http://127.0.0.1:8000 -o out.png \\
-        [--snapshots-dir DIR] [--keep | --detach] [--size 256 --iterations 200 ...every engine parameter]
+        [--snapshots-dir DIR] [--keep | --detach] [--keep-original] [--size 256 --iterations 200 ...every engine parameter]
     stylize-client get http://127.0.0.1:8000/r/<id> -o out.png     # a stored result, again
     stylize-client status|wait|cancel http://127.0.0.1:8000/r/<id>  # a kept job (kept.py)
     stylize-client PHOTO [PHOTO ...] --style A [--style B] -o OUTDIR # a batch (kept.py)
@@ -22,7 +22,7 @@ from stylize_options import OptionError, add_param_options, check_writable, coll
 from tqdm import tqdm
 
 from . import kept
-from .jobs import DEFAULT_URL, MODEL_PATH, PARAMS, RESULT_ID, STYLE_FIELDS, ClientError, endpoint, final_image, form_fields, message_of, result_location, share_root, stream_job
+from .jobs import DEFAULT_URL, MODEL_PATH, PARAMS, RESULT_ID, STYLE_FIELDS, SWITCHES, ClientError, endpoint, final_image, form_fields, message_of, result_location, share_root, stream_job
 
 __all__ = ["DEFAULT_URL", "INTERRUPTED", "MODEL_PATH", "PARAMS", "RESULT_ID", "STYLE_FIELDS", "ClientError", "endpoint",
            "form_fields", "main", "result_location", "share_root", "stream_job"]
@@ -90,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="a kept job: it runs to its end on the server even if this "
                         "client stops (Ctrl-C, a dropped connection); follow it with status/wait, stop it with cancel")
     parser.add_argument("--detach", action="store_true", help="submit a kept job, print its link and cancel token, and exit")
+    parser.add_argument("--keep-original", action="store_true", help="send the image files as they are; by default a picture "
+                        "bigger than the job reads (size; a style: size x style_scale) is downscaled to that before upload")
     add_param_options(parser, PARAMS)
+    add_param_options(parser.add_argument_group("result store"), SWITCHES)
     args = parser.parse_args(argv)
     keep = args.keep or args.detach
     if not args.styles and not args.style_name:
@@ -112,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     bar: tqdm | None = None
-    events = stream_job(args.url, args.content, args.styles, collect_params(args, PARAMS), args.timeout, keep=keep,
-                        style_names=args.style_name)
+    params = {**collect_params(args, PARAMS), **collect_params(args, SWITCHES)}
+    events = stream_job(args.url, args.content, args.styles, params, args.timeout, keep=keep,
+                        style_names=args.style_name, downscale=not args.keep_original,
+                        say=lambda line: print(line, file=sys.stderr, flush=True))
     try:
         for event in events:
             if event["event"] == "plan":  # the stages the server will run; the bar counts iterations

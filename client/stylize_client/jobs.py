@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
-import mimetypes
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,9 +15,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from .schema import shipped_schema
+from .uploads import Upload, original
 
 PARAMS = shipped_schema()["params"]
 STYLE_FIELDS: list[str] = shipped_schema()["fields"]["style"]
+# The server's per-job switches as options (--no-store: no share link is kept); keep has its own --keep/--detach.
+SWITCHES: dict[str, dict[str, Any]] = {k: v for k, v in shipped_schema()["fields"].get("switches", {}).items() if k != "keep"}
 
 DEFAULT_URL = os.environ.get("STYLE_URL", "http://127.0.0.1:8000")
 MODEL_PATH = "/predictions/style_transfer"
@@ -53,15 +55,44 @@ def form_fields(params: dict[str, Any]) -> dict[str, str]:
     return {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in params.items()}
 
 
+def sides_read(params: dict[str, Any]) -> tuple[int, int] | None:
+    """The longest sides the job reads of its content (``size``) and of each style (``size`` x ``style_scale``), from
+    the params given or the schema's defaults; None when they are not numbers (the server will name the field)."""
+    try:
+        size = int(params.get("size", PARAMS["size"]["default"]))
+        scale = float(params.get("style_scale", PARAMS["style_scale"]["default"]))
+    except (TypeError, ValueError):
+        return None
+    if size < 1 or not 0 < scale < 100:
+        return None
+    return size, max(16, round(size * scale))
+
+
+def uploads(content: Path, styles: list[Path], params: dict[str, Any], downscale: bool = True) -> list[tuple[str, Upload]]:
+    """(field, upload) for the content and each style: each no bigger than the job reads (``downscale``), else as is."""
+    sides = sides_read(params) if downscale else None
+    pairs = [("content", content), *zip(STYLE_FIELDS, styles, strict=False)]
+    if sides is None:
+        return [(name, original(path)) for name, path in pairs]
+    from .uploads import fitted  # Pillow, only when a job is sent
+
+    return [(name, fitted(path, sides[0] if name == "content" else sides[1])) for name, path in pairs]
+
+
 def stream_job(url: str, content: Path, styles: list[Path], params: dict[str, Any],
-               timeout: float = 3600.0, keep: bool = False, style_names: list[str] | None = None) -> Iterator[dict[str, Any]]:
+               timeout: float = 3600.0, keep: bool = False, style_names: list[str] | None = None,
+               downscale: bool = True, say: Callable[[str], None] | None = None) -> Iterator[dict[str, Any]]:
     """POST one job in `stream` form; yield each NDJSON event (plan, snapshot…, then done). ``keep``: a kept
     job, which runs to its end on the server even if this connection closes (its plan event says ``kept``).
     ``style_names``: the server's built-in styles by name (its capabilities' ``styles``), sent as ``style_name``
-    in place of style files."""
-    files = [("content", (content.name, content.read_bytes(), mimetypes.guess_type(content.name)[0] or "application/octet-stream"))]
-    for name, path in zip(STYLE_FIELDS, styles, strict=False):
-        files.append((name, (path.name, path.read_bytes(), mimetypes.guess_type(path.name)[0] or "application/octet-stream")))
+    in place of style files. ``downscale``: images bigger than the job reads are sent at that size (``say`` is told
+    of each)."""
+    files = []
+    for name, upload in uploads(content, styles, params, downscale):
+        files.append((name, upload.multipart()))
+        if upload.shrunk_from and upload.shrunk_to and say is not None:
+            (w, h), (to_w, to_h) = upload.shrunk_from, upload.shrunk_to
+            say(f"{name}: sent at {to_w}x{to_h} (from {w}x{h}: the most this job reads; --keep-original sends the original)")
     data = {**form_fields(params), "response": "stream", **({"keep": "true"} if keep else {}),
             **({"style_name": ",".join(style_names)} if style_names else {})}
     target = endpoint(url)

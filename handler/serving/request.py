@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -20,7 +21,7 @@ from typing import Any
 from PIL import Image
 from stylize import backbones, images
 from stylize.errors import FieldError
-from stylize.fields import IMAGE_FIELDS, LIST_FIELDS, MASK_FIELDS, MAX_STYLES, STYLE_FIELDS, STYLE_MASK_FIELDS, UPLOAD_FIELDS
+from stylize.fields import IMAGE_FIELDS, LIST_FIELDS, MASK_FIELDS, MAX_STYLES, STYLE_FIELDS, STYLE_MASK_FIELDS, SWITCHES, UPLOAD_FIELDS
 from stylize.job import Job, make_job
 from stylize.params import StyleParams
 from stylize_options import FALSE_WORDS, TRUE_WORDS
@@ -38,9 +39,10 @@ DOWNLOAD = "download"  # response=download + result=<id> (+ format=png|jpeg, qua
 ASKS = (CAPABILITIES, PLAN, DELETE, STATUS, CANCEL, DOWNLOAD)
 DOWNLOAD_FORMATS = ("png", "jpeg")
 DEFAULT_JPEG_QUALITY = 90
-# Per-job switches of the result store (serving.results, serving.kept): not style parameters, so not in
-# StyleParams. keep: the job runs to its end whether or not its client stays.
-STORE_FIELDS = {"store": True, "store_inputs": False, "keep": False}
+# Per-job switches of the result store (serving.results, serving.kept), declared in stylize.fields.SWITCHES (so
+# the schema and capabilities list them): not style parameters. keep: the job runs to its end whether or not its
+# client stays.
+STORE_FIELDS = {name: bool(spec["default"]) for name, spec in SWITCHES.items()}
 # Built-in styles by name (serving.gallery), in place of uploaded style images: "starry", or "a,b" for two.
 STYLE_NAME = "style_name"
 
@@ -52,6 +54,9 @@ class Limits:
     max_image_bytes: int = 32 * MIB  # per uploaded image (after base64 decoding): a 50 MP JPEG fits
     max_request_bytes: int = 64 * MIB  # all images together; TorchServe's max_request_size matches
     max_pixels: int = images.DEFAULT_MAX_PIXELS  # decoded pixels per image, checked from the header
+    # shortest side of the content: below this the network's deepest features (16 px cells) have nothing to
+    # see, and a 1x1 picture blown up to the output size is a flat colour, not a photo
+    min_content_side: int = 16
     max_styles: int = MAX_STYLES
     max_size: int = 4096  # longest output side (memory admission and max_work bound it further)
     max_iterations: int = 2000
@@ -114,6 +119,7 @@ def parse_plan(fields_in: Mapping[str, Any], limits: Limits = Limits(), network:
         values.pop(name, None)
     wh = tuple(_dimension(name, values.pop(name, None), limits) for name in ("width", "height"))
     content_wh = (wh[0], wh[1])
+    _check_content_size(content_wh, limits)
     params, maxima = _params(values, limits)
     params = params.validated(maxima=maxima, network=network)
     _check_work(params, content_wh, limits)
@@ -150,13 +156,14 @@ def parse(fields_in: Mapping[str, Any], accept: str | None = None, limits: Limit
     if switches["keep"] and not switches["store"]:
         raise FieldError("keep", "a kept job is fetched by its link, so it needs store=true")
     params, maxima = _params(values, limits)
-    blobs = _image_bytes(images_raw, limits)
+    blobs = _image_bytes(images_raw, limits, params)
     n_styles = sum(name in blobs for name in STYLE_FIELDS)
     if n_styles > limits.max_styles:
         raise FieldError(STYLE_FIELDS[limits.max_styles], f"this server takes at most {limits.max_styles} style images, got {n_styles}")
     content_side, style_side = _sides_needed(params, limits)  # big uploads shrink on arrival to what the job reads
-    content = images.decode(blobs["content"], "content", limits.max_pixels, fit=content_side)
-    styles = [images.decode(blobs[name], name, limits.max_pixels, fit=style_side) for name in STYLE_FIELDS if name in blobs]
+    content = _decode(blobs["content"], "content", limits, content_side, _side_read(params, "content"))
+    _check_content_size(content.size, limits)
+    styles = [_decode(blobs[name], name, limits, style_side, _side_read(params, name)) for name in STYLE_FIELDS if name in blobs]
     masks, style_masks = _masks(blobs, len(styles), limits)
     job = make_job(content, styles, params, network=network or params.network or backbones.DEFAULT, maxima=maxima,
                    masks_over_content=masks, style_masks=style_masks)
@@ -429,7 +436,49 @@ def _check_work(params: StyleParams, content_wh: tuple[int, int], limits: Limits
                                          f"at this size at most {most} iterations")
 
 
-def _image_bytes(blobs: Mapping[str, Any], limits: Limits) -> dict[str, bytes]:
+def _check_content_size(wh: tuple[int, int], limits: Limits) -> None:
+    if min(wh) < limits.min_content_side:
+        raise FieldError("content", f"is {wh[0]}x{wh[1]} px; this server needs at least {limits.min_content_side} px on each "
+                                    "side (min_content_side): send a larger photo")
+
+
+def _side_read(params: StyleParams, name: str) -> int | None:
+    """The longest side the job reads of this upload (content: size; a style: size x style_scale); None when the
+    params are too wrong to say (make_job will name them)."""
+    try:
+        size = int(params.size)
+        return size if name == "content" else max(16, round(size * float(params.style_scale)))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _fix(side: int | None, limits: Limits) -> str:
+    """How to get under a byte or pixel limit, in the message: the web app shrinks a picture to what the job reads
+    before sending it; a script can do the same."""
+    most = _megapixels(side * side) if side else _megapixels(limits.max_pixels)
+    why = f" (this job reads it at most {side} px on its longest side)" if side else ""
+    return f"the web app downscales for you; or send at most {most} megapixels{why}"
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{max(0.1, math.ceil(pixels / 1e5) / 10):g}"
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e3:.0f} kB" if n < 1e5 else f"{n / 1e6:.1f} MB" if n < 1e8 else f"{n / 1e6:.0f} MB"
+
+
+def _decode(data: bytes, name: str, limits: Limits, fit: int | None, side: int | None) -> Image.Image:
+    """:func:`stylize.images.decode`, its pixel-limit refusal saying how to get under it."""
+    try:
+        return images.decode(data, name, limits.max_pixels, fit=fit)
+    except FieldError as err:
+        if "over the limit of" in err.message or "decompression bomb" in err.message:
+            raise FieldError(name, f"{err.message}; {_fix(side, limits)}") from None
+        raise
+
+
+def _image_bytes(blobs: Mapping[str, Any], limits: Limits, params: StyleParams | None = None) -> dict[str, bytes]:
     for required in ("content", "style"):
         if required not in blobs:
             extra = " (further styles go in style_2, style_3 …)" if required == "style" else ""
@@ -445,11 +494,14 @@ def _image_bytes(blobs: Mapping[str, Any], limits: Limits) -> dict[str, bytes]:
         if not isinstance(value, (bytes, bytearray)):
             raise FieldError(name, "must be an image file (a JSON document was sent)")
         if len(value) > limits.max_image_bytes:
-            raise PayloadTooLarge(name, f"is {len(value)} bytes, over the limit of {limits.max_image_bytes} bytes per image")
+            side = _side_read(params, name) if params is not None and name in IMAGE_FIELDS else None
+            raise PayloadTooLarge(name, f"is {_mb(len(value))}, over this server's limit of {_mb(limits.max_image_bytes)} per "
+                                        f"image; {_fix(side, limits)}")
         total += len(value)
         out[name] = bytes(value)
     if total > limits.max_request_bytes:
-        raise PayloadTooLarge("content", f"images total {total} bytes, over the limit of {limits.max_request_bytes} per request")
+        raise PayloadTooLarge("content", f"images total {_mb(total)}, over this server's limit of {_mb(limits.max_request_bytes)} "
+                                         f"per request; {_fix(_side_read(params, 'content') if params is not None else None, limits)}")
     missing = [name for i, name in enumerate(STYLE_FIELDS[1:], start=2) if name in out and STYLE_FIELDS[i - 2] not in out]
     if missing:
         raise FieldError(missing[0], "style images must be numbered without gaps (style, style_2, style_3 …)")

@@ -44,7 +44,8 @@ def _open(data: bytes, field_name: str, max_pixels: int, fit: int | None = None)
             if width < 1 or height < 1:
                 raise FieldError(field_name, "has no pixels")
             if width * height > max_pixels:
-                raise FieldError(field_name, f"is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}")
+                raise FieldError(field_name, f"is {width}x{height} = {width * height / 1e6:.1f} megapixels, over the limit of "
+                                             f"{max_pixels / 1e6:g} megapixels")
             img.seek(0)
             if fit is not None and max(width, height) > fit and img.format == "JPEG":
                 # the DCT scales by 1/2, 1/4 or 1/8 while decoding, never below the size asked for

@@ -196,3 +196,30 @@ def test_a_restarted_front_loses_nothing(upstream: FakeUpstream, kept_job: str, 
         assert r.status_code == 200 and r.json()["id"] == kept_job
     finally:
         nginx_render.stop(fresh.process)
+
+
+def test_a_deleted_file_of_a_result_is_a_404_labelled_json(front: Nginx, results_dir: Path) -> None:
+    """The path ends in .png/.jpg, whose type nginx would otherwise give the JSON 404 (a browser then shows a
+    broken image and a script cannot read the message)."""
+    gone = FileStore(results_dir).put({"final.png": b"\x89PNG x", "record.json": b"{}"})
+    (results_dir / gone.id / "final.png").unlink()
+    for path in (f"/results/{gone.id}/final.png", f"/results/{gone.id}/snapshot_01.jpg",
+                 "/results/AAAAAAAAAAAAAAAAAAAAAA/preview.jpg"):
+        r = httpx.get(front.url + path, timeout=10)
+        assert r.status_code == 404, (path, r.status_code)
+        assert r.headers["content-type"] == "application/json", (path, r.headers["content-type"])
+        assert r.json()["code"] == 404 and r.json()["message"].startswith("result:")
+
+
+@pytest.mark.parametrize(("path", "field"), [("/predictions/style_transfer", "POST"), ("/plan?width=8&height=8", "GET")])
+def test_every_429_of_the_front_says_when_to_retry(front: Nginx, upstream: FakeUpstream, path: str, field: str) -> None:
+    """Jobs (12 a minute, a burst of 12) and plan questions (5 a second, a burst of 20): ask until refused; the
+    refusal is the API's JSON with Retry-After in whole seconds."""
+    upstream.script = [{"event": "done"}]
+    answers: list[httpx.Response] = []
+    while len(answers) < 200 and (not answers or answers[-1].status_code != 429):
+        answers.append(httpx.request(field, front.url + path, data={"x": "1"} if field == "POST" else None, timeout=10))
+    limited = answers[-1]
+    assert limited.status_code == 429, [r.status_code for r in answers]
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.headers["content-type"] == "application/json" and limited.json()["code"] == 429

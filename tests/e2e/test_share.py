@@ -47,6 +47,8 @@ def test_a_shared_result_opens_elsewhere_and_its_creator_can_delete_it(browser: 
     expect(viewer.get_by_test_id("share-final")).to_be_visible(timeout=RUN_TIMEOUT_MS)
     viewer.wait_for_function("document.querySelector('[data-testid=share-final]').naturalWidth > 0")
     assert viewer.get_by_test_id("share-final").evaluate("img => [img.naturalWidth, img.naturalHeight]") == [36, 48]  # portrait (EXIF upright)
+    # shown at most at its own size: a small result is not blown up soft to the column's width
+    assert viewer.get_by_test_id("share-final").evaluate("img => img.getBoundingClientRect().width") <= 36
     settings = viewer.get_by_test_id("share-settings").inner_text()
     assert "Size (px)" in settings and "48" in settings and "Iterations" in settings and "8" in settings
     expect(viewer.get_by_test_id("share-film").locator("img")).to_have_count(1)
