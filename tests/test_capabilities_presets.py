@@ -15,7 +15,8 @@ from stylize import StyleParams, WeightsInfo, plan
 GIB = 1024 * MIB
 
 
-def presets(rate: float, limits: Limits = Limits(), max_size: int = 4096) -> list[dict]:
+def presets(rate: float, limits: Limits | None = None, max_size: int = 4096) -> list[dict]:
+    limits = limits or Limits()
     speed_doc = {"pixel_iterations_per_s": rate, "style_loss_s_per_iteration": {}}
     first_run = speed.preview(speed_doc, limits.max_size, limits.max_iterations)
     return capabilities.size_presets(speed_doc, limits, max_size, first_run)
