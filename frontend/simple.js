@@ -48,10 +48,11 @@ export function strengthWord(position) {
   return WORDS[Math.min(WORDS.length - 1, Math.floor(position / (STEPS / WORDS.length)))];
 }
 
-/** What a preset gives: "512 px · about 30 s". */
-export function presetDetail(preset) {
+/** What a preset gives: "512 px · about 30 s" (with its iterations where another preset has the same size). */
+export function presetDetail(preset, presets = []) {
   const time = preset.estimateS === null ? "" : ` · about ${formatDuration(Math.max(1, preset.estimateS))}`;
-  return `${preset.size} px${time}`;
+  const twin = presets.some((p) => p !== preset && p.size === preset.size);
+  return `${preset.size} px${twin ? ` · ${preset.iterations} iterations` : ""}${time}`;
 }
 
 /** The size preset whose size and iterations the panel holds now; null when set by hand. */
@@ -136,7 +137,7 @@ export class SimpleMode {
       name.className = "size-name";
       name.textContent = preset.label;
       const detail = document.createElement("small");
-      detail.textContent = presetDetail(preset);
+      detail.textContent = presetDetail(preset, this.presets);
       label.append(input, name, detail);
       return label;
     }));

@@ -19,6 +19,8 @@ test("size presets are the server's, unusable entries left out", () => {
   assert.equal(presets.find((p) => p.isDefault).size, 512);
   assert.equal(presetDetail(presets[1]), "512 px · about 30 s");
   assert.equal(presetDetail(presets[2]), "1024 px", "no estimate: none said");
+  const twins = [{ ...presets[0], size: 512 }, presets[1]];
+  assert.equal(presetDetail(twins[0], twins), "512 px · 100 iterations · about 9 s", "same size: the iterations tell them apart");
   assert.deepEqual(sizePresets({}), []);
   assert.equal(presetOf({ size: "512", iterations: " 290" }, presets).name, "standard");
   assert.equal(presetOf({ size: "512", iterations: "300" }, presets), null, "edited by hand");
