@@ -54,9 +54,9 @@ def capabilities(front: Nginx) -> dict:
     return httpx.get(f"{front.url}/capabilities", timeout=30).json()
 
 
-def shot(page: Page, state: str, width: int, full_page: bool = False) -> None:
+def shot(page: Page, state: str, width: int) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{state}-{width}.png"), full_page=full_page)
+    page.screenshot(path=str(SHOTS / f"{state}-{width}.png"))
 
 
 def image_width(page: Page) -> float:
@@ -104,8 +104,8 @@ def test_simple_mode_runs_a_gallery_style_on_an_example_photo_and_shows_it_big(
         expected = strength["min"] * (strength["max"] / strength["min"]) ** ((before + 10) / 100)
         assert weight == pytest.approx(expected, rel=0.01) and weight > strength["default"]
         expect(page.get_by_test_id("strength-value")).to_contain_text(f"style weight {page.locator('#param-style_weight').input_value()}")
-        page.evaluate("window.scrollTo(0, 0)")
-        shot(page, "ready", viewport[0], full_page=True)  # the simple choices are below the pictures
+        page.get_by_test_id("size-choices").scroll_into_view_if_needed()  # the simple choices are below the pictures
+        shot(page, "ready", viewport[0])
         assert axe_violations(page) == []
 
         # A tiny job through the Advanced fields; the size choice then says "custom".
