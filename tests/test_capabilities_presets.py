@@ -70,6 +70,8 @@ def test_a_slow_server_gives_no_duplicates_and_one_default(rate: float) -> None:
     jobs = [(p["size"], p["iterations"]) for p in found]
     assert len(jobs) == len(set(jobs)) and sum(p["default"] for p in found) == 1
     assert [p["size"] for p in found] == sorted(p["size"] for p in found)
+    default = next(p for p in found if p["default"])
+    assert default["estimate_s"] <= capabilities.STANDARD_TARGET_S or default["name"] == "preview"
 
 
 def test_without_a_measured_speed_the_default_size_and_no_estimate() -> None:
