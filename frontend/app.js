@@ -16,8 +16,10 @@ import { ContentPicker, StyleList, bindDropzone } from "./pickers.js";
 import { formatDuration } from "./progress.js";
 import { RegionPainter } from "./regions.js";
 import { Results } from "./results.js";
+import { SimpleMode } from "./simple.js";
 import { PlanRefused, debounce, planAsker } from "./stages.js";
 import { UPLOADS, maskField, maxStyles, styleField, uploadOf } from "./uploads.js";
+import { Viewer } from "./viewer.js";
 
 const $ = (id) => document.getElementById(id);
 const app = $("app");
@@ -25,6 +27,7 @@ const apiBase = resolveApiBase(location.search, window.STYLE_CONFIG);
 const apiUrl = `${apiBase}${MODEL_PATH}`;
 const askPlan = planAsker(apiBase, apiUrl);
 const results = new Results();
+new Viewer($("viewer"), $("current-image")); // fit to the column, or 100 % with pan
 const content = new ContentPicker($("content-preview"), $("content-hint"));
 const regions = new RegionPainter();
 const styles = new StyleList($("style-list"), $("style-count"), () => {
@@ -52,6 +55,7 @@ const history = new RunHistory($("history"), $("history-empty"), (values, { weig
   const said = [`Settings of run ${n} restored${kept.length ? ` (with its ${kept.join(" and ")})` : ""}.`];
   if (notKept.length) said.push(`Its ${notKept.join(" and ")} did not fit the current images and ${notKept.length > 1 ? "were" : "was"} left as is.`);
   $("status").textContent = said.join(" ");
+  $("settings").open = true; // the restored values are shown where they can be changed
   $("param-size").focus();
 });
 const sharing = new Sharing(apiBase);
@@ -60,6 +64,14 @@ let keptNow = null; // the running job's kept record (id, cancel token) when it 
 const KEEP_OFFER_S = 60; // jobs estimated longer than this are offered "Keep running if I leave"
 sharing.showSaved(true);
 let caps = DEFAULT_CAPABILITIES;
+// Simple mode's choices set the panel's fields; a size chosen there counts as set by hand.
+const simple = new SimpleMode({
+  onPick(values) {
+    setValues(values);
+    if ("size" in values) editedByHand = true;
+    refreshLimits();
+  },
+});
 let presets = null; // set once the panel exists (its schema is read first)
 let editedByHand = false; // once the user has set size/iterations, capabilities no longer overwrite them
 let controller = null;
@@ -251,6 +263,8 @@ function useCapabilities(doc) {
   }
   presets = presetsFor(caps);
   setMaxima(fieldMaxima(caps.limits));
+  // The first values: simple mode's default size (about half a minute here), else the server's preview.
+  const firstSize = simple.use(caps.fallback ? null : doc);
   if (caps.weights.random_init) $("weights-banner").hidden = false;
   shareSwitch.apply(UPLOADS.switches.store, caps.results);
   showWeights(caps);
@@ -258,7 +272,7 @@ function useCapabilities(doc) {
     const spec = PARAMS.find((p) => p.name === "precision");
     $("param-precision-help").textContent = `${spec.help} Here auto = ${caps.precision.auto} (${caps.precision.reason}).`;
   }
-  if (!editedByHand) setValues(presets.quick.values);
+  if (!editedByHand) setValues(firstSize ?? presets.quick.values);
   refreshLimits();
 }
 
@@ -274,6 +288,7 @@ function showWeights(c) {
 function refreshLimits() {
   if (PARAMS.length === 0 || !presets) return; // the panel is not built yet
   markPreset(presets);
+  simple.sync(readValues());
   planProblem = null; // until the server answers for these values
   planRequest += 1;
   askSoon(planRequest);
@@ -350,6 +365,7 @@ function setState(state, message) {
   if (running && (focused === $("start") || $("job-form").contains(focused) && focused !== $("cancel"))) $("cancel").focus();
   if (!running && focused === $("cancel")) $("start").focus();
   setDisabled(running);
+  simple.setDisabled(running);
   styles.setDisabled(running);
   regions.setDisabled(running);
   for (const input of [$("content-input"), $("style-input"), ...document.querySelectorAll(".thumb")]) input.disabled = running;
@@ -402,7 +418,8 @@ function showError(message, { scroll = true } = {}) {
   const input = field && PARAM_NAMES.has(field) ? $(`param-${field}`) : null;
   if (input) {
     input.setAttribute("aria-invalid", "true");
-    if (input.closest("details")) input.closest("details").open = true;
+    // every fold around it (Advanced settings, Expert) opens, so the field can be seen and fixed
+    for (let fold = input.closest("details"); fold; fold = fold.parentElement.closest("details")) fold.open = true;
   }
   if (scroll) revealAboveBar(el);
 }

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import torch
-from stylize import StyleParams, WeightsInfo, __version__, fields, tiles
+from stylize import StyleParams, WeightsInfo, __version__, fields, plan, tiles
 
 from . import gallery, memory, speed
 from .memory import MIB
@@ -34,6 +34,8 @@ def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batc
              results: dict[str, Any] | None = None, tiling: tiles.TileSettings | None = None) -> dict[str, Any]:
     rate = {"pixel_iterations_per_s": round(pixel_iterations_per_s),
             "style_loss_s_per_iteration": style_loss_s_per_iteration or {}}
+    size_range = sizes(limits, budget_bytes, tiling, (precision or {}).get("auto"))
+    first_run = speed.preview(rate, limits.max_size, limits.max_iterations)
     return {
         "service": "style_transfer",
         "weights": describe_weights(weights),
@@ -42,7 +44,7 @@ def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batc
         "device": describe_device(device),
         "limits": limits.as_dict(),
         # the largest sizes this worker's memory takes (default params, a 4:3 content), and where tiling begins
-        "sizes": sizes(limits, budget_bytes, tiling, (precision or {}).get("auto")),
+        "sizes": size_range,
         # what precision=auto runs as on this worker, and why (fp32 after a bf16 first step went non-finite)
         "precision": precision or {"auto": "fp32", "reason": "not reported"},
         "params": StyleParams.schema(),
@@ -53,7 +55,12 @@ def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batc
         # response=plan answers carry each job's estimate (serving.speed.estimate_seconds).
         "speed": rate,
         # The first-run job sized for this device (about speed.PREVIEW_TARGET_S): the web app's first preset.
-        "preview": speed.preview(rate, limits.max_size, limits.max_iterations),
+        "preview": first_run,
+        # The web app's simple mode: sizes named by what they give, each with its estimate here; the default
+        # is the one that takes about STANDARD_TARGET_S on this server.
+        "size_presets": size_presets(rate, limits, size_range["max_size"], first_run),
+        # The simple mode's Strength slider: the style weight's range on a log scale around its default.
+        "strength": strength(),
         # The built-in styles a job may name (style_name=<name>), with what to show beside each and the
         # image's path under the web app's root (the front serves frontend/gallery/ there).
         "styles": gallery.describe(),
@@ -72,6 +79,71 @@ def sizes(limits: Limits, budget_bytes: int, tiling: tiles.TileSettings | None, 
     fits = memory.largest_size_within(budget_bytes, params, content, [(1024, 1024)], mode, tiling)
     return {"max_size": min(limits.max_size, fits), "tiled_above_pixels": tiling.threshold_pixels if tiling else None,
             "tiling": tiling.as_dict() if tiling else None}
+
+
+# Simple mode's sizes: Preview is the first-run preview (speed.preview); Standard the largest size whose default
+# job takes about half a minute here, Large about four times that (both within memory and the work budget).
+STANDARD_TARGET_S = 30.0
+LARGE_TARGET_S = 120.0
+PRESET_SIZES = range(128, 8192 + 1, 32)
+# Without a measured speed: the schema's default size, and half and double it.
+UNMEASURED_SCALES = {"preview": 0.5, "standard": 1.0, "large": 2.0}
+# Strength spans this factor either side of the default style weight (log scale), within the schema's range.
+STRENGTH_SPAN = 10.0
+
+
+def size_presets(rate: dict[str, Any], limits: Limits, max_size: int, first_run: dict[str, Any]) -> list[dict[str, Any]]:
+    """``[{name, label, size, iterations, estimate_s, default}]``, smallest first: the web app's size choice,
+    planned by the engine's own planner (a square content: the slowest at a given longest side) and estimated
+    like a plan answer (speed.estimate_seconds). Large is left out where it would be no larger than Standard."""
+    base = StyleParams()
+
+    def job(name: str, size: int, iterations: int | None = None) -> dict[str, Any]:
+        most = max(1, min(limits.max_iterations, limits.max_work // (size * size)))
+        iterations = min(iterations or base.iterations, most)
+        stages = plan(replace(base, size=size, iterations=iterations), (size, size))
+        return {"name": name, "label": name.capitalize(), "size": size, "iterations": iterations,
+                "estimate_s": speed.estimate_seconds(stages, rate, base.style_loss), "default": name == "standard"}
+
+    if speed.estimate_seconds([], rate, base.style_loss) is None:
+        out = [job(name, min(max_size, max(16, round(base.size * scale / 16) * 16))) for name, scale in UNMEASURED_SCALES.items()]
+    else:
+        preview = job("preview", min(first_run["size"], max_size), first_run["iterations"])
+        full = min(base.iterations, limits.max_iterations)
+        # sizes where the work budget would cut the default iterations are not offered (a fast-looking 4096 px
+        # job of 18 iterations is no Large)
+        candidates = [s for s in PRESET_SIZES if s <= max_size and s * s * full <= limits.max_work]
+
+        def within(target_s: float, above: int) -> list[dict[str, Any]]:
+            return [j for j in (job("", s) for s in candidates if s > above) if j["estimate_s"] <= target_s]
+
+        fitting = within(STANDARD_TARGET_S, preview["size"] - 1)
+        standard = fitting[-1] if fitting else job("", preview["size"])
+        # a slow server: the preview's size with fewer iterations (no fewer than the preview's)
+        while standard["iterations"] - 10 >= preview["iterations"] and standard["estimate_s"] > STANDARD_TARGET_S:
+            standard = job("", preview["size"], standard["iterations"] - 10)
+        if standard["estimate_s"] > STANDARD_TARGET_S:
+            standard = preview  # slower still: the preview is this server's standard (merged below)
+        out = [preview, {**standard, "name": "standard", "label": "Standard", "default": True}]
+        larger = within(LARGE_TARGET_S, standard["size"])
+        if larger:
+            out.append({**larger[-1], "name": "large", "label": "Large"})
+    # a slow or small server may give two presets the same job: the smaller name stays
+    kept: list[dict[str, Any]] = []
+    for preset in out:
+        if not kept or (preset["size"], preset["iterations"]) != (kept[-1]["size"], kept[-1]["iterations"]):
+            kept.append(preset)
+        elif preset["default"]:
+            kept[-1] = {**kept[-1], "default": True}
+    return kept
+
+
+def strength() -> dict[str, Any]:
+    """The style weight as the simple mode's Strength: its default, and STRENGTH_SPAN either side (log scale)."""
+    spec = StyleParams.schema()["style_weight"]
+    default = float(spec["default"])
+    return {"field": "style_weight", "default": default, "min": max(float(spec["min"]), default / STRENGTH_SPAN),
+            "max": min(float(spec["max"]), default * STRENGTH_SPAN), "scale": "log"}
 
 
 def _version(package: str) -> str:

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 from serving.request import Limits
 
 from tests.e2e.test_paint import paint_images, stroke
-from tests.e2e.test_webapp import browser, expect_ready, images, landscape, set_params
+from tests.e2e.test_webapp import browser, expect_ready, images, landscape, open_settings, set_params
 from tests.e2e.test_webapp_ux import (
     ARTIFACTS,
     DESKTOP,
@@ -207,6 +207,7 @@ def test_the_focused_fields_error_is_above_the_sticky_bar_and_clears_when_fixed(
 def test_start_by_enter_in_a_field_moves_focus_to_cancel(page: Page, images: dict[str, Path]) -> None:
     pick(page, images)
     page.evaluate(PUSHED_STREAM)
+    open_settings(page)  # the fields are folded under Advanced settings
     page.locator("#param-iterations").focus()
     page.keyboard.press("Enter")
     page.wait_for_function("() => window.__job.push")
@@ -235,6 +236,7 @@ def test_use_these_settings_brings_back_blend_and_regions_and_says_so(page: Page
     expect(page.get_by_test_id("blend-2")).to_have_value("30")
     page.locator("#paint > summary").click()
     expect(page.get_by_test_id("paint-canvas")).to_be_visible()
+    page.get_by_test_id("paint-canvas").scroll_into_view_if_needed()  # the mouse paints only on screen
     stroke(page, [(10, 10), (30, 30)])
     expect(page.get_by_test_id("paint")).to_have_attribute("data-painted", "1")
     set_params(page, iterations="12")

@@ -97,12 +97,19 @@ def open_app(browser: Browser, url: str, width: int = 1280, height: int = 900) -
     page.page_errors = []  # type: ignore[attr-defined]
     page.on("pageerror", lambda err: page.page_errors.append(str(err)))  # type: ignore[attr-defined]
     page.goto(url)
-    # The module script has built the parameter panel: the app is wired up.
-    expect(page.locator("#param-size")).to_be_visible()
+    # The module script has built the parameter panel (folded under Advanced settings): the app is wired up.
+    expect(page.locator("#param-size")).to_be_attached()
     return page
 
 
+def open_settings(page: Page) -> None:
+    """Unfold Advanced settings, where every parameter field is (simple mode shows Strength and size only)."""
+    if not page.locator("#settings").evaluate("d => d.open"):
+        page.locator("#settings > summary").click()
+
+
 def set_params(page: Page, **values: str) -> None:
+    open_settings(page)
     for name, value in values.items():
         page.fill(f"#param-{name}", value)
 
@@ -376,7 +383,8 @@ def test_phone_width_layout_and_labels(browser: Browser, frontend_url: str) -> N
         for _ in range(40):
             page.keyboard.press("Tab")
             focused.add(page.evaluate("() => document.activeElement.id"))
-        assert {"content-input", "style-input", "param-size", "start"} <= focused, focused
+        # simple mode's controls; the parameter fields are folded under Advanced settings
+        assert {"content-input", "style-input", "strength", "settings-summary", "start"} <= focused, focused
     finally:
         page.context.close()
 

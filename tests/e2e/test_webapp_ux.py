@@ -24,7 +24,7 @@ from serving import request, responses
 from serving.request import Limits
 from stylize.errors import FieldError
 
-from tests.e2e.test_webapp import ROOT, browser, expect_ready, images, landscape, set_params, visible_errors
+from tests.e2e.test_webapp import ROOT, browser, expect_ready, images, landscape, open_settings, set_params, visible_errors
 
 __all__ = ["browser", "images"]  # module fixtures shared with test_webapp.py
 
@@ -206,6 +206,7 @@ def test_a_small_server_narrows_fields_presets_and_validation(browser: Browser, 
         # A fast device: its preview is the largest.
         expect(page.locator("#param-size")).to_have_value("512")
         expect(page.locator("#param-size")).to_have_attribute("max", "512")
+        open_settings(page)
         page.get_by_test_id("preset-high").click()
         expect(page.locator("#param-size")).to_have_value("512")
         # The work budget at 512 x 512 (no content yet: a square), from the server's plan answer.
