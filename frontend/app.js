@@ -6,6 +6,8 @@ import { DEFAULT_CAPABILITIES, capabilitiesUrls, fieldMaxima, parseCapabilities,
 import { fieldOfMessage } from "./errors.js";
 import { buildParamPanel, markPreset, readValues, setDisabled, setMaxima, setValues } from "./form.js";
 import { RunHistory } from "./history.js";
+import { Jobs } from "./jobs.js";
+import { runLabel } from "./names.js";
 import { USE_SETTINGS_KEY } from "./saved.js";
 import { Sharing } from "./sharing.js";
 import { labelled } from "./labels.js";
@@ -55,6 +57,7 @@ const history = new RunHistory($("history"), $("history-empty"), (values, { weig
   $("param-size").focus();
 });
 const sharing = new Sharing(apiBase);
+const jobs = new Jobs($("jobs"), $("jobs-section"), apiBase, { onMoved: () => sharing.showSaved() });
 let keptNow = null; // the running job's kept record (id, cancel token) when it was sent with keep=true
 const KEEP_OFFER_S = 60; // jobs estimated longer than this are offered "Keep running if I leave"
 sharing.showSaved(true);
@@ -232,7 +235,7 @@ $("job-form").addEventListener("submit", async (e) => {
 });
 $("cancel").addEventListener("click", () => {
   // A kept job runs on when its connection closes: Cancel stops it on the server too, with its token.
-  if (keptNow) sharing.cancelKept(keptNow);
+  if (keptNow) jobs.cancel(keptNow.id);
   controller?.abort();
 });
 
@@ -429,6 +432,11 @@ function pickerErrors() {
   return out;
 }
 
+/** What a run is of, by its pictures' file names (a built-in painting's file is named by its title). */
+function runNames() {
+  return { photo: content.source?.file.name ?? "", styles: styles.items.map((i) => i.source.file.name) };
+}
+
 /** The upload: images at the sizes the server will use (`values`: its view of the params), the params as typed. */
 async function buildForm(raw, values) {
   const form = new FormData();
@@ -476,7 +484,7 @@ async function start() {
   }
   controller = new AbortController();
   const { signal } = controller;
-  results.reset(answer);
+  results.reset(answer, { ...runNames(), size: values.size });
   sharing.reset();
   results.setBefore(content.previewUrl);
   regions.snapshotForRun();
@@ -503,7 +511,7 @@ async function start() {
         if (event.weights) $("weights-banner").hidden = !String(event.weights).endsWith("random-init");
         if (event.event === "plan") {
           results.planned(event);
-          if (event.kept) keptNow = sharing.kept(event.kept, values);
+          if (event.kept) keptNow = jobs.add(event.kept, { label: runLabel(runNames()), size: values.size });
         } else if (event.event === "queued") {
           $("status").textContent = queuedStatus(event.position);
           results.queued(event.position);

@@ -1,5 +1,6 @@
 // Results this browser stored on the server: ids (and their delete tokens) in localStorage, so the
-// session history survives a reload and the share page can offer "delete" to its creator only.
+// session history survives a reload and the share page can offer "delete" to its creator only. Kept
+// jobs are entries marked `kept: true` (jobs.js lists them under "Your jobs" with their cancel token).
 const KEY = "style-transfer.results";
 const MAX_SAVED = 50;
 export const USE_SETTINGS_KEY = "style-transfer.use-settings";
@@ -12,8 +13,10 @@ export function savedResults() {
   try { return JSON.parse(storage()?.getItem(KEY) || "[]").filter((r) => r && typeof r.id === "string"); } catch { return []; }
 }
 
+/** Adds or updates (fields merged: a kept job's finish keeps its `kept` mark and cancel token) an entry, newest first. */
 export function rememberResult(entry) {
-  const list = [entry, ...savedResults().filter((r) => r.id !== entry.id)].slice(0, MAX_SAVED);
+  const old = savedResults().find((r) => r.id === entry.id);
+  const list = [{ ...old, ...entry }, ...savedResults().filter((r) => r.id !== entry.id)].slice(0, MAX_SAVED);
   storage()?.setItem(KEY, JSON.stringify(list));
   return list;
 }
