@@ -8,6 +8,7 @@ import { buildParamPanel, markPreset, readValues, setDisabled, setMaxima, setVal
 import { RunHistory } from "./history.js";
 import { Jobs } from "./jobs.js";
 import { runLabel } from "./names.js";
+import { TabStore, loadSettings, saveSettings } from "./session.js";
 import { USE_SETTINGS_KEY } from "./saved.js";
 import { Sharing } from "./sharing.js";
 import { labelled } from "./labels.js";
@@ -29,8 +30,10 @@ const askPlan = planAsker(apiBase, apiUrl);
 const results = new Results();
 const content = new ContentPicker($("content-preview"), $("content-hint"));
 const regions = new RegionPainter();
+const tab = new TabStore(); // this tab's pictures and runs, kept across a reload (session.js)
 const styles = new StyleList($("style-list"), $("style-count"), () => {
   clearError("style");
+  saveStyles();
   regions.setStyles(styles.items);
   showPickHint();
 }, {
@@ -86,6 +89,7 @@ async function init() {
     showError(`The parameter panel could not be built: neither the server's nor the shipped schema could be read (${err.message}).`);
     return;
   }
+  const keptSettings = loadSettings(PARAM_NAMES); // read before the defaults below are saved over them
   buildParamPanel({
     basic: $("params-basic"), advanced: $("params-advanced"), presets: $("presets"),
     onPreset(key) {
@@ -110,7 +114,30 @@ async function init() {
   useCapabilities(doc);
   styles.render(); // the count shows this server's number of styles
   showPickables(doc?.styles);
+  if (keptSettings) {
+    setValues(keptSettings);
+    editedByHand = true;
+    refreshLimits();
+  }
+  await restoreTab();
   useSharedSettings();
+}
+
+/** A reload of this tab: its pictures (with their blend) and its finished runs come back. */
+async function restoreTab() {
+  const saved = await tab.load();
+  if (!saved) return;
+  if (saved.content instanceof Blob) await pickContent(saved.content);
+  const kept = (saved.styles ?? []).filter((s) => s?.file instanceof Blob);
+  if (kept.length) {
+    await addStyles(kept.map((s) => s.file));
+    styles.setWeights(kept.map((s) => s.weight));
+  }
+  history.restore(saved.runs);
+}
+
+function saveStyles() {
+  tab.save({ styles: styles.items.map((i) => ({ file: i.source.file, weight: i.weight })) });
 }
 
 /** "Use these settings" on a share page (/r/<id>) hands its params over in sessionStorage. */
@@ -155,6 +182,7 @@ function pickContent(file) {
   clearError("content");
   return track(content.set(file).then(
     () => {
+      tab.save({ content: file });
       results.setBefore(content.previewUrl);
       const b = content.source.bitmap;
       regions.setContent(content.previewUrl, content.previewSize, b && { width: b.width, height: b.height });
@@ -183,6 +211,7 @@ function addStyles(files) {
 
 bindDropzone(document.querySelector('[data-testid="content-drop"]'), $("content-input"), ([file]) => pickContent(file));
 bindDropzone(document.querySelector('[data-testid="style-drop"]'), $("style-input"), (files) => addStyles(files));
+$("style-list").addEventListener("change", saveStyles); // a blend slider let go
 
 /** The built-in styles (the server's list) and the example photos, one tap each. */
 async function showPickables(serverStyles) {
@@ -274,6 +303,7 @@ function showWeights(c) {
 /** Presets marked, and the server asked about the current values (its plan: estimate, most iterations, messages). */
 function refreshLimits() {
   if (PARAMS.length === 0 || !presets) return; // the panel is not built yet
+  saveSettings(readValues());
   markPreset(presets);
   planProblem = null; // until the server answers for these values
   planRequest += 1;
@@ -490,6 +520,8 @@ async function start() {
   regions.snapshotForRun();
   // What "Use these settings" brings back besides the parameters: this run's blend and regions.
   const run = { weights: styles.items.map((i) => i.weight), shares: styles.shares(), painted: regions.painted(), regions: regions.save() };
+  // The paintings as the history card shows them (their 512 px previews, taken now: the list may change during the run).
+  const styleImages = Promise.all(styles.items.map(async (i) => ({ name: i.source.file.name, blob: await (await fetch(i.url)).blob() })));
   app.dataset.result = "";
   delete app.dataset.doneMs;
   delete app.dataset.snapshotsAtDone;
@@ -554,9 +586,13 @@ async function start() {
     // Phones: the finished result stays first on the page (styles.css); show it, however far the user scrolled.
     if (outcome === "done" && window.matchMedia?.("(max-width: 800px)").matches) document.querySelector(".output").scrollIntoView?.({ block: "start" });
     if (outcome === "done") {
-      history.add({
-        blob: results.frames.at(-1).blob, values: raw, styles: styles.items.length, elapsedS: final.elapsed_s, stopped: final.stopped,
-        shares: run.shares, painted: run.painted, extra: run,
+      const blob = results.frames.at(-1).blob;
+      styleImages.catch(() => []).then((pictures) => {
+        history.add({
+          blob, values: raw, styles: styles.items.length, elapsedS: final.elapsed_s, stopped: final.stopped,
+          shares: run.shares, painted: run.painted, extra: run, styleImages: pictures,
+        });
+        tab.save({ runs: history.records() });
       });
     }
   }

@@ -146,7 +146,10 @@ export class Jobs {
 
   #schedule(ms) {
     clearTimeout(this.timer);
-    if (ms === null || (typeof document !== "undefined" && document.hidden)) return;
+    // Said on the list (tests wait on it): whether another poll is coming, and when.
+    this.listEl.dataset.polling = ms === null ? "off" : "on";
+    this.listEl.dataset.nextPollMs = ms === null ? "" : String(ms);
+    if (ms === null || document.hidden) return;
     this.timer = setTimeout(() => this.poll(), ms);
   }
 

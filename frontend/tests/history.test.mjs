@@ -25,3 +25,12 @@ test("a run with a blend and painted regions says so", () => {
   const plain = describeRun(values, { styles: 1, elapsedS: 3, stopped: "completed", shares: [100], painted: [] });
   assert.ok(!plain.some((l) => l.startsWith("blend") || l.startsWith("regions")), plain.join("\n"));
 });
+
+test("a run names its paintings instead of counting style images", () => {
+  const values = { ...defaultValues(), size: 256, iterations: 100, seed: 3 };
+  const one = describeRun(values, { styles: ["The Starry Night — Vincent van Gogh, 1889.jpg"], elapsedS: 3, stopped: "completed" });
+  assert.ok(one.includes("The Starry Night · seed 3"), one.join("\n"));
+  const blend = describeRun(values, { styles: ["a.png", "The Wave — Hokusai, 1831.jpg"], elapsedS: 3, stopped: "completed" });
+  assert.ok(blend.includes("blend of a, The Wave · seed 3"), blend.join("\n"));
+  assert.ok(!blend.some((l) => l.includes("style images")), blend.join("\n"));
+});
