@@ -172,8 +172,9 @@ export class Jobs {
       const ageS = (Date.parse(res.headers.get("Date")) - Date.parse(res.headers.get("Last-Modified"))) / 1000;
       const view = jobView(status, { ageS, httpStatus: res.status });
       if (old.state === "cancelling" && view.state === "running") return; // the worker has not read the marker yet
+      if (!view.preview && old.preview && view.state !== "done") view.preview = old.preview; // a stopped job keeps its last look
       this.views.set(r.id, view);
-      if (ended(view)) rememberResult({ ...r, jobView: view, ...(view.result ? { image: view.result.image } : {}) });
+      if (ended(view)) rememberResult({ ...r, jobView: view, ...(view.result ? { image: view.result.image } : {}) }, { inPlace: true });
     }));
     this.render();
     const active = [...this.views.values()].some(isActive);
@@ -194,7 +195,7 @@ export class Jobs {
     li.dataset.testid = "job";
     li.dataset.state = view.state;
     const name = r.label || "Kept job";
-    const picture = view.state === "done" ? view.result?.image : view.state === "running" && view.preview ? `${view.preview}?v=${view.updated ?? ""}` : null;
+    const picture = view.state === "done" ? view.result?.image : view.preview ? `${view.preview}?v=${view.updated ?? ""}` : null;
     const thumb = el("a", { className: "job-thumb", href: this.#url(r.url) });
     thumb.setAttribute("aria-label", `Open ${name}`);
     if (picture) thumb.append(el("img", { src: this.#url(picture), alt: "" }));
@@ -226,8 +227,7 @@ export class Jobs {
       remove.addEventListener("click", () => this.remove(r.id));
       actions.append(remove);
     }
-    body.append(actions);
-    li.append(thumb, body);
+    li.append(thumb, body, actions);
     return li;
   }
 }

@@ -13,10 +13,15 @@ export function savedResults() {
   try { return JSON.parse(storage()?.getItem(KEY) || "[]").filter((r) => r && typeof r.id === "string"); } catch { return []; }
 }
 
-/** Adds or updates (fields merged: a kept job's finish keeps its `kept` mark and cancel token) an entry, newest first. */
-export function rememberResult(entry) {
-  const old = savedResults().find((r) => r.id === entry.id);
-  const list = [{ ...old, ...entry }, ...savedResults().filter((r) => r.id !== entry.id)].slice(0, MAX_SAVED);
+/**
+ * Adds or updates an entry (fields merged: a kept job's finish keeps its `kept` mark and cancel token), newest
+ * first; `inPlace`: an update that leaves the entry where it is (a job's new state must not reorder the list).
+ */
+export function rememberResult(entry, { inPlace = false } = {}) {
+  const saved = savedResults();
+  const at = saved.findIndex((r) => r.id === entry.id);
+  const merged = { ...saved[at], ...entry };
+  const list = (inPlace && at >= 0 ? saved.with(at, merged) : [merged, ...saved.filter((r) => r.id !== entry.id)]).slice(0, MAX_SAVED);
   storage()?.setItem(KEY, JSON.stringify(list));
   return list;
 }
