@@ -15,8 +15,8 @@ export function describeRun(values, { styles, elapsedS, stopped, shares = [], pa
     `${values.size} px · ${values.iterations} iterations`,
     `style ${values.style_weight} · content ${values.content_weight} · TV ${values.tv_weight}`,
     `${values.optimizer}${values.multiscale ? " · multiscale" : ""}${values.preserve_colors ? " · colours kept" : ""} · from ${values.init}`,
-    Array.isArray(styles) ? `${styles.length > 1 ? "blend of " : ""}${runLabel({ styles }).replace(/ \+ /g, ", ")} · seed ${values.seed}`
-      : `${styles} style image${styles === 1 ? "" : "s"} · seed ${values.seed}`,
+    // Named paintings are shown on the card with their thumbnails; a bare count (older callers) is said here.
+    Array.isArray(styles) ? `seed ${values.seed}` : `${styles} style image${styles === 1 ? "" : "s"} · seed ${values.seed}`,
   ];
   if (shares.length > 1) lines.push(`blend ${shares.map((s) => `${s} %`).join(" / ")}`);
   if (painted.length) lines.push(`regions painted for style ${painted.join(", ")}`);
