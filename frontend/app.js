@@ -520,8 +520,8 @@ async function start() {
   regions.snapshotForRun();
   // What "Use these settings" brings back besides the parameters: this run's blend and regions.
   const run = { weights: styles.items.map((i) => i.weight), shares: styles.shares(), painted: regions.painted(), regions: regions.save() };
-  // The paintings as the history card shows them (their 512 px previews, taken now: the list may change during the run).
-  const styleImages = Promise.all(styles.items.map(async (i) => ({ name: i.source.file.name, blob: await (await fetch(i.url)).blob() })));
+  // The paintings as the history card shows them (small, taken now: the list may change during the run).
+  const styleImages = Promise.all(styles.items.map(async (i) => ({ name: i.source.file.name, blob: await encodeImage(i.source, 96) })));
   app.dataset.result = "";
   delete app.dataset.doneMs;
   delete app.dataset.snapshotsAtDone;
