@@ -6,6 +6,9 @@ import { DEFAULT_CAPABILITIES, capabilitiesUrls, fieldMaxima, parseCapabilities,
 import { fieldOfMessage } from "./errors.js";
 import { buildParamPanel, markPreset, readValues, setDisabled, setMaxima, setValues } from "./form.js";
 import { RunHistory } from "./history.js";
+import { Jobs } from "./jobs.js";
+import { runLabel } from "./names.js";
+import { TabStore, loadSettings, saveSettings } from "./session.js";
 import { USE_SETTINGS_KEY } from "./saved.js";
 import { ShareSwitch, Sharing } from "./sharing.js";
 import { labelled } from "./labels.js";
@@ -30,8 +33,10 @@ const results = new Results();
 new Viewer($("viewer"), $("current-image")); // fit to the column, or 100 % with pan
 const content = new ContentPicker($("content-preview"), $("content-hint"));
 const regions = new RegionPainter();
+const tab = new TabStore(); // this tab's pictures and runs, kept across a reload (session.js)
 const styles = new StyleList($("style-list"), $("style-count"), () => {
   clearError("style");
+  saveStyles();
   regions.setStyles(styles.items);
   showPickHint();
 }, {
@@ -60,6 +65,7 @@ const history = new RunHistory($("history"), $("history-empty"), (values, { weig
 });
 const sharing = new Sharing(apiBase);
 const shareSwitch = new ShareSwitch($("share-job"), $("share-switch-text"), $("share-label"), $("keep-job"));
+const jobs = new Jobs($("jobs"), $("jobs-section"), apiBase, { onMoved: () => sharing.showSaved() });
 let keptNow = null; // the running job's kept record (id, cancel token) when it was sent with keep=true
 const KEEP_OFFER_S = 60; // jobs estimated longer than this are offered "Keep running if I leave"
 sharing.showSaved(true);
@@ -96,6 +102,7 @@ async function init() {
     showError(`The parameter panel could not be built: neither the server's nor the shipped schema could be read (${err.message}).`);
     return;
   }
+  const keptSettings = loadSettings(PARAM_NAMES); // read before the defaults below are saved over them
   buildParamPanel({
     basic: $("params-basic"), advanced: $("params-advanced"), presets: $("presets"),
     onPreset(key) {
@@ -120,7 +127,30 @@ async function init() {
   useCapabilities(doc);
   styles.render(); // the count shows this server's number of styles
   showPickables(doc?.styles);
+  if (keptSettings) {
+    setValues(keptSettings);
+    editedByHand = true;
+    refreshLimits();
+  }
+  await restoreTab();
   useSharedSettings();
+}
+
+/** A reload of this tab: its pictures (with their blend) and its finished runs come back. */
+async function restoreTab() {
+  const saved = await tab.load();
+  if (!saved) return;
+  if (saved.content instanceof Blob) await pickContent(saved.content);
+  const kept = (saved.styles ?? []).filter((s) => s?.file instanceof Blob);
+  if (kept.length) {
+    await addStyles(kept.map((s) => s.file));
+    styles.setWeights(kept.map((s) => s.weight));
+  }
+  history.restore(saved.runs);
+}
+
+function saveStyles() {
+  tab.save({ styles: styles.items.map((i) => ({ file: i.source.file, weight: i.weight })) });
 }
 
 /** "Use these settings" on a share page (/r/<id>) hands its params over in sessionStorage. */
@@ -165,6 +195,7 @@ function pickContent(file) {
   clearError("content");
   return track(content.set(file).then(
     () => {
+      tab.save({ content: file });
       results.setBefore(content.previewUrl);
       const b = content.source.bitmap;
       regions.setContent(content.previewUrl, content.previewSize, b && { width: b.width, height: b.height });
@@ -193,6 +224,7 @@ function addStyles(files) {
 
 bindDropzone(document.querySelector('[data-testid="content-drop"]'), $("content-input"), ([file]) => pickContent(file));
 bindDropzone(document.querySelector('[data-testid="style-drop"]'), $("style-input"), (files) => addStyles(files));
+$("style-list").addEventListener("change", saveStyles); // a blend slider let go
 
 /** The built-in styles (the server's list) and the example photos, one tap each. */
 async function showPickables(serverStyles) {
@@ -245,7 +277,7 @@ $("job-form").addEventListener("submit", async (e) => {
 });
 $("cancel").addEventListener("click", () => {
   // A kept job runs on when its connection closes: Cancel stops it on the server too, with its token.
-  if (keptNow) sharing.cancelKept(keptNow);
+  if (keptNow) jobs.cancel(keptNow.id);
   controller?.abort();
 });
 
@@ -287,6 +319,7 @@ function showWeights(c) {
 /** Presets marked, and the server asked about the current values (its plan: estimate, most iterations, messages). */
 function refreshLimits() {
   if (PARAMS.length === 0 || !presets) return; // the panel is not built yet
+  saveSettings(readValues());
   markPreset(presets);
   simple.sync(readValues());
   planProblem = null; // until the server answers for these values
@@ -448,6 +481,11 @@ function pickerErrors() {
   return out;
 }
 
+/** What a run is of, by its pictures' file names (a built-in painting's file is named by its title). */
+function runNames() {
+  return { photo: content.source?.file.name ?? "", styles: styles.items.map((i) => i.source.file.name) };
+}
+
 /** The upload: images at the sizes the server will use (`values`: its view of the params), the params as typed. */
 async function buildForm(raw, values) {
   const form = new FormData();
@@ -496,12 +534,14 @@ async function start() {
   }
   controller = new AbortController();
   const { signal } = controller;
-  results.reset(answer);
+  results.reset(answer, { ...runNames(), size: values.size });
   sharing.reset();
   results.setBefore(content.previewUrl);
   regions.snapshotForRun();
   // What "Use these settings" brings back besides the parameters: this run's blend and regions.
   const run = { weights: styles.items.map((i) => i.weight), shares: styles.shares(), painted: regions.painted(), regions: regions.save() };
+  // The paintings as the history card shows them (small, taken now: the list may change during the run).
+  const styleImages = Promise.all(styles.items.map(async (i) => ({ name: i.source.file.name, blob: await encodeImage(i.source, 96) })));
   app.dataset.result = "";
   delete app.dataset.doneMs;
   delete app.dataset.snapshotsAtDone;
@@ -523,7 +563,7 @@ async function start() {
         if (event.weights) $("weights-banner").hidden = !String(event.weights).endsWith("random-init");
         if (event.event === "plan") {
           results.planned(event);
-          if (event.kept) keptNow = sharing.kept(event.kept, values);
+          if (event.kept) keptNow = jobs.add(event.kept, { label: runLabel(runNames()), size: values.size });
         } else if (event.event === "queued") {
           $("status").textContent = queuedStatus(event.position);
           results.queued(event.position);
@@ -566,9 +606,13 @@ async function start() {
     // Phones: the finished result stays first on the page (styles.css); show it, however far the user scrolled.
     if (outcome === "done" && window.matchMedia?.("(max-width: 800px)").matches) document.querySelector(".output").scrollIntoView?.({ block: "start" });
     if (outcome === "done") {
-      history.add({
-        blob: results.frames.at(-1).blob, values: raw, styles: styles.items.length, elapsedS: final.elapsed_s, stopped: final.stopped,
-        shares: run.shares, painted: run.painted, extra: run,
+      const blob = results.frames.at(-1).blob;
+      styleImages.catch(() => []).then((pictures) => {
+        history.add({
+          blob, values: raw, styles: styles.items.length, elapsedS: final.elapsed_s, stopped: final.stopped,
+          shares: run.shares, painted: run.painted, extra: run, styleImages: pictures,
+        });
+        tab.save({ runs: history.records() });
       });
     }
   }

@@ -2,6 +2,7 @@
 // Every frame (snapshot or final) is kept as a Blob so any of them can be downloaded later.
 import { encodeGif } from "./animation.js";
 import { base64ToBlob } from "./api.js";
+import { downloadName } from "./names.js";
 import { etaText, remaining } from "./eta.js";
 import { formatDuration, lossAxes, lossPolyline, progressPercent, whereText } from "./progress.js";
 import { parsePlan } from "./stages.js";
@@ -21,7 +22,9 @@ export class Results {
     this.plan = null; // the run's stages, from the stream's plan line
     this.samples = []; // the snapshots' {iteration, elapsed}: this run's own measured rate
     this.estimate = { estimateS: null, estimatePlan: null }; // the server's pre-start figure
+    this.names = { photo: "", styles: [], size: null }; // what the run is of: its download file names
     $("download-gif").addEventListener("click", () => this.#downloadGif());
+    $("download-jpeg").addEventListener("click", () => this.#downloadJpeg());
     $("filmstrip").addEventListener("keydown", (e) => this.#filmstripKey(e));
     $("compare-slider").addEventListener("input", () => this.#compare());
     $("zoom").addEventListener("click", () => this.#zoom($("zoom").getAttribute("aria-pressed") !== "true"));
@@ -37,9 +40,10 @@ export class Results {
 
   /**
    * A new run; `estimate` is the server's plan answer at Start ({estimateS, stages}), the ETA until
-   * the first snapshots measure this run's own rate.
+   * the first snapshots measure this run's own rate. `names`: { photo, styles, size } for file names.
    */
-  reset(estimate = null) {
+  reset(estimate = null, names = null) {
+    if (names) this.names = names;
     this.plan = null;
     this.samples = [];
     this.estimate = { estimateS: estimate?.estimateS ?? null, estimatePlan: estimate?.stages ?? null };
@@ -52,6 +56,7 @@ export class Results {
     $("current-image").hidden = true;
     $("download-current").hidden = true;
     $("download-png").hidden = true;
+    $("download-jpeg").hidden = true;
     $("download-gif").hidden = true; // shown once there are two frames to animate
     $("download-error").textContent = "";
     $("view-tools").hidden = true;
@@ -136,7 +141,9 @@ export class Results {
     this.#progress(100, `100 % · ${event.iteration} / ${event.iterations} iterations in ${formatDuration(event.elapsed_s)}${stopped}`);
     const png = $("download-png");
     png.href = frame.url;
+    png.download = downloadName(this.names, "png");
     png.hidden = false;
+    $("download-jpeg").hidden = false;
     $("download-gif").hidden = this.frames.length < 2;
   }
 
@@ -219,7 +226,7 @@ export class Results {
     button.append(img, caption);
     button.addEventListener("click", () => this.select(index));
     // Mouse shortcut; keyboard users download the selected image with "Download this image".
-    const download = Object.assign(document.createElement("a"), { href: frame.url, download: fileName(frame), textContent: "↓", tabIndex: -1 });
+    const download = Object.assign(document.createElement("a"), { href: frame.url, download: this.#fileName(frame), textContent: "↓", tabIndex: -1 });
     download.className = "thumb-download";
     download.setAttribute("aria-label", `Download ${name}`);
     download.dataset.testid = "filmstrip-download";
@@ -241,7 +248,7 @@ export class Results {
     $("view-tools").hidden = false;
     const link = $("download-current");
     link.href = frame.url;
-    link.download = fileName(frame);
+    link.download = this.#fileName(frame);
     link.hidden = false;
     for (const [i, li] of [...$("filmstrip").children].entries()) {
       li.classList.toggle("selected", i === index);
@@ -284,6 +291,26 @@ export class Results {
     $("zoom").setAttribute("aria-pressed", String(actual));
   }
 
+  #fileName(frame) {
+    if (frame.final) return downloadName(this.names, "png");
+    return downloadName(this.names, "jpg").replace(/\.jpg$/, `-iteration-${String(frame.iteration).padStart(5, "0")}.jpg`);
+  }
+
+  /** The final image as JPEG (a tenth of the PNG's bytes for a photo), encoded here from the PNG. */
+  async #downloadJpeg() {
+    $("download-error").textContent = "";
+    try {
+      const bitmap = await createImageBitmap(this.frames.at(-1).blob);
+      const canvas = Object.assign(document.createElement("canvas"), { width: bitmap.width, height: bitmap.height });
+      canvas.getContext("2d").drawImage(bitmap, 0, 0);
+      bitmap.close();
+      const jpeg = await new Promise((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("could not encode"))), "image/jpeg", 0.92));
+      save(jpeg, downloadName(this.names, "jpg"));
+    } catch (err) {
+      $("download-error").textContent = `Could not make the JPEG: ${err.message}`;
+    }
+  }
+
   async #downloadGif() {
     const button = $("download-gif");
     const label = button.textContent;
@@ -293,12 +320,9 @@ export class Results {
     try {
       const last = this.frames.at(-1);
       const [width, height] = last.size ?? [512, 512];
+      // Every frame received: each snapshot and the final image (snapshot_every sets how many there are).
       const gif = await encodeGif(this.frames.map((f) => f.blob), { width, height });
-      const a = Object.assign(document.createElement("a"), { href: URL.createObjectURL(gif), download: "stylized-sequence.gif" });
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+      save(gif, downloadName(this.names, "gif"));
     } catch (err) {
       $("download-error").textContent = `Could not make the GIF: ${err.message}`;
     } finally {
@@ -308,6 +332,11 @@ export class Results {
   }
 }
 
-function fileName(frame) {
-  return frame.final ? "stylized.png" : `snapshot-${String(frame.iteration).padStart(5, "0")}.jpg`;
+/** A blob offered as a download named `name`. */
+function save(blob, name) {
+  const a = Object.assign(document.createElement("a"), { href: URL.createObjectURL(blob), download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
 }

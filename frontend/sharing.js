@@ -50,51 +50,14 @@ export class Sharing {
     }
   }
 
-  /** A kept job began (its stream's first line): remember it, so a reload finds it running or done. */
-  kept(k, values) {
-    rememberResult({ id: k.id, deleteToken: k.delete_token, cancelToken: k.cancel_token, url: k.url, image: `/results/${k.id}/preview.jpg`,
-      kept: true, size: null, iterations: values.iterations, created: Date.now() });
-    this.showSaved();
-    return k;
-  }
-
-  cancelKept(k) {
-    return fetch(shareUrl(`/results/${k.id}/cancel`, this.apiBase), { method: "POST", headers: { "X-Cancel-Token": k.cancel_token } }).catch(() => null);
-  }
-
-  /** A kept job's state now: "running 40 %", or null once it is done (the entry then shows its result). */
-  async #keptState(r) {
-    const res = await fetch(shareUrl(`/results/${r.id}/status.json`, this.apiBase), { cache: "no-store" }).catch(() => null);
-    if (!res) return { alive: true, text: "" };
-    if (res.status === 404) return { alive: false };
-    const s = await res.json().catch(() => ({}));
-    const age = (Date.parse(res.headers.get("Date")) - Date.parse(res.headers.get("Last-Modified"))) / 1000;
-    if (s.state === "done") {
-      rememberResult({ ...r, kept: false, image: s.result.image, created: r.created });
-      return { alive: true, done: true };
-    }
-    if (s.state === "failed" || s.state === "cancelled" || age > s.stale_after_s) return { alive: false };
-    return { alive: true, text: s.state === "running" ? `running ${Math.round(s.percent || 0)} %` : "waiting" };
-  }
-
-  /** List this browser's stored results (and kept jobs, with their progress); those the server no longer has are dropped. */
+  /** List this browser's stored results (kept jobs are jobs.js' to list); those the server no longer has are dropped. */
   async showSaved(check = false) {
-    let list = savedResults();
-    const progress = {};
+    let list = savedResults().filter((r) => !r.kept);
     if (check) {
-      const alive = await Promise.all(list.map(async (r) => {
-        if (r.kept) {
-          const k = await this.#keptState(r);
-          if (k.text !== undefined) progress[r.id] = k.text;
-          return k.alive;
-        }
-        return fetch(shareUrl(`/results/${r.id}/record.json`, this.apiBase), { method: "HEAD", cache: "no-cache" })
-          .then((res) => res.status !== 404, () => true); // unreachable: keep, it may come back
-      }));
+      const alive = await Promise.all(list.map((r) => fetch(shareUrl(`/results/${r.id}/record.json`, this.apiBase), { method: "HEAD", cache: "no-cache" })
+        .then((res) => res.status !== 404, () => true))); // unreachable: keep, it may come back
       list.filter((_, i) => !alive[i]).forEach((r) => forgetResult(r.id));
-      list = savedResults().filter((r) => list.some((x, i) => x.id === r.id && alive[i]));
-      clearTimeout(this.recheck);
-      if (list.some((r) => r.kept)) this.recheck = setTimeout(() => this.showSaved(true), 5000);
+      list = list.filter((_, i) => alive[i]);
     }
     const ol = $("saved");
     ol.replaceChildren(...list.map((r) => {
@@ -103,8 +66,7 @@ export class Sharing {
       const link = Object.assign(document.createElement("a"), { href: shareUrl(r.url, this.apiBase) });
       link.append(Object.assign(document.createElement("img"), { src: shareUrl(r.image, this.apiBase), alt: "A result you shared", loading: "lazy" }));
       const when = r.created ? new Date(r.created).toLocaleString() : "";
-      const state = r.kept ? `${progress[r.id] || "running"} · ` : "";
-      li.append(link, Object.assign(document.createElement("p"), { textContent: `${state}${r.size ? `${r.size[0]}×${r.size[1]} px · ` : ""}${when}` }));
+      li.append(link, Object.assign(document.createElement("p"), { textContent: `${r.size ? `${r.size[0]}×${r.size[1]} px · ` : ""}${when}` }));
       return li;
     }));
     $("saved-section").hidden = list.length === 0;

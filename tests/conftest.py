@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -69,16 +70,31 @@ def start_torchserve(model_store: Path, run_dir: Path, **kwargs: object) -> Torc
     return TorchServe(model_store, run_dir, **kwargs).start()  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="session")
-def results_dir() -> Iterator[Path]:
-    """The session's result store, world-readable like the results volume (nginx's workers run as
-    another user than the writer; pytest's own tmp root is private)."""
-    path = Path(tempfile.mkdtemp(prefix="style-results-"))
+@contextmanager
+def world_readable_dir(prefix: str) -> Iterator[Path]:
+    """A result store world-readable like the results volume (nginx's workers run as another user than
+    the writer; pytest's own tmp root is private), removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
     path.chmod(0o755)
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def results_dir() -> Iterator[Path]:
+    """The session's result store."""
+    with world_readable_dir("style-results-") as path:
+        yield path
+
+
+@pytest.fixture(scope="module")
+def store() -> Iterator[Path]:
+    """A module's own result store, shared by the servers that module starts (kept-job tests: its files
+    are the only place their status lives)."""
+    with world_readable_dir("style-kept-") as path:
+        yield path
 
 
 @pytest.fixture(scope="session")

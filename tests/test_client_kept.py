@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,16 +38,6 @@ def client(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]
 def upstream() -> Iterator[FakeUpstream]:
     with fake_upstream() as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def store() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="style-kept-client-"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

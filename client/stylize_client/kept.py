@@ -21,7 +21,9 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
+from functools import wraps
 from pathlib import Path
 from typing import Any
 
@@ -84,21 +86,38 @@ def describe(status: dict[str, Any]) -> str:
     return f"{state}: {status.get('message', '')}".rstrip(": ")
 
 
+def _said(main: Callable[[list[str]], int]) -> Callable[[list[str]], int]:
+    """One place that turns a command's failure into its message on stderr and its exit code (bad option 2,
+    the server's refusal its own code, an unreachable server 3), so status, wait and cancel agree."""
+    @wraps(main)
+    def run(argv: list[str]) -> int:
+        try:
+            return main(argv)
+        except OptionError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        except cli.ClientError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return err.exit_code
+        except httpx.TransportError as exc:
+            print(f"error: cannot reach the server: {exc}", file=sys.stderr)
+            return 3
+    return run
+
+
+@_said
 def status_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="stylize-client status", description="A kept job's progress, by its link.")
     parser.add_argument("link", help="the job's link (http://host/r/<id>) or its id (then --url)")
     parser.add_argument("--url", default=cli.DEFAULT_URL, help="the server for a bare id")
     parser.add_argument("--json", action="store_true", help="print the status JSON")
     args = parser.parse_args(argv)
-    try:
-        _, status = fetch_status(args.link, args.url)
-    except cli.ClientError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
+    _, status = fetch_status(args.link, args.url)
     print(json.dumps(status) if args.json else describe(status))
     return 0
 
 
+@_said
 def wait_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="stylize-client wait", description="Wait for a kept job to end; write its picture.")
     parser.add_argument("link", help="the job's link (http://host/r/<id>) or its id (then --url)")
@@ -107,31 +126,21 @@ def wait_main(argv: list[str]) -> int:
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between status polls (default 2)")
     parser.add_argument("--timeout", type=float, default=7200.0, help="give up after this many seconds")
     args = parser.parse_args(argv)
-    try:
-        if args.output is not None:
-            check_writable(args.output, "output")
-        status = wait_for(args.link, args.url, args.interval, args.timeout)
-        if status["state"] != "done":
-            print(f"error: {describe(status)}", file=sys.stderr)
-            return 1
-        if args.output is not None:
-            root, rid = cli.result_location(args.link, args.url)
-            image = httpx.get(f"{root}/results/{rid}/final.png", timeout=60)
-            if image.status_code != 200:
-                raise cli.ClientError(f"HTTP {image.status_code} fetching the picture", 3)
-            args.output.write_bytes(image.content)
-            print(f"wrote {args.output}")
-        else:
-            print(describe(status))
-    except OptionError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except cli.ClientError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
-    except httpx.TransportError as exc:
-        print(f"error: cannot reach the server: {exc}", file=sys.stderr)
-        return 3
+    if args.output is not None:
+        check_writable(args.output, "output")
+    status = wait_for(args.link, args.url, args.interval, args.timeout)
+    if status["state"] != "done":
+        print(f"error: {describe(status)}", file=sys.stderr)
+        return 1
+    if args.output is None:
+        print(describe(status))
+        return 0
+    root, rid = cli.result_location(args.link, args.url)
+    image = httpx.get(f"{root}/results/{rid}/final.png", timeout=60)
+    if image.status_code != 200:
+        raise cli.ClientError(f"HTTP {image.status_code} fetching the picture", 3)
+    args.output.write_bytes(image.content)
+    print(f"wrote {args.output}")
     return 0
 
 
@@ -160,21 +169,15 @@ def wait_for(link: str, url: str, interval: float, timeout: float) -> dict[str, 
         bar.close()
 
 
+@_said
 def cancel_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="stylize-client cancel", description="Stop a kept job with its cancel token.")
     parser.add_argument("link", help="the job's link (http://host/r/<id>) or its id (then --url)")
     parser.add_argument("--token", required=True, help="the cancel token its submission printed")
     parser.add_argument("--url", default=cli.DEFAULT_URL, help="the server for a bare id")
     args = parser.parse_args(argv)
-    try:
-        root, rid = cli.result_location(args.link, args.url)
-        r = httpx.post(f"{root}/results/{rid}/cancel", headers={"X-Cancel-Token": args.token}, timeout=30)
-    except cli.ClientError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
-    except httpx.TransportError as exc:
-        print(f"error: cannot reach the server: {exc}", file=sys.stderr)
-        return 3
+    root, rid = cli.result_location(args.link, args.url)
+    r = httpx.post(f"{root}/results/{rid}/cancel", headers={"X-Cancel-Token": args.token}, timeout=30)
     if r.status_code == 202:
         print(f"cancelling {rid}: it stops within one slice")
         return 0

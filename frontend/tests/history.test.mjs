@@ -25,3 +25,10 @@ test("a run with a blend and painted regions says so", () => {
   const plain = describeRun(values, { styles: 1, elapsedS: 3, stopped: "completed", shares: [100], painted: [] });
   assert.ok(!plain.some((l) => l.startsWith("blend") || l.startsWith("regions")), plain.join("\n"));
 });
+
+test("a run whose paintings the card shows by name does not count them", () => {
+  const values = { ...defaultValues(), size: 256, iterations: 100, seed: 3 };
+  const lines = describeRun(values, { styles: ["a.png", "The Wave — Hokusai, 1831.jpg"], elapsedS: 3, stopped: "completed" });
+  assert.ok(lines.includes("seed 3"), lines.join("\n"));
+  assert.ok(!lines.some((l) => l.includes("style image")), lines.join("\n"));
+});

@@ -306,7 +306,7 @@ def test_phone_touch_targets_are_at_least_24_px(browser: Browser, frontend_url: 
         page.locator("#paint > summary").click()
         run_faked(page, [snapshot_line(4), snapshot_line(8), done_line()])
         selectors = [".thumb-download", "input[type=range]", ".mask-pick", "input[type=checkbox]", "input[type=radio]",
-                     ".history button", "#download-gif", "#download-png"]
+                     ".history button", "#download-gif", "#download-png", "#download-jpeg"]
         small = page.evaluate("""(selectors) => selectors.flatMap((sel) => [...document.querySelectorAll(sel)]
             .filter((el) => el.getClientRects().length && getComputedStyle(el).visibility !== 'hidden')
             .map((el) => { const r = el.getBoundingClientRect(); return [sel, el.id || el.className, Math.round(r.width), Math.round(r.height)]; })

@@ -118,13 +118,14 @@ def test_a_long_job_kept_in_the_web_app_is_found_again_after_a_reload(browser: B
     expect(page.get_by_test_id("keep-job")).to_be_checked()
     page.screenshot(path=str(ARTIFACTS / "keep-offer-1280.png"))
     page.get_by_test_id("start").click()
-    expect(page.get_by_test_id("saved-result")).to_have_count(1, timeout=RUN_TIMEOUT_MS)  # listed as soon as it is kept
+    expect(page.get_by_test_id("job")).to_have_count(1, timeout=RUN_TIMEOUT_MS)  # under "Your jobs" as soon as it is kept
     saved = page.evaluate("JSON.parse(localStorage.getItem('style-transfer.results'))")[0]
     try:
         assert saved["kept"] is True and len(saved["cancelToken"]) > 20
         page.reload()  # the tab goes away and comes back: the job ran on and is listed with its progress
-        expect(page.get_by_test_id("saved-result")).to_have_count(1, timeout=RUN_TIMEOUT_MS)
-        expect(page.get_by_test_id("saved-result")).to_contain_text("running", timeout=RUN_TIMEOUT_MS)
+        expect(page.get_by_test_id("job")).to_have_count(1, timeout=RUN_TIMEOUT_MS)
+        expect(page.get_by_test_id("job")).to_have_attribute("data-state", "running", timeout=RUN_TIMEOUT_MS)
+        expect(page.get_by_test_id("saved-result")).to_have_count(0)  # a running job is not a shared result yet
         page.screenshot(path=str(ARTIFACTS / "keep-reloaded-1280.png"), full_page=True)
         deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
         while time.monotonic() < deadline:  # the next slice after TorchServe let go of it says so

@@ -213,7 +213,7 @@ def test_stream_snapshots_final_and_downloads(page: Page, images: dict[str, Path
         page.get_by_test_id("download-png").click()
     png = Image.open(info.value.path())
     assert png.format == "PNG" and png.size == (36, 48)
-    assert info.value.suggested_filename == "stylized.png"
+    assert info.value.suggested_filename == "content-style+style-2-48.png"  # <photo>-<styles>-<size> (the picked files' names; a blend joins them)
 
     # Any snapshot: pick one in the filmstrip, it becomes the current image, download it.
     items.nth(1).locator("button").click()
@@ -221,7 +221,7 @@ def test_stream_snapshots_final_and_downloads(page: Page, images: dict[str, Path
     with page.expect_download() as info:
         items.nth(1).get_by_test_id("filmstrip-download").click()
     assert Image.open(info.value.path()).format == "JPEG"
-    assert info.value.suggested_filename == "snapshot-00008.jpg"
+    assert info.value.suggested_filename == "content-style+style-2-48-iteration-00008.jpg"
 
     # The whole sequence as an animated GIF, encoded in the browser.
     with page.expect_download() as info:

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,16 +29,6 @@ pytestmark = pytest.mark.integration
 FILES = {"content": ("c.png", to_bytes(content_image(64, 48)), "image/png"), "style": ("s.png", to_bytes(style_image(48)), "image/png")}
 LONG = {"size": "64", "iterations": "2000", "snapshot_every": "5", "multiscale": "false", "keep": "true", "response": "stream"}
 STALE_AFTER_S, HEARTBEAT_S = 10.0, 2.0  # serving.kept.KeptSettings' defaults, which the archive's model-config keeps
-
-
-@pytest.fixture(scope="module")
-def store() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="style-kept-live-"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -139,12 +127,22 @@ def test_cancel_through_the_front_needs_the_token_and_stops_the_job(front: str, 
     wait_for(lambda: running(front, rid), "the job to run")
     wrong = httpx.post(f"{front}/results/{rid}/cancel", headers={"X-Cancel-Token": "not-the-token"}, timeout=30)
     assert wrong.status_code == 403 and wrong.json()["message"].startswith("token:")
-    asked = time.monotonic()
     right = httpx.post(f"{front}/results/{rid}/cancel", headers={"X-Cancel-Token": kept["cancel_token"]}, timeout=30)
     assert right.status_code == 202
-    stopped = wait_for(lambda: (s := fetch_status(f"{front}/r/{rid}")[1])["state"] == "cancelled" and s, "the cancel")
+    # The marker is written before the 202; the holding worker reads it before every slice and rewrites the
+    # status after every slice. So at most the slice in flight (and one that began as the marker landed)
+    # may still report progress: count the running statuses seen after the 202, however long a slice takes.
+    ran_on: set[int] = set()
+
+    def cancelled() -> dict[str, Any] | None:
+        status = fetch_status(f"{front}/r/{rid}")[1]
+        if status["state"] == "running":
+            ran_on.add(status.get("iteration", 0))
+        return status if status["state"] == "cancelled" else None
+
+    stopped = wait_for(cancelled, "the cancel")
     assert stopped["iteration"] < 2000
-    assert time.monotonic() - asked < 15  # a slice (0.5 s) plus one call's budget, with room for a loaded box
+    assert len(ran_on) <= 2, f"the job kept running for {len(ran_on)} slices after its cancel: iterations {sorted(ran_on)}"
     assert not (store / rid).exists()
 
 
