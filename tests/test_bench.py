@@ -174,7 +174,7 @@ def test_quality_section_judges_every_method_on_real_features(tmp_path: Path) ->
     # on a loaded machine the halfway snapshot may be the start (iteration 0, the content itself: distance 0)
     finals = rows[1::2]
     assert all(int(r[1]) >= 1 and float(r[3]) > 0 and float(r[4]) > 0 and float(r[5]) > 0 for r in finals), text
-    assert all(0 <= int(h[1]) <= int(f[1]) for h, f in zip(rows[::2], finals)), text
+    assert all(0 <= int(h[1]) <= int(f[1]) for h, f in zip(rows[::2], finals, strict=True)), text
     assert "ImageNet VGG16" in text and targets and "lowest noise" in targets[0]
     with Image.open(plot) as picture:
         assert picture.width > 800 and picture.height > 300
