@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 from serving import capabilities, kept, memory, speed, watchdog
+from serving.held import Ran
 from serving.request import Limits
 from serving.results import Results, ResultsSettings
 from serving.scheduler import Board, Held, Incoming, SchedulerSettings
@@ -176,6 +177,8 @@ class StyleTransferHandler(BaseHandler):
     # -- metrics (Prometheus at :8082/metrics with model_metrics_auto_detect) ----------------------
 
     def _report(self, outcome: str, run: Held | None, rejected_field: str | None) -> None:
+        if outcome == "completed" and run is not None and run.ran is not None:
+            self._learn(run.ran, run.request.job.params.style_loss)
         try:
             if outcome == "rejected":
                 self._add("StyleRejected", 1, "Count", MetricTypes.COUNTER, field=rejected_field or "?")
@@ -190,6 +193,13 @@ class StyleTransferHandler(BaseHandler):
                 self._add("StyleIterationsPerSecond", round(run.iteration / running_s, 4) if running_s > 0 else 0.0, "Count", MetricTypes.GAUGE)
         except Exception:  # metrics must never fail a job
             logger.warning("could not record metrics", exc_info=True)
+
+    def _learn(self, ran: Ran, style_loss: str) -> None:
+        """The estimates follow this server's measured speed (serving.speed.learned)."""
+        try:
+            self.speed = speed.learned(self.speed, ran.stages, style_loss, ran.busy_s, ran.tiled)
+        except Exception:  # an estimate must never fail a job
+            logger.warning("could not update the speed figure", exc_info=True)
 
     def _gauges(self) -> None:
         try:

@@ -9,6 +9,7 @@ import json
 import shutil
 import time
 import weakref
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 import torch
 from images_util import content_image, style_image, to_bytes
 from PIL import Image
+from serving import speed
 from style_handler import FAULT_HEADER, REPEATED_HEADER, StyleTransferHandler
 from stylize import fields, methods, precision
 from torchserve_sim import Frontend, Reply
@@ -273,3 +275,16 @@ def test_watchdog_frees_a_lone_abandoned_job(handler: StyleTransferHandler) -> N
     # Were TorchServe to call again after all, the job ends with an error line, not a hang.
     front.call()
     assert reply.finished and lines(reply)[-1]["event"] == "error"
+
+
+def test_a_finished_job_moves_the_speed_the_server_reports(weights_file: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The start-up figure is one measurement; a finished job's own compute time corrects it (capabilities and
+    plan estimates follow). Any job teaches here: the short-job floor is lifted for this tiny one."""
+    monkeypatch.setattr("serving.speed.MIN_LEARNING_S", 0.0)
+    h = make_handler(weights_file, tmp_path)
+    h.speed = replace(h.speed, pixel_iterations_per_s=1e12)  # far from anything this CPU does
+    reply = one(h, {"content": CONTENT, "style": STYLE, **SMALL})
+    assert reply.status == 200
+    reported = json.loads(one(h, {"response": b"capabilities", "body": b""}).body)["speed"]["pixel_iterations_per_s"]
+    assert 0 < reported < 1e12 * (1 - 0.9 * speed.LEARNING_SHARE)

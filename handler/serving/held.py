@@ -12,6 +12,14 @@ from .request import JobRequest
 from .results import Keeping
 
 
+@dataclass(frozen=True)
+class Ran:
+    """What a run did, kept when its tensors are freed: the server's speed figure learns from it."""
+    stages: tuple[Stage, ...]
+    busy_s: float  # its own compute time (Run.busy_s)
+    tiled: bool  # a stage went tile by tile
+
+
 @dataclass(eq=False)
 class Held:
     request_id: str
@@ -34,6 +42,7 @@ class Held:
     detached: bool = False  # a kept job whose client left: it runs on, answering nobody
     status_position: int | None = None  # the queue position last written to a kept job's status
     has_preview: bool = False  # a kept job's latest snapshot is in the store
+    ran: Ran | None = None  # set when its run is freed
 
     @property
     def kept(self) -> bool:
@@ -57,5 +66,7 @@ class Held:
     def close(self) -> None:
         """Free the run's tensors now (its stage holds the image, targets and L-BFGS history)."""
         if self.run is not None:
-            self.run.close()
+            run, tiling = self.run, self.run.tiling
+            self.ran = Ran(tuple(run.stages), run.busy_s, tiling is not None and any(tiling.applies(st.size) for st in run.stages))
+            run.close()
             self.run = None

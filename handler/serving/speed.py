@@ -1,5 +1,6 @@
-"""What this worker's device does per second, measured once at start-up on tiny jobs: the pixel rate (the
-web app's estimates and first-run size) and each style method's own cost per iteration."""
+"""What this worker's device does per second: measured at start-up on tiny jobs (the pixel rate, for the web
+app's estimates, first-run size and size presets, and each style method's own cost per iteration), then the pixel
+rate follows the jobs it finishes (``learned``)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,26 @@ def measure(engine: Engine) -> Speed:
     per_method = {name: seconds_per_iteration(engine, 64, **methods.get(name).probe()) for name in methods.NAMES}
     base = per_method[methods.DEFAULT]
     return Speed(rate, {name: round(max(0.0, s - base), 4) for name, s in per_method.items()})
+
+
+# A finished job's own rate moves the server's figure by this share: a start-up probe on a loaded machine (or a
+# machine that got faster) stops misleading every estimate after a few jobs.
+LEARNING_SHARE = 0.3
+# Shorter jobs are mostly set-up (feature extraction, first-step warm-up): their rate says little.
+MIN_LEARNING_S = 2.0
+
+
+def learned(current: Speed, stages: Sequence[Stage], style_loss: str, busy_s: float, tiled: bool) -> Speed:
+    """The server's speed after a job that ran all its ``stages`` in ``busy_s`` seconds of its own compute.
+    Only untiled jobs of the default method teach the pixel rate (the others add their own costs, which the
+    per-method figures and the tiling already stand for)."""
+    work = sum(st.size[0] * st.size[1] * st.iterations for st in stages)
+    if tiled or style_loss != methods.DEFAULT or busy_s < MIN_LEARNING_S or work <= 0:
+        return current
+    observed = work / busy_s
+    rate = observed if current.pixel_iterations_per_s <= 0 else (
+        (1 - LEARNING_SHARE) * current.pixel_iterations_per_s + LEARNING_SHARE * observed)
+    return replace(current, pixel_iterations_per_s=rate)
 
 
 def estimate_seconds(stages: Sequence[Stage], speed: Mapping[str, Any] | None, style_loss: str) -> float | None:

@@ -143,6 +143,7 @@ class Run:
         self.generator = torch.Generator(device="cpu").manual_seed(self.params.seed)
         self.mode = arithmetic.resolve(self.params.precision, engine.auto)  # this job's; the worker's stays as it is
         self.iteration = 0
+        self.busy_s = 0.0  # seconds spent in step(): this run's own compute, not the time others' slices took
         self.stopped: str | None = None  # set when the run ends
         self.finished = False
         self._cancel = False
@@ -178,6 +179,7 @@ class Run:
                     break
             if budget_s is not None and self.clock() - began >= budget_s:
                 break
+        self.busy_s += self.clock() - began
         return made
 
     def cancel(self) -> None:
