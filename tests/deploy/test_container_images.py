@@ -394,6 +394,7 @@ def test_web_app_in_chromium_completes_a_job_through_the_front(stack: Stack, tmp
             page.goto(f"{stack.url}/")
             page.get_by_test_id("content-input").set_input_files(content)
             page.get_by_test_id("style-input").set_input_files(style)
+            page.locator("#settings > summary").click()  # the fields are folded under Advanced settings
             for name, value in {"size": "48", "iterations": "12", "snapshot_every": "4"}.items():
                 page.fill(f"#param-{name}", value)
             page.get_by_test_id("start").click()

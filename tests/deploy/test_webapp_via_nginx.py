@@ -55,6 +55,7 @@ def test_job_streams_through_nginx_into_the_page(page: Page, nginx: Nginx, tmp_p
 
     page.get_by_test_id("content-input").set_input_files(content)
     page.get_by_test_id("style-input").set_input_files(style)
+    page.locator("#settings > summary").click()  # the fields are folded under Advanced settings
     for name, value in {"size": "48", "iterations": "16", "snapshot_every": "4"}.items():
         page.fill(f"#param-{name}", value)
     page.get_by_test_id("start").click()

@@ -68,7 +68,7 @@ def test_a_reload_keeps_pictures_settings_and_runs(browser: Browser, images: dic
         expect(card).not_to_contain_text("style images")
 
         page.reload()
-        expect(page.locator("#param-size")).to_be_visible()
+        expect(page.locator("#param-size")).to_be_attached()
         expect_inputs(page)
         expect(page.get_by_test_id("history-run")).to_have_count(1)
         card = page.get_by_test_id("history-run")
@@ -89,7 +89,7 @@ def test_a_reload_keeps_pictures_settings_and_runs(browser: Browser, images: dic
         # Another tab of the same browser starts empty: the inputs are this tab's.
         other = page.context.new_page()
         other.goto(frontend_url)
-        expect(other.locator("#param-size")).to_be_visible()
+        expect(other.locator("#param-size")).to_be_attached()
         expect(other.get_by_test_id("content-preview")).to_be_hidden()
         expect(other.get_by_test_id("history-run")).to_have_count(0)
         assert page.page_errors == [], page.page_errors  # type: ignore[attr-defined]

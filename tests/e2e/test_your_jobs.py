@@ -94,7 +94,7 @@ def test_your_jobs_lists_progress_and_results_cancels_and_removes(browser: Brows
         job(desk, "The Long Night").get_by_test_id("job-remove").click()
         expect(desk.get_by_test_id("jobs-section")).to_be_hidden()
         desk.reload()
-        expect(desk.locator("#param-size")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        expect(desk.locator("#param-size")).to_be_attached(timeout=RUN_TIMEOUT_MS)
         expect(desk.get_by_test_id("job")).to_have_count(0)
         expect(desk.get_by_test_id("saved-result")).to_have_count(1)
         for page in (desk, phone):
