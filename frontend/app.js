@@ -336,7 +336,9 @@ const askSoon = debounce((request) => questionPlan(request), 300);
 /** The content's pixel size for a plan question; before a content is picked, a square. */
 function contentSize() {
   const b = content.source?.bitmap;
-  return b ? { width: b.width, height: b.height } : { width: 1, height: 1 };
+  // No photo yet: a square stands in (the plan depends on its shape only; a 1 px one is under the server's
+  // smallest content side, which plan questions are held to as well).
+  return b ? { width: b.width, height: b.height } : { width: 256, height: 256 };
 }
 
 async function questionPlan(request) {

@@ -208,7 +208,8 @@ def test_every_proxied_location_hides_ts_stream_next() -> None:
     proxied = {name.strip(): body for name, body in blocks if "proxy_pass" in body}
     assert set(proxied) == {"= /ping", "= /capabilities", "= /plan", "= /predictions/style_transfer",
                             '~ "^/results/(?<result_id>[A-Za-z0-9_-]{22})$"',  # DELETE of a stored result
-                            '~ "^/results/(?<result_id>[A-Za-z0-9_-]{22})/cancel$"'}  # cancel of a kept job
+                            '~ "^/results/(?<result_id>[A-Za-z0-9_-]{22})/cancel$"',  # cancel of a kept job
+                            '~ "^/results/(?<result_id>[A-Za-z0-9_-]{22})/download$"'}  # a stored picture as PNG or JPEG
     for name, body in proxied.items():
         assert nginx_render.directive(body, "proxy_hide_header") == ["ts_stream_next"], name
 
