@@ -91,3 +91,10 @@ def test_the_document_carries_presets_and_strength() -> None:
     strength = doc["strength"]
     assert strength["field"] == "style_weight" and strength["default"] == spec["default"]
     assert spec["min"] <= strength["min"] < strength["default"] < strength["max"] <= spec["max"]
+
+
+@pytest.mark.parametrize("rate", [0.0, 1_000_000])
+def test_a_server_whose_memory_fits_no_job_offers_no_size_and_still_answers(rate: float) -> None:
+    """A budget too small for any size (the sizes' max_size is 0) once divided by zero here, and every
+    capabilities question failed with TorchServe's 503."""
+    assert presets(rate, max_size=0) == []

@@ -97,6 +97,8 @@ def size_presets(rate: dict[str, Any], limits: Limits, max_size: int, first_run:
     planned by the engine's own planner (a square content: the slowest at a given longest side) and estimated
     like a plan answer (speed.estimate_seconds). Large is left out where it would be no larger than Standard."""
     base = StyleParams()
+    if max_size < 16:  # no job fits this server's memory budget (sizes say so): nothing to offer
+        return []
 
     def job(name: str, size: int, iterations: int | None = None) -> dict[str, Any]:
         most = max(1, min(limits.max_iterations, limits.max_work // (size * size)))
