@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from stylize_options import style_side
 
 from .schema import shipped_schema
 from .uploads import Upload, original
@@ -65,7 +66,7 @@ def sides_read(params: dict[str, Any]) -> tuple[int, int] | None:
         return None
     if size < 1 or not 0 < scale < 100:
         return None
-    return size, max(16, round(size * scale))
+    return size, style_side(size, scale)
 
 
 def uploads(content: Path, styles: list[Path], params: dict[str, Any], downscale: bool = True) -> list[tuple[str, Upload]]:

@@ -22,6 +22,12 @@ FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 NOT_SET = {"time_budget_s": "no limit"}
 
 
+def style_side(side: int, style_scale: float) -> int:
+    """The longest side a style image is read at beside an output of ``side`` px: the engine's rule, which the
+    server's upload checks and the client's downscaling follow."""
+    return max(16, round(side * style_scale))
+
+
 def number_text(value: float) -> str:
     """A limit as people write it: 2147483647 (not 2.14748e+09), 1e9, 86400, 0.001."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):

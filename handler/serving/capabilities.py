@@ -12,7 +12,7 @@ from stylize import StyleParams, WeightsInfo, __version__, fields, plan, tiles
 
 from . import gallery, memory, speed
 from .memory import MIB
-from .request import Limits
+from .request import Limits, most_iterations
 
 
 def describe_device(device: torch.device) -> dict[str, str]:
@@ -101,8 +101,7 @@ def size_presets(rate: dict[str, Any], limits: Limits, max_size: int, first_run:
         return []
 
     def job(name: str, size: int, iterations: int | None = None) -> dict[str, Any]:
-        most = max(1, min(limits.max_iterations, limits.max_work // (size * size)))
-        iterations = min(iterations or base.iterations, most)
+        iterations = min(iterations or base.iterations, most_iterations(size, (size, size), limits))
         stages = plan(replace(base, size=size, iterations=iterations), (size, size))
         return {"name": name, "label": name.capitalize(), "size": size, "iterations": iterations,
                 "estimate_s": speed.estimate_seconds(stages, rate, base.style_loss), "default": name == "standard"}

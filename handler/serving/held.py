@@ -66,7 +66,6 @@ class Held:
     def close(self) -> None:
         """Free the run's tensors now (its stage holds the image, targets and L-BFGS history)."""
         if self.run is not None:
-            run, tiling = self.run, self.run.tiling
-            self.ran = Ran(tuple(run.stages), run.busy_s, tiling is not None and any(tiling.applies(st.size) for st in run.stages))
-            run.close()
+            self.ran = Ran(tuple(self.run.stages), self.run.busy_s, self.run.tiled)
+            self.run.close()
             self.run = None

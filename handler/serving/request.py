@@ -20,11 +20,11 @@ from typing import Any
 
 from PIL import Image
 from stylize import backbones, images
-from stylize.errors import FieldError
+from stylize.errors import FieldError, OverPixelLimit
 from stylize.fields import IMAGE_FIELDS, LIST_FIELDS, MASK_FIELDS, MAX_STYLES, STYLE_FIELDS, STYLE_MASK_FIELDS, SWITCHES, UPLOAD_FIELDS
 from stylize.job import Job, make_job
 from stylize.params import StyleParams
-from stylize_options import FALSE_WORDS, TRUE_WORDS
+from stylize_options import FALSE_WORDS, TRUE_WORDS, style_side
 
 from . import forms, gallery
 from .memory import MIB
@@ -202,7 +202,7 @@ def _sides_needed(params: StyleParams, limits: Limits) -> tuple[int | None, int 
         return None, None
     # twice what is read: the engine's own antialiased resize still makes the last step, so a picture up to
     # twice the output's size gives the same pixels as before; only bigger ones shrink
-    return 2 * size, 2 * max(16, round(size * scale))
+    return 2 * size, 2 * style_side(size, scale)
 
 
 def _switch(name: str, value: Any, default: bool) -> bool:
@@ -447,7 +447,7 @@ def _side_read(params: StyleParams, name: str) -> int | None:
     params are too wrong to say (make_job will name them)."""
     try:
         size = int(params.size)
-        return size if name == "content" else max(16, round(size * float(params.style_scale)))
+        return size if name == "content" else style_side(size, float(params.style_scale))
     except (TypeError, ValueError, OverflowError):
         return None
 
@@ -472,10 +472,8 @@ def _decode(data: bytes, name: str, limits: Limits, fit: int | None, side: int |
     """:func:`stylize.images.decode`, its pixel-limit refusal saying how to get under it."""
     try:
         return images.decode(data, name, limits.max_pixels, fit=fit)
-    except FieldError as err:
-        if "over the limit of" in err.message or "decompression bomb" in err.message:
-            raise FieldError(name, f"{err.message}; {_fix(side, limits)}") from None
-        raise
+    except OverPixelLimit as err:
+        raise FieldError(name, f"{err.message}; {_fix(side, limits)}") from None
 
 
 def _image_bytes(blobs: Mapping[str, Any], limits: Limits, params: StyleParams | None = None) -> dict[str, bytes]:

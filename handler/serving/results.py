@@ -33,6 +33,8 @@ THUMB_SIDE = 256  # snapshot thumbnails: enough for a film strip, ~10 KiB each
 INPUT_SIDE = 1024  # stored inputs (store_inputs=true) are re-encoded no larger than this
 SWEEP_EVERY_S = 30.0  # a sweep scans the whole store: at most this often, after a write
 DIR_ENV = "STYLE_RESULTS_DIR"
+# The answer to a result id that is not (or no longer) in the store: delete and download give it alike.
+_GONE = {"code": 404, "type": "NotFound", "message": "result: no such result (it may have expired or been deleted)"}
 
 
 @dataclass(frozen=True)
@@ -165,26 +167,24 @@ class Results:
 
     def delete(self, result_id: str, token: str) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON body) for ``DELETE /results/<id>``."""
-        gone = {"code": 404, "type": "NotFound", "message": "result: no such result (it may have expired or been deleted)"}
         if self.store is None or not valid_id(result_id):
-            return 404, gone
+            return 404, _GONE
         try:
             if self.store.delete(result_id, token):
                 return 200, {"deleted": result_id}
         except NotFound:
-            return 404, gone
+            return 404, _GONE
         return 403, {"code": 403, "type": "Forbidden", "message": "token: this is not the result's delete token"}
 
     def download(self, result_id: str, fmt: str, quality: int) -> tuple[int, bytes | dict[str, Any], str]:
         """(HTTP status, body, media type) for ``response=download``: the stored PNG as it is, or re-encoded as
         a JPEG of the chosen quality (a 4096 px PNG is ~30 MB; its JPEG at 90 a few)."""
-        gone = {"code": 404, "type": "NotFound", "message": "result: no such result (it may have expired or been deleted)"}
         if self.store is None or not valid_id(result_id):
-            return 404, gone, "application/json"
+            return 404, _GONE, "application/json"
         try:
             png = self.store.get(result_id, "final.png")
         except NotFound:
-            return 404, gone, "application/json"
+            return 404, _GONE, "application/json"
         if fmt == "png":
             return 200, png, "image/png"
         with Image.open(io.BytesIO(png)) as picture:

@@ -13,3 +13,7 @@ class FieldError(ValueError):
         super().__init__(f"{field_name}: {message}")
         self.field = field_name
         self.message = message
+
+
+class OverPixelLimit(FieldError):
+    """An image with more pixels than the limit (or a decompression bomb): callers may add how to get under it."""

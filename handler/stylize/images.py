@@ -11,7 +11,7 @@ from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 from torch import Tensor
 from torch.nn import functional as F
 
-from .errors import FieldError
+from .errors import FieldError, OverPixelLimit
 
 DEFAULT_MAX_PIXELS = 64_000_000  # decoded pixels per image: a 50 MP phone photo fits, an 8K x 8K square just does
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP"}
@@ -44,7 +44,7 @@ def _open(data: bytes, field_name: str, max_pixels: int, fit: int | None = None)
             if width < 1 or height < 1:
                 raise FieldError(field_name, "has no pixels")
             if width * height > max_pixels:
-                raise FieldError(field_name, f"is {width}x{height} = {width * height / 1e6:.1f} megapixels, over the limit of "
+                raise OverPixelLimit(field_name, f"is {width}x{height} = {width * height / 1e6:.1f} megapixels, over the limit of "
                                              f"{max_pixels / 1e6:g} megapixels")
             img.seek(0)
             if fit is not None and max(width, height) > fit and img.format == "JPEG":
@@ -57,7 +57,7 @@ def _open(data: bytes, field_name: str, max_pixels: int, fit: int | None = None)
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Pillow's own guard fired while parsing the header (far beyond any sane size).
-        raise FieldError(field_name, f"declares more pixels than the limit of {max_pixels} (decompression bomb refused)") from None
+        raise OverPixelLimit(field_name, f"declares more pixels than the limit of {max_pixels} (decompression bomb refused)") from None
     except UnidentifiedImageError:
         raise FieldError(field_name, "is not a supported image (PNG, JPEG, WebP, GIF, BMP or TIFF)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

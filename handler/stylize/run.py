@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
+from stylize_options import style_side as style_side_read
 from torch import Tensor
 from torch.nn import functional as F
 
@@ -164,6 +165,11 @@ class Run:
     def stage(self) -> int:
         """1-based: the stage running now, or the next one to run."""
         return self._stage.number if self._stage is not None else min(self._stage_index() + 1, len(self.stages))
+
+    @property
+    def tiled(self) -> bool:
+        """Some stage of this run goes tile by tile."""
+        return self.tiling is not None and any(self.tiling.applies(st.size) for st in self.stages)
 
     def step(self, budget_s: float | None = None) -> list[Snapshot]:
         """Advance by at least one iteration, then on until a snapshot is made or ``budget_s`` seconds have
@@ -333,7 +339,7 @@ class Run:
 
     def _objective(self, wh: tuple[int, int], start: Tensor, content_targets: bool = True) -> Objective:
         params, job = self.params, self.job
-        style_side = max(16, round(max(wh) * params.style_scale))
+        style_side = style_side_read(max(wh), params.style_scale)
         if self.tiling is not None and self.tiling.applies(wh):  # the whole style image, at most this big
             style_side = min(style_side, self.tiling.style_side)
         styles = [images.resize(s, images.fit_size(s.shape[-1], s.shape[-2], style_side)).contiguous() for s in self.styles]
