@@ -24,7 +24,8 @@ def presets(rate: float, limits: Limits | None = None, max_size: int = 4096) -> 
 
 def seconds(rate: float, size: int, iterations: int) -> float:
     job = replace(StyleParams(), size=size, iterations=iterations)
-    return speed.estimate_seconds(plan(job, (size, size)), {"pixel_iterations_per_s": rate}, "gram") or 0.0
+    content = (size, round(size * capabilities.PRESET_ASPECT))
+    return speed.estimate_seconds(plan(job, content), {"pixel_iterations_per_s": rate}, "gram") or 0.0
 
 
 @pytest.mark.parametrize("rate", [330_000, 1_000_000, 2_000_000])

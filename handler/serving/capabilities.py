@@ -86,6 +86,9 @@ def sizes(limits: Limits, budget_bytes: int, tiling: tiles.TileSettings | None, 
 STANDARD_TARGET_S = 30.0
 LARGE_TARGET_S = 120.0
 PRESET_SIZES = range(128, 8192 + 1, 32)
+# Presets are planned for a 4:3 photo, the shape of most camera and phone photos (a square one at the same longest
+# side takes a third longer; the web app's plan answer for the picked photo gives its own estimate).
+PRESET_ASPECT = 3 / 4
 # Without a measured speed: the schema's default size, and half and double it.
 UNMEASURED_SCALES = {"preview": 0.5, "standard": 1.0, "large": 2.0}
 # Strength spans this factor either side of the default style weight (log scale), within the schema's range.
@@ -94,15 +97,16 @@ STRENGTH_SPAN = 10.0
 
 def size_presets(rate: dict[str, Any], limits: Limits, max_size: int, first_run: dict[str, Any]) -> list[dict[str, Any]]:
     """``[{name, label, size, iterations, estimate_s, default}]``, smallest first: the web app's size choice,
-    planned by the engine's own planner (a square content: the slowest at a given longest side) and estimated
+    planned by the engine's own planner for a 4:3 content (PRESET_ASPECT) and estimated
     like a plan answer (speed.estimate_seconds). Large is left out where it would be no larger than Standard."""
     base = StyleParams()
     if max_size < 16:  # no job fits this server's memory budget (sizes say so): nothing to offer
         return []
 
     def job(name: str, size: int, iterations: int | None = None) -> dict[str, Any]:
-        iterations = min(iterations or base.iterations, most_iterations(size, (size, size), limits))
-        stages = plan(replace(base, size=size, iterations=iterations), (size, size))
+        content = (size, max(1, round(size * PRESET_ASPECT)))
+        iterations = min(iterations or base.iterations, most_iterations(size, content, limits))
+        stages = plan(replace(base, size=size, iterations=iterations), content)
         return {"name": name, "label": name.capitalize(), "size": size, "iterations": iterations,
                 "estimate_s": speed.estimate_seconds(stages, rate, base.style_loss), "default": name == "standard"}
 
@@ -112,7 +116,7 @@ def size_presets(rate: dict[str, Any], limits: Limits, max_size: int, first_run:
         preview = job("preview", min(first_run["size"], max_size), first_run["iterations"])
         full = min(base.iterations, limits.max_iterations)
         # sizes where the work budget would cut the default iterations are not offered (a fast-looking 4096 px
-        # job of 18 iterations is no Large)
+        # job of 18 iterations is no Large); a square photo too gets the full iterations
         candidates = [s for s in PRESET_SIZES if s <= max_size and s * s * full <= limits.max_work]
 
         def within(target_s: float, above: int) -> list[dict[str, Any]]:
