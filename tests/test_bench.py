@@ -180,3 +180,17 @@ def test_quality_section_judges_every_method_on_real_features(tmp_path: Path) ->
         assert picture.width > 800 and picture.height > 300
     flat = torch.full((1, 3, 16, 16), 0.5)
     assert quality.noise(flat) == 0 and quality.noise(torch.rand(1, 3, 16, 16)) > 10
+
+
+def test_copied_share_counts_positions_nearer_to_the_painting_than_to_the_photo() -> None:
+    from bench import quality
+
+    g = torch.Generator().manual_seed(3)
+    content, style = torch.rand(1, 8, 6, 6, generator=g), torch.rand(1, 8, 6, 7, generator=g)
+    assert quality.copied_share(content, content, style) == 0.0  # the photo itself copies nothing
+    # the painting's own features pasted over the left half of the photo's: that half (and only it) is copied
+    pasted = content.clone()
+    pasted[..., :3] = style[..., :6, :3]
+    assert quality.copied_share(pasted, content, style) == 0.5
+    # an image made of painting positions only is all copied
+    assert quality.copied_share(style[..., :6], content, style) == 1.0
