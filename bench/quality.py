@@ -73,16 +73,12 @@ class Judge:
         return images.resize(image.float().to(self.device), self.size).contiguous()
 
     @torch.no_grad()
-    def __call__(self, image: Tensor) -> tuple[float, float]:
+    def __call__(self, image: Tensor) -> tuple[float, float, float]:
+        """(style distance, content distance, copied share) of this image, from one pass of the network."""
         feats = self.net(self._fit(image))
         style = sum(float((gram(feats[k]) - g).square().sum() / g.square().sum()) for k, g in self.grams.items())
         content = sum(float((feats[k].float() - c).square().sum() / c.square().sum()) for k, c in self.content.items())
-        return style / len(JUDGE_LAYERS), content / len(JUDGE_LAYERS)
-
-    @torch.no_grad()
-    def copied(self, image: Tensor) -> float:
-        """copied_share of this image (at the judge's size) against the photo and the painting."""
-        return copied_share(self.net(self._fit(image))[GHOST_LAYER], *self.ghost)
+        return style / len(JUDGE_LAYERS), content / len(JUDGE_LAYERS), copied_share(feats[GHOST_LAYER], *self.ghost)
 
 
 def trace(engine: Engine, judge: Judge, content: Image.Image, style: Image.Image, params: StyleParams) -> list[dict[str, float]]:
@@ -90,9 +86,9 @@ def trace(engine: Engine, judge: Judge, content: Image.Image, style: Image.Image
     points, judging = [], 0.0
     for snap in engine.run(engine.job(content, [style], params)):
         t0 = time.monotonic()
-        s, c = judge(snap.image)
+        s, c, copied = judge(snap.image)
         points.append({"seconds": snap.elapsed_s - judging, "iteration": snap.iteration, "style": s, "content": c,
-                       "noise": noise(snap.image), "copied": judge.copied(snap.image), "final": snap.final})
+                       "noise": noise(snap.image), "copied": copied, "final": snap.final})
         judging += time.monotonic() - t0
     return points
 

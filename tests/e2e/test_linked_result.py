@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Route, expect
 
 from tests.e2e.test_webapp import browser, images
-from tests.e2e.test_webapp_ux import image_b64, open_app, pick, run_faked, snapshot_line
+from tests.e2e.test_webapp_ux import fulfil_ndjson, image_b64, open_app, pick, run_faked, snapshot_line
 
 __all__ = ["browser", "images"]
 
@@ -55,9 +55,7 @@ def test_a_link_that_cannot_be_fetched_says_so(browser: Browser, frontend_url: s
     try:
         pick(page, images)
         page.route(f"**{LINK}", lambda route: route.fulfill(status=404, body='{"code": 404}', headers={"Content-Type": "application/json"}))
-        page.route("**/predictions/style_transfer", lambda route: route.fulfill(
-            status=200, body="\n".join([snapshot_line(6, size=(64, 48)), linked_done_line()]) + "\n",
-            headers={"Content-Type": "application/x-ndjson"}))
+        page.route("**/predictions/style_transfer", fulfil_ndjson([snapshot_line(6, size=(64, 48)), linked_done_line()]))
         page.get_by_test_id("start").click()
         expect(page.get_by_test_id("progress-text")).to_contain_text("could not be fetched (HTTP 404)", timeout=30_000)
         expect(page.get_by_test_id("progress-text")).to_contain_text(LINK)
