@@ -89,7 +89,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--mixed-gap-s", type=float, default=12.0, help="mixed section: seconds between the small jobs' arrivals")
     p.add_argument("--precision-sizes", default="256,384", help="sizes of the fp32-vs-bf16 table (bench/precision.py)")
     p.add_argument("--quality-size", type=int, default=256, help="quality section: output size (bench/quality.py)")
-    p.add_argument("--quality-budget-s", type=float, default=60, help="quality section: seconds per method")
+    p.add_argument("--quality-budget-s", type=float, default=30, help="quality section: seconds per method and pair (3 pairs)")
     p.add_argument("--quality-plot", default="bench/quality.png", help="quality section: the PNG plot of distance vs time")
     p.add_argument("--images", default=str(ROOT.parent / "shared" / "images"), help="quality section: the real photos and paintings")
     p.add_argument("--threads", type=int, help="torch threads in every job (default: torch's default, the core count); the threads table sets its own")

@@ -1,11 +1,15 @@
 """The quality section: each style method's result against wall time, judged on layers it does not optimise.
 
-Per method (tools.gallery.METHODS: the loss, optimiser, averaging and schedule), one run of Tübingen x
-Starry Night whose iterations are calibrated to ``budget_s`` on this machine; every snapshot is judged:
+Per method (tools.gallery.METHODS: the loss, optimiser, averaging and schedule) and per pair (:data:`PAIRS`: Tübingen
+x Starry Night, and two photos under face paintings), one run whose iterations are calibrated to ``budget_s`` on
+this machine; every snapshot is judged:
 
 style distance   = mean over relu2_2, relu3_3, relu4_3 of ‖G(x) − G(style)‖² / ‖G(style)‖²
 content distance = mean over the same layers of ‖F(x) − F(content)‖² / ‖F(content)‖²
 noise            = mean |Laplacian| of the image (0-255 units): the optimiser's pixel noise
+structure        = mean |S(x) − S(content)| of the cosine self-similarity matrices S of relu3_3 (centred, pooled to
+                   32 x 32 places) à la STROTSS: how far the photo's layout (what resembles what, where) moved,
+                   blind to colour and texture, which the style may change
 copied share     = the share of the result's relu5_1 positions (object-sized receptive fields) whose feature is
                    nearer, by cosine, to some position of the painting than to the photo's own feature at the
                    same place: where the painting's objects (a wave, a face) replaced the photo's ("ghosts")
@@ -33,7 +37,11 @@ from tools.gallery import METHODS, iterations_for
 
 JUDGE_LAYERS = ("relu2_2", "relu3_3", "relu4_3")
 GHOST_LAYER = "relu5_1"
-PAIR = ("tubingen.jpg", "starry_night.jpg")
+STRUCTURE_LAYER = "relu3_3"
+STRUCTURE_GRID = 32
+# the plotted pair, then two face paintings, on which statistics methods paste the painting's objects
+PAIRS = (("tubingen.jpg", "starry_night.jpg"), ("astronaut.png", "gallery/klimt_the-kiss-detail.jpg"),
+         ("tubingen.jpg", "gallery/toulouse-lautrec_in-bed.jpg"))
 LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
 
 
@@ -57,10 +65,23 @@ def copied_share(result: Tensor, content: Tensor, style: Tensor) -> float:
     return float((nearest_style > own).float().mean())
 
 
+def self_similarity(features: Tensor, grid: int = STRUCTURE_GRID) -> Tensor:
+    """(grid²) x (grid²) cosine similarities between the places of a 1 x C x H x W map, pooled to grid x grid and
+    centred (minus the mean feature), so the matrix says which parts of the picture resemble which."""
+    places = F.adaptive_avg_pool2d(features.float(), (grid, grid)).flatten(2).squeeze(0).t()
+    places = F.normalize(places - places.mean(0, keepdim=True), dim=1)
+    return places @ places.t()
+
+
+def structure_distance(result: Tensor, content: Tensor) -> float:
+    """Mean |difference| of the self-similarity matrices of two feature maps (0: the same layout; at most 2)."""
+    return float((self_similarity(result) - self_similarity(content)).abs().mean())
+
+
 class Judge:
     def __init__(self, engine: Engine, content: Tensor, style: Tensor, size: tuple[int, int]) -> None:
         self.size = size
-        self.net = FeatureNet(engine.convs, (*JUDGE_LAYERS, GHOST_LAYER)).to(engine.device)
+        self.net = FeatureNet(engine.convs, (*JUDGE_LAYERS, GHOST_LAYER)).to(engine.device)  # relu3_3 is a judge layer
         self.device = engine.device
         with torch.no_grad():
             content_feats, style_feats = self.net(self._fit(content)), self.net(self._fit(style))
@@ -73,12 +94,13 @@ class Judge:
         return images.resize(image.float().to(self.device), self.size).contiguous()
 
     @torch.no_grad()
-    def __call__(self, image: Tensor) -> tuple[float, float, float]:
-        """(style distance, content distance, copied share) of this image, from one pass of the network."""
+    def __call__(self, image: Tensor) -> tuple[float, float, float, float]:
+        """(style distance, content distance, structure, copied share) of this image, from one pass of the network."""
         feats = self.net(self._fit(image))
         style = sum(float((gram(feats[k]) - g).square().sum() / g.square().sum()) for k, g in self.grams.items())
         content = sum(float((feats[k].float() - c).square().sum() / c.square().sum()) for k, c in self.content.items())
-        return style / len(JUDGE_LAYERS), content / len(JUDGE_LAYERS), copied_share(feats[GHOST_LAYER], *self.ghost)
+        structure = structure_distance(feats[STRUCTURE_LAYER], self.content[STRUCTURE_LAYER])
+        return style / len(JUDGE_LAYERS), content / len(JUDGE_LAYERS), structure, copied_share(feats[GHOST_LAYER], *self.ghost)
 
 
 def trace(engine: Engine, judge: Judge, content: Image.Image, style: Image.Image, params: StyleParams) -> list[dict[str, float]]:
@@ -86,9 +108,9 @@ def trace(engine: Engine, judge: Judge, content: Image.Image, style: Image.Image
     points, judging = [], 0.0
     for snap in engine.run(engine.job(content, [style], params)):
         t0 = time.monotonic()
-        s, c, copied = judge(snap.image)
+        s, c, structure, copied = judge(snap.image)
         points.append({"seconds": snap.elapsed_s - judging, "iteration": snap.iteration, "style": s, "content": c,
-                       "noise": noise(snap.image), "copied": copied, "final": snap.final})
+                       "structure": structure, "noise": noise(snap.image), "copied": copied, "final": snap.final})
         judging += time.monotonic() - t0
     return points
 
@@ -124,28 +146,35 @@ def section(images_dir: Path, size: int, budget_s: float, plot_path: Path | None
     except weights.WeightsError as exc:
         return f"{head}\n\nNot measured: no ImageNet weights here ({exc}); random-init statistics do not count.", []
     engine = Engine(state, info, device)
-    content = Image.open(images_dir / PAIR[0]).convert("RGB")
-    style = Image.open(images_dir / PAIR[1]).convert("RGB")
-    final_wh = images.fit_size(*content.size, size)
-    judge = Judge(engine, images.to_tensor(content), images.to_tensor(style), final_wh)
-    traces: dict[str, list[dict[str, float]]] = {}
-    rows = ["| method | iterations | seconds | style distance | content distance | noise | copied share |",
-            "|---|---|---|---|---|---|---|"]
-    for name, overrides in METHODS.items():
-        base = replace(StyleParams(size=size, snapshot_every=0), **overrides)  # type: ignore[arg-type]
-        n = iterations_for(engine, content, [style], base, budget_s)
-        params = replace(base, iterations=n, snapshot_every=max(1, n // 12), time_budget_s=budget_s * 1.25)
-        traces[name] = trace(engine, judge, content, style, params)
-        for p in (traces[name][len(traces[name]) // 2], traces[name][-1]):
-            rows.append(f"| {name} | {p['iteration']:.0f} | {p['seconds']:.1f} | {p['style']:.4f} | {p['content']:.4f} | {p['noise']:.2f} "
-                        f"| {p['copied']:.3f} |")
-    title = f"{info.label} · {PAIR[0]} x {PAIR[1]} · {size} px · {budget_s:g} s per method"
-    if plot_path is not None:
-        plot(traces, plot_path, title)
-    finals = {name: points[-1] for name, points in traces.items()}
-    cleanest = min(finals, key=lambda k: finals[k]["noise"])
-    text = "\n".join([head, "", title + " (each method: its halfway snapshot, then its result).", "", *rows, "",
-                      f"Plot: `{plot_path}`." if plot_path else ""])
-    targets = [f"quality ({size} px, {budget_s:g} s): lowest noise {cleanest} ({finals[cleanest]['noise']:.2f}); "
-               + ", ".join(f"{k} style {v['style']:.4f} / content {v['content']:.4f}" for k, v in finals.items())]
+    rows = ["| pair | method | iterations | seconds | style distance | content distance | structure | noise | copied share |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    finals: dict[tuple[str, str], dict[str, float]] = {}
+    for index, (content_name, style_name) in enumerate(PAIRS):
+        content = Image.open(images_dir / content_name).convert("RGB")
+        style = Image.open(images_dir / style_name).convert("RGB")
+        judge = Judge(engine, images.to_tensor(content), images.to_tensor(style), images.fit_size(*content.size, size))
+        pair = f"{Path(content_name).stem} x {Path(style_name).stem}"
+        traces: dict[str, list[dict[str, float]]] = {}
+        for name, overrides in METHODS.items():
+            base = replace(StyleParams(size=size, snapshot_every=0), **overrides)  # type: ignore[arg-type]
+            n = iterations_for(engine, content, [style], base, budget_s)
+            params = replace(base, iterations=n, snapshot_every=max(1, n // 12), time_budget_s=budget_s * 1.25)
+            traces[name] = trace(engine, judge, content, style, params)
+            # the first pair (the plot's) also shows each method halfway
+            for p in (traces[name][len(traces[name]) // 2], traces[name][-1]) if index == 0 else (traces[name][-1],):
+                rows.append(f"| {pair} | {name} | {p['iteration']:.0f} | {p['seconds']:.1f} | {p['style']:.4f} | {p['content']:.4f} "
+                            f"| {p['structure']:.4f} | {p['noise']:.2f} | {p['copied']:.3f} |")
+            finals[pair, name] = traces[name][-1]
+        if index == 0 and plot_path is not None:
+            plot(traces, plot_path, f"{info.label} · {pair} · {size} px · {budget_s:g} s per method")
+    title = f"{info.label} · {size} px · {budget_s:g} s per method, iterations calibrated to it on this machine"
+    text = "\n".join([head, "", title + " (the first pair: each method's halfway snapshot, then its result; the others: "
+                      "the result).", "", *rows, "", f"Plot (first pair): `{plot_path}`." if plot_path else ""])
+    first = f"{Path(PAIRS[0][0]).stem} x {Path(PAIRS[0][1]).stem}"
+    cleanest = min(METHODS, key=lambda k: finals[first, k]["noise"])
+    ghosts = {name: sum(finals[pair, name]["copied"] for pair, m in finals if m == name) / len(PAIRS) for name in METHODS}
+    least = min(ghosts, key=lambda k: ghosts[k])
+    targets = [f"quality ({size} px, {budget_s:g} s): lowest noise on {first} {cleanest} ({finals[first, cleanest]['noise']:.2f}); "
+               f"least copied (mean over {len(PAIRS)} pairs) {least} ({ghosts[least]:.3f}); "
+               + ", ".join(f"{k} copied {v:.3f}" for k, v in ghosts.items())]
     return text, targets

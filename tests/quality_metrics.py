@@ -61,3 +61,14 @@ def edge_correlation(a: Image.Image, b: Image.Image) -> float:
     x, y = sobel(a), sobel(b.resize(a.size, Image.LANCZOS))
     x, y = x - x.mean(), y - y.mean()
     return float((x * y).sum() / (x.norm() * y.norm()))
+
+
+@torch.no_grad()
+def structure_and_copies(convs: VGGConvs, content: Image.Image, result: Image.Image, style: Image.Image) -> tuple[float, float]:
+    """(structure distance at relu3_3, copied share at relu5_1) of a result (bench/quality.py defines both),
+    the content and the style resized to the result's size."""
+    from bench.quality import GHOST_LAYER, STRUCTURE_LAYER, copied_share, structure_distance
+
+    net = FeatureNet(convs, (STRUCTURE_LAYER, GHOST_LAYER))
+    r, c, s = (net(images.to_tensor(p.resize(result.size, Image.LANCZOS))) for p in (result, content, style))
+    return structure_distance(r[STRUCTURE_LAYER], c[STRUCTURE_LAYER]), copied_share(r[GHOST_LAYER], c[GHOST_LAYER], s[GHOST_LAYER])

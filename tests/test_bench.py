@@ -170,16 +170,32 @@ def test_quality_section_judges_every_method_on_real_features(tmp_path: Path) ->
     plot = tmp_path / "quality.png"
     text, targets = quality.section(SHARED_IMAGES, 48, 2.0, plot)
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert [r[0] for r in rows] == [name for name in METHODS for _ in range(2)]
+    first = [r for r in rows if r[0] == "tubingen x starry_night"]
+    assert [r[1] for r in first] == [name for name in METHODS for _ in range(2)]  # halfway and final
+    assert len(rows) == len(first) + (len(quality.PAIRS) - 1) * len(METHODS)  # the other pairs: the results
+    assert {r[0] for r in rows} == {f"{Path(c).stem} x {Path(s).stem}" for c, s in quality.PAIRS}
     # on a loaded machine the halfway snapshot may be the start (iteration 0, the content itself: distance 0)
-    finals = rows[1::2]
-    assert all(int(r[1]) >= 1 and float(r[3]) > 0 and float(r[4]) > 0 and float(r[5]) > 0 for r in finals), text
-    assert all(0 <= int(h[1]) <= int(f[1]) for h, f in zip(rows[::2], finals, strict=True)), text
-    assert "ImageNet VGG16" in text and targets and "lowest noise" in targets[0]
+    finals = first[1::2] + rows[len(first):]
+    assert all(int(r[2]) >= 1 and float(r[4]) > 0 and float(r[5]) > 0 and float(r[6]) > 0 and float(r[7]) > 0
+               and 0 <= float(r[8]) <= 1 for r in finals), text
+    assert all(0 <= int(h[2]) <= int(f[2]) for h, f in zip(first[::2], first[1::2], strict=True)), text
+    assert "ImageNet VGG16" in text and targets and "lowest noise" in targets[0] and "least copied" in targets[0]
     with Image.open(plot) as picture:
         assert picture.width > 800 and picture.height > 300
     flat = torch.full((1, 3, 16, 16), 0.5)
     assert quality.noise(flat) == 0 and quality.noise(torch.rand(1, 3, 16, 16)) > 10
+
+
+def test_structure_distance_sees_layout_not_colour() -> None:
+    from bench import quality
+
+    g = torch.Generator().manual_seed(5)
+    content = torch.rand(1, 16, 40, 40, generator=g)
+    assert quality.structure_distance(content, content) < 1e-6
+    # a shift common to every place (centred away) and a gain (cosines) leave the layout as it was
+    assert quality.structure_distance(content * 1.7 + 0.3, content) < 1e-5
+    # the layout mirrored (what resembles what, where, changes) is far
+    assert quality.structure_distance(content.flip(-1), content) > 0.2
 
 
 def test_copied_share_counts_positions_nearer_to_the_painting_than_to_the_photo() -> None:

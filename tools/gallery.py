@@ -42,6 +42,7 @@ METHODS: dict[str, dict[str, object]] = {
     "gram-lbfgs": {"style_loss": "gram", "optimizer": "lbfgs", "average": "none", "schedule": "restart"},
     "w2-adam-ema": {"style_loss": "w2", "optimizer": "adam", "average": "ema", "schedule": "warm"},
     "gram-adam-ema": {"style_loss": "gram", "optimizer": "adam", "average": "ema", "schedule": "warm"},
+    "neighbour-lbfgs": {"style_loss": "neighbour", "optimizer": "lbfgs", "average": "none", "schedule": "restart"},
 }
 METHOD_SHEETS = ("gram-lbfgs", "w2-adam-ema")  # full 4 x 3 sheets; every method gets the Tübingen row
 

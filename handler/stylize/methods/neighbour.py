@@ -49,6 +49,11 @@ FLOAT = 4
 CHUNK_ELEMENTS = 1 << 23  # scores per matrix-product block of the search: 32 MiB in fp32
 ROTATIONS = (0, 1, 2, 3)  # quarter turns of the style image when rotations are on
 MASK_KEEP = 0.5  # a style mask keeps a key cell covered at least this much
+# The cosine term is on another scale than the statistics methods' normalised distances: at the same
+# style_weight it barely moved the photo (Tübingen x The Kiss at 256 px came out as the photo, faintly tinted),
+# and x10 stylised it as much as Gram's default does. So one style_weight (and the web app's Strength) means
+# about the same pull whichever method is chosen.
+GAIN = 10.0
 
 
 def hypercolumn_layers(backbone: Backbone, blocks: int) -> tuple[str, ...]:
@@ -124,7 +129,7 @@ def pooled_keys(key_sets: Sequence[Tensor], shares: Sequence[float], limit: int,
 
 
 class _Term:
-    """mean over cells of weight - cos(h, target) (target is the unit target already times its weight)."""
+    """GAIN x the mean over cells of weight - cos(h, target) (target is the unit target already times its weight)."""
 
     def __init__(self, layers: tuple[str, ...], grid: tuple[int, int], target: Tensor, weight: Tensor | float) -> None:
         self.layers, self.grid, self.target, self.weight = layers, grid, target, weight
@@ -132,7 +137,7 @@ class _Term:
     def __call__(self, features: Mapping[str, Tensor]) -> Tensor:
         h = hypercolumns(features, self.layers, self.grid)
         cos = (h * self.target).sum(dim=1, keepdim=True) / h.norm(dim=1, keepdim=True).clamp_min(EPS)
-        return (self.weight - cos).mean(dim=(1, 2, 3))
+        return GAIN * (self.weight - cos).mean(dim=(1, 2, 3))
 
 
 def _unit(rows: Tensor) -> Tensor:
