@@ -263,3 +263,14 @@ def test_memory_model_counts_keys_targets_and_grows_with_size() -> None:
     estimates = [memory.estimate_bytes(StyleParams(style_loss=loss, network="vgg16", size=512), (512, 384), [(512, 512)])
                  for loss in ("gram", "neighbour")]
     assert estimates[1] > estimates[0]
+
+
+def test_a_blank_cell_gives_a_finite_gradient() -> None:
+    """All-zero features at a cell (relu of a flat region can be) have no direction: the gradient stays finite
+    (the norm is clamped before its root, whose derivative at 0 is infinite)."""
+    term = nn_method._Term(("a",), (2, 2), torch.ones(1, 3, 2, 2) / 3**0.5, 1.0)
+    features = torch.rand(1, 3, 2, 2)
+    features[..., 0, 0] = 0
+    features.requires_grad_(True)
+    term({"a": features}).backward()
+    assert features.grad is not None and bool(torch.isfinite(features.grad).all())

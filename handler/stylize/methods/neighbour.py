@@ -9,7 +9,8 @@ the photo's layout, so the painting's layout has no way in.
 
 - **Hypercolumns**: the relu layers of VGG blocks 1..``neighbour_blocks`` (VGG16, 4 blocks: relu1_1 … relu4_3,
   2688 channels), each divided by its channel count (so the 512-channel layers do not own the cosine), resized
-  to one grid of a cell per ``neighbour_stride`` pixels (antialiased bilinear) and concatenated.
+  to one grid of a cell per ``neighbour_stride`` pixels (cell averages; bilinear for the coarser relu4 maps) and
+  concatenated.
 - **Keys**: the style images' hypercolumns at their stage size, optionally also of their 90/180/270° rotations
   (more strokes of every orientation to choose from, so an edge of the photo finds a stroke that follows it);
   a style mask keeps only the cells it covers; several styles are pooled, each contributing keys in proportion
@@ -66,15 +67,26 @@ def grid_size(height: int, width: int, stride: int) -> tuple[int, int]:
     return max(1, round(height / stride)), max(1, round(width / stride))
 
 
+def to_grid(feature: Tensor, grid: tuple[int, int]) -> Tensor:
+    """A layer's map (any dtype) on the hypercolumn grid, fp32: averaged over each cell's pixels where the map is
+    finer (before the fp32 copy, so a bf16 relu1 map is never copied whole), bilinear where it is coarser.
+
+    Why not one antialiased bilinear resize: its forward and backward on the full-size relu1 maps and the
+    upsampled relu4 maps took most of an iteration (0.60 s of forward and backward at 512 px on this 2-core CPU,
+    0.35 s this way)."""
+    h, w = feature.shape[-2:]
+    if (h, w) == grid:
+        return feature.float()
+    if h >= grid[0] and w >= grid[1]:
+        return F.adaptive_avg_pool2d(feature, grid).float()
+    if h <= grid[0] and w <= grid[1]:
+        return F.interpolate(feature.float(), size=grid, mode="bilinear", align_corners=False)
+    return F.interpolate(feature.float(), size=grid, mode="bilinear", align_corners=False, antialias=True)  # finer one way only
+
+
 def hypercolumns(features: Mapping[str, Tensor], layers: Sequence[str], grid: tuple[int, int]) -> Tensor:
-    """B x D x gh x gw: each layer (fp32) divided by its channel count, resized to ``grid``, concatenated."""
-    parts = []
-    for name in layers:
-        f = features[name].float()
-        if tuple(f.shape[-2:]) != grid:
-            f = F.interpolate(f, size=grid, mode="bilinear", align_corners=False, antialias=True)
-        parts.append(f / f.shape[1])
-    return torch.cat(parts, dim=1)
+    """B x D x gh x gw: each layer (fp32) divided by its channel count, on ``grid`` (:func:`to_grid`), concatenated."""
+    return torch.cat([to_grid(features[name], grid) / features[name].shape[1] for name in layers], dim=1)
 
 
 def _rows(columns: Tensor) -> Tensor:
@@ -135,8 +147,19 @@ class _Term:
         self.layers, self.grid, self.target, self.weight = layers, grid, target, weight
 
     def __call__(self, features: Mapping[str, Tensor]) -> Tensor:
-        h = hypercolumns(features, self.layers, self.grid)
-        cos = (h * self.target).sum(dim=1, keepdim=True) / h.norm(dim=1, keepdim=True).clamp_min(EPS)
+        # The hypercolumn's dot with the target and its squared norm, summed layer by layer: the same value as
+        # cos(hypercolumns(...), target) without the concatenated copy (2688 channels x the grid): 0.89 -> 0.61 s
+        # forward and backward at 512 px on this 2-core CPU, with to_grid 0.35 s.
+        dot: Tensor | float = 0.0
+        square: Tensor | float = 0.0
+        start = 0
+        for name in self.layers:
+            f = to_grid(features[name], self.grid)
+            channels = f.shape[1]
+            dot = dot + (f * self.target[:, start:start + channels]).sum(dim=1, keepdim=True) / channels
+            square = square + f.square().sum(dim=1, keepdim=True) / channels**2
+            start += channels
+        cos = dot / torch.as_tensor(square).clamp_min(EPS * EPS).sqrt()  # clamped before the root (infinite slope at 0): a blank cell gets no NaN
         return GAIN * (self.weight - cos).mean(dim=(1, 2, 3))
 
 
