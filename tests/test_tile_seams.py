@@ -2,10 +2,10 @@
 by side, pasted, never moved), on seeded random-init VGG19 (unit-test speed; the real-feature figures are in
 docs/benchmarks.md#big-pictures).
 
-The seam metric: the squared colour gradient across a border line, averaged along the line, against the same
-average over interior lines at the same phase of the network's 16 px pooling grid (the network's own pattern
-repeats every 16 px, so only like is compared with like). A seam is a line whose energy is off the interior's,
-higher (an edge) or lower (a pale, under-stylised rim).
+The seam metric (bench/seams.py, which also runs it on real features): the squared colour gradient across a border
+line, averaged along the line, against the same average over interior lines at the same phase of the network's
+16 px pooling grid. A seam is a line whose energy is off the interior's, higher (an edge) or lower (a pale,
+under-stylised rim).
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from stylize import Engine, StyleParams, precision, tiles, weights
 from stylize.objective import Objective
 from torch import Tensor
 
+from bench.seams import seam_ratio
+
 SIZE = 128
 SETTINGS = tiles.TileSettings(threshold_pixels=64 * 64, tile=64, overlap=16, margin=16, steps=3, style_side=SIZE)
 # layers up to relu3_1: a quick network pass, still a 40+ px receptive field for the tile borders to show in
 PARAMS = StyleParams(size=SIZE, iterations=12, snapshot_every=0, multiscale=False, style_weight=100.0,
                      content_layers=("relu3_1",), style_layers=("relu1_1", "relu2_1", "relu3_1"))
-PHASE = 16
 
 
 def _content() -> Image.Image:
@@ -70,25 +71,6 @@ def _run(tiling: tiles.TileSettings | None) -> Outcome:
 @pytest.fixture(scope="module")
 def outcomes() -> dict[str, Outcome]:
     return {"tiled": _run(SETTINGS), "naive": _run(SETTINGS.naive()), "untiled": _run(None)}
-
-
-def seam_ratio(image: Tensor, xs: list[int], ys: list[int], keep: int = 3) -> float:
-    """Mean gradient energy across the border lines over the mean of interior lines at the same phases."""
-    border, interior = [], []
-    dx = (image[:, :, 1:] - image[:, :, :-1]).square().sum(0).mean(0)  # [i]: between columns i and i + 1
-    dy = (image[:, 1:, :] - image[:, :-1, :]).square().sum(0).mean(1)
-    for energy, lines in ((dx, xs), (dy, ys)):
-        index = torch.arange(energy.numel())
-        far = torch.ones(energy.numel(), dtype=torch.bool)
-        for line in lines:
-            far &= (index - (line - 1)).abs() > keep
-        for line in lines:
-            same = far & ((index - (line - 1)) % PHASE == 0)
-            if same.any():
-                border.append(energy[line - 1])
-                interior.append(energy[same].mean())
-    assert border, "no border line to measure"
-    return float(torch.stack(border).mean() / torch.stack(interior).mean())
 
 
 def test_tiled_borders_carry_the_interiors_gradient_energy(outcomes: dict[str, Outcome]) -> None:
