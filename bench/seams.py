@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, out in outcomes.items():
         ratios[name] = seam_ratio(out.image.float(), *out.borders)
         print(f"{name}: seam ratio {ratios[name]:.3f}, {out.seconds:.0f} s, borders x {out.borders[0]} y {out.borders[1]}", flush=True)
-    # crops around the naive grid's first crossing, where a fixed seam would sit, 2x enlarged
+    # crops around the naive grid's first crossing, where a fixed seam would sit, 3x enlarged
     x, y = outcomes["naive"].borders[0][0], outcomes["naive"].borders[1][0]
     box = (x - 48, y - 48, x + 48, y + 48)
     crops = [images.to_pil(outcomes[n].image).crop(box).resize((288, 288), Image.NEAREST) for n in outcomes]

@@ -10,16 +10,14 @@ under-stylised rim).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 import torch
 from PIL import Image
 from stylize import Engine, StyleParams, precision, tiles, weights
 from stylize.objective import Objective
-from torch import Tensor
 
-from bench.seams import seam_ratio
+from bench import seams
+from bench.seams import Outcome, seam_ratio
 
 SIZE = 128
 SETTINGS = tiles.TileSettings(threshold_pixels=64 * 64, tile=64, overlap=16, margin=16, steps=3, style_side=SIZE)
@@ -44,28 +42,11 @@ def _style() -> Image.Image:
     return Image.fromarray((picture.permute(1, 2, 0) * 255).byte().numpy(), "RGB")
 
 
-@dataclass
-class Outcome:
-    image: Tensor  # 3 x H x W
-    borders: tuple[list[int], list[int]]  # inner tile borders (x, y) over every pass
-
-
 def _run(tiling: tiles.TileSettings | None) -> Outcome:
     state, info = weights.obtain("random", seed=0)
     engine = Engine(state, info, "cpu", auto=precision.Resolution("fp32", "test"),
                     tiling=tiling or tiles.TileSettings(threshold_pixels=10**9))
-    run = engine.start(engine.job(_content(), [_style()], PARAMS))
-    xs: set[int] = set()
-    ys: set[int] = set()
-    snaps = []
-    while not run.finished:
-        snaps += run.step(0.0)
-        stage = run._stage  # the tiled stage's grids, to know where its borders were
-        if isinstance(stage, tiles.TiledStage):
-            for grid in stage.grids:
-                xs |= {v for b in grid for v in (b.x0, b.x1) if 0 < v < SIZE}
-                ys |= {v for b in grid for v in (b.y0, b.y1) if 0 < v < SIZE}
-    return Outcome(snaps[-1].image, (sorted(xs), sorted(ys)))
+    return seams.run(engine, _content(), _style(), PARAMS)
 
 
 @pytest.fixture(scope="module")
