@@ -176,32 +176,33 @@ def test_job_posts_carry_the_client_address_the_front_saw(front: Nginx, upstream
     assert upstream.headers_seen[before]["x-real-ip"] == "127.0.0.1"  # not what the client claimed
 
 
-def test_status_polling_floods_are_rate_limited(upstream: FakeUpstream, kept_job: str, results_dir: Path,
-                                               tmp_path: Path) -> None:
+@pytest.fixture
+def fresh_front(upstream: FakeUpstream, results_dir: Path, tmp_path: Path) -> Iterator[Nginx]:
+    """A front of this test's own over the same upstream and store (fresh rate-limit buckets)."""
+    proxy = nginx_render.start(upstream.url.removeprefix("http://"), tmp_path, results=results_dir)
+    try:
+        yield proxy
+    finally:
+        nginx_render.stop(proxy.process)
+
+
+def test_status_polling_floods_are_rate_limited(fresh_front: Nginx, kept_job: str) -> None:
     # A front of its own: the flood empties the address's bucket, which would refuse the shared front's
     # later status and preview requests (seen in CI: a 404 test answered 429).
-    own = nginx_render.start(upstream.url.removeprefix("http://"), tmp_path, results=results_dir)
-    try:
-        # Poll until refused (not a fixed count, and no extra request afterwards: on a slow machine the
-        # bucket refills between requests). The burst of 20 is served first.
-        answers: list[httpx.Response] = []
-        while len(answers) < 400 and (not answers or answers[-1].status_code == 200):
-            answers.append(httpx.get(f"{own.url}/results/{kept_job}/status.json", timeout=10))
-        limited = answers[-1]
-        assert limited.status_code == 429 and limited.headers["retry-after"], [r.status_code for r in answers]
-        assert len(answers) > 20, len(answers)
-    finally:
-        nginx_render.stop(own.process)
+    # Poll until refused (not a fixed count, and no extra request afterwards: on a slow machine the
+    # bucket refills between requests). The burst of 20 is served first.
+    answers: list[httpx.Response] = []
+    while len(answers) < 400 and (not answers or answers[-1].status_code == 200):
+        answers.append(httpx.get(f"{fresh_front.url}/results/{kept_job}/status.json", timeout=10))
+    limited = answers[-1]
+    assert limited.status_code == 429 and limited.headers["retry-after"], [r.status_code for r in answers]
+    assert len(answers) > 20, len(answers)
 
 
-def test_a_restarted_front_loses_nothing(upstream: FakeUpstream, kept_job: str, results_dir: Path, tmp_path: Path) -> None:
+def test_a_restarted_front_loses_nothing(fresh_front: Nginx, kept_job: str) -> None:
     """The front holds no state: a fresh one over the same store serves the same status."""
-    fresh = nginx_render.start(upstream.url.removeprefix("http://"), tmp_path, results=results_dir)
-    try:
-        r = httpx.get(f"{fresh.url}/results/{kept_job}/status.json", timeout=10)
-        assert r.status_code == 200 and r.json()["id"] == kept_job
-    finally:
-        nginx_render.stop(fresh.process)
+    r = httpx.get(f"{fresh_front.url}/results/{kept_job}/status.json", timeout=10)
+    assert r.status_code == 200 and r.json()["id"] == kept_job
 
 
 def test_a_deleted_file_of_a_result_is_a_404_labelled_json(front: Nginx, results_dir: Path) -> None:
