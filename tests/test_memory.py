@@ -82,8 +82,9 @@ MEASURE = textwrap.dedent("""
     content, style = Image.new("RGB", (96, 72), (120, 80, 40)), Image.effect_noise((96, 96), 60).convert("RGB")
     params = StyleParams(size=96, iterations=104, snapshot_every=0, multiscale=False, precision=sys.argv[1],
                          **json.loads(sys.argv[2]))
-    # lazy initialisation (the kernels of this precision and method, their library pages) outside the measurement:
-    # a warm-up in another precision once let a full run measure 95 MB against 75-79 MB alone
+    # lazy initialisation (the kernels of this precision and method, their library pages) outside the measurement;
+    # with the warm-up in another precision a full run once measured 95 MB against 75-79 MB alone (the likely
+    # cause, not proven)
     for _ in engine.run(engine.job(content, [style], replace(params, size=32, iterations=2))):
         pass
     gc.collect()
