@@ -119,8 +119,13 @@ def queries_of(ctx: StageContext) -> torch.Tensor:
         return nn_method._rows(nn_method.hypercolumns(ctx.features(ctx.content), ctx.layers, grid))
 
 
+def one_target(grid: tuple[int, int], target: torch.Tensor) -> nn_method._Term:
+    """A term of layer "a" whose every cell's target is ``target``."""
+    return nn_method._Term(("a",), grid, [nn_method._Part(target[None], torch.zeros(grid, dtype=torch.long), None)])
+
+
 def target_rows(term: nn_method._Term) -> torch.Tensor:
-    return term.target[0].flatten(1).T
+    return term.targets()[0][0].flatten(1).T
 
 
 @pytest.mark.parametrize("rotations", [True, False])
@@ -149,7 +154,7 @@ def test_loss_is_zero_at_the_target_and_decreases_through_a_run(eng16: Engine) -
     style = [s.losses["style"] for s in snaps]
     assert style[-1] < 0.8 * style[0], style
     # 1 - cos against itself: the term of an image whose hypercolumns are the targets is 0
-    term = nn_method._Term(("a",), (4, 4), torch.ones(1, 3, 4, 4) / 3**0.5, 1.0)
+    term = one_target((4, 4), torch.ones(3) / 3**0.5)
     assert abs(float(term({"a": torch.full((1, 3, 4, 4), 2.0)}))) < 1e-5  # fp32 rounding of the cosine, x GAIN
     # and GAIN x the mean of 1 - cos elsewhere: orthogonal hypercolumns give exactly GAIN
     orthogonal = torch.tensor([1.0, -1.0, 0.0]).view(1, 3, 1, 1).expand(1, 3, 4, 4)
@@ -207,7 +212,7 @@ def test_regions_match_each_style_only_against_its_own_keys(eng16: Engine) -> No
         # each region's queries alone are centred by their own mean, as the engine searches them
         expected = nn_method._unit(keys[nn_method.nearest(q, keys)])
         torch.testing.assert_close(rows[:, columns].reshape(-1, queries.shape[1]), expected)
-    assert torch.equal(term.weight, torch.ones(1, 1, 8, 8))
+    assert torch.equal(term.targets()[1], torch.ones(1, 1, 8, 8))
 
 
 def test_uncovered_cells_have_no_style_loss(eng16: Engine) -> None:
@@ -215,7 +220,7 @@ def test_uncovered_cells_have_no_style_loss(eng16: Engine) -> None:
     half = torch.zeros(1, 1, 32, 32)
     half[..., :16] = 1
     term = get("neighbour").prepare(stage(eng16, [images.to_tensor(style_image(24))], content, coverage=[half]))
-    assert float(term.weight[..., 4:].abs().sum()) == 0 and float(target_rows(term).reshape(8, 8, -1)[:, 4:].abs().sum()) == 0
+    assert float(term.targets()[1][..., 4:].abs().sum()) == 0 and float(target_rows(term).reshape(8, 8, -1)[:, 4:].abs().sum()) == 0
 
 
 def test_a_style_mask_keeps_only_its_cells(eng16: Engine) -> None:
@@ -255,22 +260,84 @@ def test_its_params_appear_in_the_schema_only_for_it() -> None:
 def test_memory_model_counts_keys_targets_and_grows_with_size() -> None:
     base = StyleParams(style_loss="neighbour", network="vgg16")
     method = get("neighbour")
-    small, large = (method.state_bytes(StyleParams(style_loss="neighbour", size=s), VGG16, s * s, 1) for s in (256, 512))
+    small, large = (method.state_bytes(base, VGG16, s * s, 1, s * s, s * s) for s in (256, 512))
     assert small < large
-    assert method.state_bytes(base, VGG16, 512 * 512, 1) > 5 * (512 // 4) ** 2 * 2688 * 4  # the targets and the iteration's columns
+    assert large > 5 * (512 // 4) ** 2 * 2688 * 4  # the targets and the iteration's columns
     fewer = StyleParams(style_loss="neighbour", neighbour_rotations=False)
-    assert method.state_bytes(fewer, VGG16, 512 * 512, 1) < method.state_bytes(base, VGG16, 512 * 512, 1)
+    # a 256 px style: 4097 cells, four turns of it 16 388, capped at neighbour_keys
+    assert method.state_bytes(fewer, VGG16, 256 * 256, 1, 512 * 512, 512 * 512) < method.state_bytes(base, VGG16, 256 * 256, 1, 512 * 512, 512 * 512)
     estimates = [memory.estimate_bytes(StyleParams(style_loss=loss, network="vgg16", size=512), (512, 384), [(512, 512)])
                  for loss in ("gram", "neighbour")]
     assert estimates[1] > estimates[0]
 
 
+def test_a_tiled_stage_costs_its_tiles_columns_and_an_index_per_cell() -> None:
+    """Tiled, what grows with the stage is one key index per cell, not a hypercolumn per cell."""
+    method, params = get("neighbour"), StyleParams(style_loss="neighbour", network="vgg16")
+    tile = 640 * 640
+    at_2048, at_4096 = (method.state_bytes(params, VGG16, 1024 * 1024, 1, s * s * 3 // 4, tile) for s in (2048, 4096))
+    cells_added = (4096**2 - 2048**2) * 3 // 4 // 16
+    assert at_4096 - at_2048 == pytest.approx(cells_added * 8, rel=0.01)
+    assert at_2048 < method.state_bytes(params, VGG16, 1024 * 1024, 1, 2048 * 1536, 2048 * 1536) / 4  # a 640 px tile: 1/7.7 of the cells
+
+
 def test_a_blank_cell_gives_a_finite_gradient() -> None:
     """All-zero features at a cell (relu of a flat region can be) have no direction: the gradient stays finite
     (the norm is clamped before its root, whose derivative at 0 is infinite)."""
-    term = nn_method._Term(("a",), (2, 2), torch.ones(1, 3, 2, 2) / 3**0.5, 1.0)
+    term = one_target((2, 2), torch.ones(3) / 3**0.5)
     features = torch.rand(1, 3, 2, 2)
     features[..., 0, 0] = 0
     features.requires_grad_(True)
     term({"a": features}).backward()
     assert features.grad is not None and bool(torch.isfinite(features.grad).all())
+
+
+# -- tiled stages ----------------------------------------------------------------------------------------
+
+def test_a_tile_s_term_holds_the_targets_of_its_cells_and_scores_them_as_the_whole_does() -> None:
+    g = torch.Generator().manual_seed(3)
+    keys = nn_method._unit(torch.randn(20, 64, generator=g))
+    grid = (6, 8)  # a 32 x 24 px stage, 4 px cells
+    term = nn_method._Term(("relu1_1",), grid, [nn_method._Part(keys, torch.randint(0, 20, grid, generator=g), None)])
+    features = torch.rand(1, 64, 24, 32, generator=g)
+    box = (8, 4, 24, 20)  # x0, y0, x1, y1: cells 1..4 down, 2..5 across
+    tile = term.within(box, (32, 24))
+    assert tile.grid == (4, 4)
+    torch.testing.assert_close(tile.targets()[0], term.targets()[0][..., 1:5, 2:6])
+    whole = nn_method.to_grid(features, grid)[..., 1:5, 2:6] / 64
+    cos = (whole * term.targets()[0][..., 1:5, 2:6]).sum(1) / 64 / (whole.square().sum(1) / 64**2).sqrt()
+    expected = nn_method.GAIN * (1 - cos).mean()
+    torch.testing.assert_close(tile({"relu1_1": features[..., 4:20, 8:24]}), expected.view(1))
+
+
+@pytest.mark.parametrize("regions", [False, True])
+def test_one_piece_covering_the_stage_gives_the_untiled_targets(eng16: Engine, regions: bool) -> None:
+    """The tiled path (two passes, queries centred on the stage's mean) is the untiled search when one piece is all."""
+    content = images.to_tensor(content_image(40, 32))
+    styles = [images.to_tensor(style_image(28)), red_stripes(28)]
+    left = torch.zeros(1, 1, 32, 40)
+    left[..., :20] = 1
+    coverage = [left, 1 - left] if regions else None
+    whole = get("neighbour").prepare(stage(eng16, styles, content, coverage=coverage))
+    one = (0, 0, 40, 32)
+    piece = stage(eng16, styles, content, coverage=coverage)
+    pieced = get("neighbour").prepare(StageContext(**{**piece.__dict__, "pieces": [(one, one)]}))
+    for a, b in zip(whole.parts, pieced.parts, strict=True):
+        assert torch.equal(a.index, b.index)
+
+
+def test_tiled_targets_agree_with_the_whole_stage_s_where_tiles_see_a_margin(eng16: Engine) -> None:
+    """Seeded random VGG16, a 96 x 64 stage in 48 px tiles: the share of cells whose key is the untiled one was
+    0.53 with no margin, 0.92 with 16 px and 1.0 with 32 px (a crop's padded rim changes its deep features)."""
+    from stylize import tiles
+
+    content = images.to_tensor(content_image(96, 64))
+    ctx = stage(eng16, [images.to_tensor(style_image(48))], content)
+    whole = get("neighbour").prepare(ctx).parts[0].index
+    same = {}
+    for margin in (0, 16):
+        pieces = tiles.pieces((96, 64), tiles.TileSettings(threshold_pixels=1, tile=48, overlap=8, margin=margin))
+        assert len(pieces) == 6
+        tiled = get("neighbour").prepare(StageContext(**{**ctx.__dict__, "pieces": pieces})).parts[0].index
+        same[margin] = float((whole == tiled).float().mean())
+    assert same[16] > 0.85 and same[16] > same[0] + 0.2, same

@@ -35,7 +35,7 @@ class ChannelMeans(StyleMethod):
                        / (targets[k].abs().pow(power).sum(-1) + 1e-8) for k, w in zip(stage.layers, stage.layer_weights))
         return term
 
-    def state_bytes(self, params, backbone, style_pixels, styles):
+    def state_bytes(self, params, backbone, style_pixels, styles, stage_pixels, seen_pixels):
         return 12345
 
 METHOD = ChannelMeans()

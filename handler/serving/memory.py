@@ -70,7 +70,7 @@ def _stage_bytes(params: StyleParams, backbone: backbones.Backbone, mode: str, w
     style_pixels = max((images.fit_size(sw, sh, style_side)[0] * images.fit_size(sw, sh, style_side)[1]
                         for sw, sh in style_whs), default=0)
     targets = style_pixels * backbone.style_forward_bytes_per_pixel[mode]
-    method = methods.get(params.style_loss).state_bytes(params, backbone, style_pixels, len(style_whs))
+    method = methods.get(params.style_loss).state_bytes(params, backbone, style_pixels, len(style_whs), w * h, pixels)
     return int(max(optimise, targets) + method)
 
 

@@ -340,8 +340,10 @@ class Run:
     def _objective(self, wh: tuple[int, int], start: Tensor, content_targets: bool = True) -> Objective:
         params, job = self.params, self.job
         style_side = style_side_read(max(wh), params.style_scale)
+        pieces = None
         if self.tiling is not None and self.tiling.applies(wh):  # the whole style image, at most this big
             style_side = min(style_side, self.tiling.style_side)
+            pieces = tiles.pieces(wh, self.tiling)
         styles = [images.resize(s, images.fit_size(s.shape[-1], s.shape[-2], style_side)).contiguous() for s in self.styles]
         device = self.engine.device
         coverage, own = None, [None] * len(styles)
@@ -361,7 +363,7 @@ class Run:
                              layer_weights=params.normalised_layer_weights() if style_layers == params.style_layers
                              else (1 / len(style_layers),) * len(style_layers),
                              styles=styles, blend=self.blend, coverage=coverage, style_masks=own, features=features,
-                             content=content, start=start)
+                             content=content, start=start, pieces=pieces)
         weights = (params.content_weight, params.style_weight, params.tv_weight)
         return Objective(net, params.content_layers, content, self.method.prepare(stage), weights, self.mode,
                          content_targets=content_targets)

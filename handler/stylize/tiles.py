@@ -136,6 +136,12 @@ def grid(wh: tuple[int, int], settings: TileSettings, offset: tuple[int, int]) -
     return [Box(x0, y0, x1, y1) for y0, y1 in ys for x0, x1 in xs]
 
 
+def pieces(wh: tuple[int, int], settings: TileSettings) -> list[tuple[Box, Box]]:
+    """A stage's unshifted tiles as (core, seen) boxes: what a style method that reads the stage's own images
+    passes through the network one at a time (:class:`~stylize.methods.StageContext`)."""
+    return [(box, context(box, wh, settings.margin)) for box in grid(wh, settings, (0, 0))]
+
+
 def random_offset(settings: TileSettings, generator: torch.Generator) -> tuple[int, int]:
     """A grid offset in whole ALIGN cells below the stride (0 when shifting is off)."""
     cells = (settings.tile - settings.overlap) // ALIGN  # offsets over a whole stride: borders anywhere

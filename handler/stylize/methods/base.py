@@ -13,7 +13,7 @@ and so appear in the schema, the capabilities, the CLI, the client and the web a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..backbones import Backbone
 
 FeaturePass = Callable[[Tensor], dict[str, Tensor]]
+Box = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class StageContext:
     features: FeaturePass  # the stage's network pass (the run's arithmetic applied); wrap in no_grad for targets
     content: Tensor  # the content image at this stage's size
     start: Tensor  # the image this stage starts from
+    # A tiled stage (stylize.tiles): (core, seen) pixel boxes (x0, y0, x1, y1) covering it, for a method that reads the
+    # stage's own images through the network: the whole stage is too big to pass at once, so pass each seen box
+    # (the core and its margin: a crop's padded rim differs) and keep what falls in its core. None: it fits at once.
+    pieces: Sequence[tuple[Box, Box]] | None = None
 
 
 class StyleTerm(Protocol):
@@ -67,9 +72,10 @@ class StyleMethod(ABC):
         """Targets for one stage (computed once, without gradient) and the term that compares against them."""
 
     @abstractmethod
-    def state_bytes(self, params: Any, backbone: Backbone, style_pixels: int, styles: int) -> int:
+    def state_bytes(self, params: Any, backbone: Backbone, style_pixels: int, styles: int, stage_pixels: int, seen_pixels: int) -> int:
         """Bytes it keeps for one stage beyond the network's activations (targets, keys, work matrices);
-        ``style_pixels`` is the largest scaled style image's pixel count."""
+        ``style_pixels`` is the largest scaled style image's pixel count, ``stage_pixels`` the stage's and
+        ``seen_pixels`` what the network sees at once (the stage, or a tile and its margins)."""
 
     def probe(self) -> dict[str, Any]:
         """Parameters for the worker's start-up speed probe of this method (its per-iteration overhead)."""

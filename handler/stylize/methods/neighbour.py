@@ -30,8 +30,9 @@ It reads its own layers, not ``style_layers``; per-layer weights mean nothing to
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -94,18 +95,20 @@ def _rows(columns: Tensor) -> Tensor:
     return columns[0].flatten(1).T
 
 
-def _centred_unit(rows: Tensor, dtype: torch.dtype) -> Tensor:
-    centred = rows - rows.mean(dim=0, keepdim=True)
+def _centred_unit(rows: Tensor, dtype: torch.dtype, mean: Tensor | None = None) -> Tensor:
+    centred = rows - (rows.mean(dim=0, keepdim=True) if mean is None else mean)
     return (centred / centred.norm(dim=1, keepdim=True).clamp_min(EPS)).to(dtype)
 
 
-def nearest(queries: Tensor, keys: Tensor, chunk_elements: int = CHUNK_ELEMENTS, dtype: torch.dtype = torch.float32) -> Tensor:
-    """Index into ``keys`` (m x D) of each query's (n x D) nearest key by centred cosine distance.
+def nearest(queries: Tensor, keys: Tensor, chunk_elements: int = CHUNK_ELEMENTS, dtype: torch.dtype = torch.float32,
+            query_mean: Tensor | None = None) -> Tensor:
+    """Index into ``keys`` (m x D) of each query's (n x D) nearest key by centred cosine distance (queries centred
+    on ``query_mean`` when given: the mean of a larger set they are part of, e.g. a whole tiled stage).
 
     Blocks of at most ``chunk_elements`` scores: queries in row chunks and, when one row of scores would not
     fit, keys in column chunks with a running best. Equal keys in different column chunks may score a rounding apart,
     so of several copies of one key any may be picked (the same target row)."""
-    q, k = _centred_unit(queries, dtype), _centred_unit(keys, dtype)
+    q, k = _centred_unit(queries, dtype, query_mean), _centred_unit(keys, dtype)
     n, m = q.shape[0], k.shape[0]
     cols = max(1, min(m, chunk_elements))
     rows = max(1, chunk_elements // cols)
@@ -140,13 +143,74 @@ def pooled_keys(key_sets: Sequence[Tensor], shares: Sequence[float], limit: int,
     return torch.cat([_subsample(rows, max(1, int(s * scale)), generator) for rows, s in live])
 
 
-class _Term:
-    """GAIN x the mean over cells of weight - cos(h, target) (target is the unit target already times its weight)."""
+@dataclass(frozen=True)
+class _Part:
+    """One set of targets over the stage's grid: each cell's key (an index into ``keys``, unit rows) and, with
+    regions, the cell's weight for this style (None: weight 1 everywhere)."""
 
-    def __init__(self, layers: tuple[str, ...], grid: tuple[int, int], target: Tensor, weight: Tensor | float) -> None:
-        self.layers, self.grid, self.target, self.weight = layers, grid, target, weight
+    keys: Tensor  # m x D, unit rows
+    index: Tensor  # gh x gw, long
+    weight: Tensor | None  # gh x gw or None
+
+    def cut(self, cells: _Cells) -> _Part:
+        return _Part(self.keys, cells.of(self.index), None if self.weight is None else cells.of(self.weight))
+
+
+class _Cells(NamedTuple):
+    """A block of grid cells, rows y0:y1 and columns x0:x1."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+    def of(self, grid: Tensor) -> Tensor:
+        return grid[..., self.y0:self.y1, self.x0:self.x1]
+
+
+def cells_of(box: tuple[int, int, int, int], wh: tuple[int, int], grid: tuple[int, int]) -> _Cells:
+    """The cells of ``grid`` (over a ``wh`` image) that a pixel box (x0, y0, x1, y1) covers, at least one each way."""
+    sx, sy = wh[0] / grid[1], wh[1] / grid[0]
+    x0, y0 = min(grid[1] - 1, round(box[0] / sx)), min(grid[0] - 1, round(box[1] / sy))
+    return _Cells(y0, max(y0 + 1, min(grid[0], round(box[3] / sy))), x0, max(x0 + 1, min(grid[1], round(box[2] / sx))))
+
+
+class _Term:
+    """GAIN x the mean over cells of weight - cos(h, target), where the target of a cell is the weighted sum of its
+    parts' keys. The targets are kept as key indices and gathered on first use, so a tiled stage's term holds
+    an index per cell of the whole stage and gathers only a tile's targets (:meth:`within`)."""
+
+    def __init__(self, layers: tuple[str, ...], grid: tuple[int, int], parts: list[_Part]) -> None:
+        self.layers, self.grid, self.parts = layers, grid, parts
+        self._gathered: tuple[Tensor, Tensor | float] | None = None
+
+    def within(self, box: tuple[int, int, int, int], wh: tuple[int, int]) -> _Term:
+        """The term of one tile (x0, y0, x1, y1, margins included) of a ``wh`` stage: its cells' targets only."""
+        cells = cells_of(box, wh, self.grid)
+        return _Term(self.layers, (cells.y1 - cells.y0, cells.x1 - cells.x0), [part.cut(cells) for part in self.parts])
+
+    def targets(self) -> tuple[Tensor, Tensor | float]:
+        """1 x D x gh x gw targets (each the unit target times its weight) and the cells' weights (1 x 1 x gh x gw, or 1.0)."""
+        if self._gathered is None:
+            if len(self.parts) == 1 and self.parts[0].weight is None:
+                part = self.parts[0]
+                target = part.keys[part.index.flatten()]
+                weight: Tensor | float = 1.0
+            else:
+                target = torch.zeros(self.grid[0] * self.grid[1], self.parts[0].keys.shape[1], device=self.parts[0].keys.device)
+                weight = torch.zeros(self.grid[0] * self.grid[1], 1, device=target.device)
+                for part in self.parts:
+                    w = torch.ones(self.grid, device=target.device) if part.weight is None else part.weight
+                    cells = (w.flatten() > 0).nonzero().flatten()
+                    if cells.numel():
+                        target[cells] += w.flatten()[cells, None] * part.keys[part.index.flatten()[cells]]
+                        weight[cells] += w.flatten()[cells, None]
+                weight = weight.T.reshape(1, 1, *self.grid)
+            self._gathered = target.T.reshape(1, -1, *self.grid).contiguous(), weight
+        return self._gathered
 
     def __call__(self, features: Mapping[str, Tensor]) -> Tensor:
+        target, weight = self.targets()
         # The hypercolumn's dot with the target and its squared norm, summed layer by layer: the same value as
         # cos(hypercolumns(...), target) without the concatenated copy (2688 channels x the grid): 0.89 -> 0.61 s
         # forward and backward at 512 px on this 2-core CPU, with to_grid 0.35 s.
@@ -156,15 +220,77 @@ class _Term:
         for name in self.layers:
             f = to_grid(features[name], self.grid)
             channels = f.shape[1]
-            dot = dot + (f * self.target[:, start:start + channels]).sum(dim=1, keepdim=True) / channels
+            dot = dot + (f * target[:, start:start + channels]).sum(dim=1, keepdim=True) / channels
             square = square + f.square().sum(dim=1, keepdim=True) / channels**2
             start += channels
         cos = dot / torch.as_tensor(square).clamp_min(EPS * EPS).sqrt()  # clamped before the root (infinite slope at 0): a blank cell gets no NaN
-        return GAIN * (self.weight - cos).mean(dim=(1, 2, 3))
+        return GAIN * (weight - cos).mean(dim=(1, 2, 3))
 
 
 def _unit(rows: Tensor) -> Tensor:
     return rows / rows.norm(dim=1, keepdim=True).clamp_min(EPS)
+
+
+class _Matcher:
+    """Each cell's nearest key, from the hypercolumns of ``mix x photo + (1 - mix) x start image`` (the queries).
+
+    A stage that fits the network is read at once. A tiled stage (``stage.pieces``) is read piece by piece,
+    twice: first for each key set's query mean over its cells (the centring of :func:`nearest` is over the
+    whole stage, as untiled), then to match; so no whole-stage feature map or query set is ever held."""
+
+    def __init__(self, stage: StageContext, layers: tuple[str, ...], grid: tuple[int, int]) -> None:
+        self.stage, self.layers, self.grid = stage, layers, grid
+        mix = stage.params.neighbour_content_mix
+        self.image = mix * stage.content + (1 - mix) * stage.start.to(stage.content.dtype)
+        self.wh = (self.image.shape[-1], self.image.shape[-2])
+        self.search = torch.float32
+
+    def _pieces(self) -> Iterator[tuple[_Cells, Tensor]]:
+        """(cells, their query rows) covering the grid; tiled pieces overlap (a later piece's rows win)."""
+        pieces = self.stage.pieces or [((0, 0, *self.wh), (0, 0, *self.wh))]
+        for core, seen in pieces:
+            outer, inner = cells_of(seen, self.wh, self.grid), cells_of(core, self.wh, self.grid)
+            x0, y0, x1, y1 = seen
+            features = self.stage.features(self.image[..., y0:y1, x0:x1].contiguous())
+            # the search in the run's arithmetic: bf16 halves its time on CPUs with bf16 units and only reorders
+            # near-ties (98 % of random 2688-d queries pick the same key as fp32)
+            self.search = torch.bfloat16 if next(iter(features.values())).dtype == torch.bfloat16 else torch.float32
+            columns = hypercolumns(features, self.layers, (outer.y1 - outer.y0, outer.x1 - outer.x0))
+            own = columns[..., inner.y0 - outer.y0:inner.y1 - outer.y0, inner.x0 - outer.x0:inner.x1 - outer.x0]
+            yield inner, _rows(own)
+
+    def indices(self, keys: Sequence[Tensor], covers: Sequence[Tensor | None]) -> list[Tensor]:
+        """Per key set, each cell's key (gh x gw; cells its cover leaves out keep 0 and weigh nothing)."""
+        out = [torch.zeros(self.grid, dtype=torch.long, device=k.device) for k in keys]
+        means: list[Tensor | None] = [None] * len(keys)
+        if self.stage.pieces is not None:
+            means = self._means(covers)
+        for cells, rows in self._pieces():
+            for k, cover, mean, index in zip(keys, covers, means, out, strict=True):
+                chosen = torch.arange(rows.shape[0], device=rows.device) if cover is None else (cells.of(cover).flatten() > 0).nonzero().flatten()
+                if chosen.numel():
+                    found = nearest(rows[chosen], k, dtype=self.search, query_mean=mean)
+                    _put(index, cells, chosen, found)
+        return out
+
+    def _means(self, covers: Sequence[Tensor | None]) -> list[Tensor | None]:
+        sums: list[Tensor | float] = [0.0] * len(covers)
+        counts = [0] * len(covers)
+        counted = torch.zeros(self.grid, dtype=torch.bool)
+        for cells, rows in self._pieces():
+            new = ~cells.of(counted).flatten().to(rows.device)
+            cells.of(counted).fill_(True)
+            for i, cover in enumerate(covers):
+                chosen = new if cover is None else new & (cells.of(cover).flatten() > 0)
+                sums[i] = sums[i] + rows[chosen].sum(dim=0)
+                counts[i] += int(chosen.sum())
+        return [s / c if c else None for s, c in zip(sums, counts, strict=True)]  # type: ignore[misc]
+
+
+def _put(index: Tensor, cells: _Cells, chosen: Tensor, found: Tensor) -> None:
+    block = cells.of(index).flatten()  # a copy where the block is not contiguous in the grid
+    block[chosen] = found
+    cells.of(index).copy_(block.view(cells.y1 - cells.y0, cells.x1 - cells.x0))
 
 
 class Neighbour(StyleMethod):
@@ -204,60 +330,52 @@ class Neighbour(StyleMethod):
         stride = p.neighbour_stride
         grid = grid_size(stage.content.shape[-2], stage.content.shape[-1], stride)
         with torch.no_grad():
-            mix = p.neighbour_content_mix
-            query_image = mix * stage.content + (1 - mix) * stage.start.to(stage.content.dtype)
-            query_features = stage.features(query_image)
-            # the search in the run's arithmetic: bf16 halves its time on CPUs with bf16 units and only reorders
-            # near-ties (98 % of random 2688-d queries pick the same key as fp32)
-            search = torch.bfloat16 if next(iter(query_features.values())).dtype == torch.bfloat16 else torch.float32
-            queries = _rows(hypercolumns(query_features, layers, grid))
-            key_sets = [self._keys(stage, style, own, layers, stride) for style, own in zip(stage.styles, stage.style_masks, strict=True)]
-            if stage.coverage is None:
-                keys = pooled_keys(key_sets, stage.blend, p.neighbour_keys, generator)
-                target = _unit(keys[nearest(queries, keys, dtype=search)])
-                return _Term(layers, grid, target.T.reshape(1, -1, *grid).contiguous(), 1.0)
-            return self._guided(stage, queries, key_sets, layers, grid, generator, search)
+            key_sets = [self._keys(stage, style, own, layers, stride, generator) for style, own in zip(stage.styles, stage.style_masks, strict=True)]
+            if stage.coverage is None:  # one pooled set of keys for every cell
+                keys, covers = [pooled_keys(key_sets, stage.blend, p.neighbour_keys, generator)], [None]
+            else:  # regions: each style's cells matched against its own keys only, weighted by its coverage
+                keys = [pooled_keys([rows], [1.0], p.neighbour_keys, generator) for rows in key_sets]
+                covers = [F.interpolate(cover.float(), size=grid, mode="area")[0, 0] for cover in stage.coverage]
+            indices = _Matcher(stage, layers, grid).indices(keys, covers)
+        # with regions the loss sum_i w_i (1 - cos(h, t_i)) is one cosine against sum_i w_i t_i: one target per cell
+        return _Term(layers, grid, [_Part(_unit(k), index, cover) for k, index, cover in zip(keys, indices, covers, strict=True)])
 
-    def _keys(self, stage: StageContext, style: Tensor, own: Tensor | None, layers: tuple[str, ...], stride: int) -> Tensor:
-        """One style's key rows (cells x D), rotations appended, cells outside its style mask left out."""
+    def _keys(self, stage: StageContext, style: Tensor, own: Tensor | None, layers: tuple[str, ...], stride: int,
+              generator: torch.Generator | None = None) -> Tensor:
+        """One style's key rows (cells x D), rotations appended, cells outside its style mask left out. With a
+        ``generator``, at most ``neighbour_keys`` of them in all, a seeded random subset of each rotation's cells
+        picked before their hypercolumns are built (a 1024 px style's four turns would be 2.8 GB of rows)."""
+        turns = ROTATIONS if stage.params.neighbour_rotations else (0,)
+        share = -(-stage.params.neighbour_keys // len(turns))
         sets = []
-        for turns in ROTATIONS if stage.params.neighbour_rotations else (0,):
-            image = torch.rot90(style, turns, dims=(-2, -1))
+        for turn in turns:
+            image = torch.rot90(style, turn, dims=(-2, -1))
             grid = grid_size(image.shape[-2], image.shape[-1], stride)
-            rows = _rows(hypercolumns(stage.features(image), layers, grid))
+            cells = torch.arange(grid[0] * grid[1])
             if own is not None:
-                cells = F.interpolate(torch.rot90(own, turns, dims=(-2, -1)).float(), size=grid, mode="area")
-                keep = cells.flatten() >= MASK_KEEP
-                rows = rows[keep] if bool(keep.any()) else rows[cells.flatten().argmax().view(1)]
-            sets.append(rows)
+                cover = F.interpolate(torch.rot90(own, turn, dims=(-2, -1)).float(), size=grid, mode="area").flatten().cpu()
+                keep = cover >= MASK_KEEP
+                cells = cells[keep] if bool(keep.any()) else cover.argmax().view(1)
+            if generator is not None and cells.numel() > share:
+                cells = cells[torch.randperm(cells.numel(), generator=generator)[:share].sort().values]
+            features = stage.features(image)
+            cells = cells.to(image.device)
+            sets.append(torch.cat([to_grid(features[name], grid).flatten(2)[0][:, cells].T / features[name].shape[1]
+                                   for name in layers], dim=1))
         return torch.cat(sets)
 
-    def _guided(self, stage: StageContext, queries: Tensor, key_sets: list[Tensor], layers: tuple[str, ...],
-                grid: tuple[int, int], generator: torch.Generator, search: torch.dtype) -> StyleTerm:
-        """Each style's cells matched against its own keys only; a cell's pull weighted by its coverage. The
-        loss Σ_i w_i (1 - cos(h, t_i)) is one cosine against Σ_i w_i t_i, so one target tensor holds them all."""
-        assert stage.coverage is not None
-        target = torch.zeros_like(queries)
-        weight = torch.zeros(queries.shape[0], 1, device=queries.device)
-        for keys, cover in zip(key_sets, stage.coverage, strict=True):
-            w = F.interpolate(cover.float(), size=grid, mode="area").flatten()
-            cells = (w > 0).nonzero().flatten()
-            if cells.numel() == 0:
-                continue
-            keys = pooled_keys([keys], [1.0], stage.params.neighbour_keys, generator)
-            target[cells] += w[cells, None] * _unit(keys[nearest(queries[cells], keys, dtype=search)])
-            weight[cells] += w[cells, None]
-        return _Term(layers, grid, target.T.reshape(1, -1, *grid).contiguous(), weight.T.reshape(1, 1, *grid))
-
-    def state_bytes(self, params: Any, backbone: Backbone, style_pixels: int, styles: int) -> int:
-        """Keys (the style hypercolumns, rotations included, then at most ``neighbour_keys``) while the targets are
-        made, the queries and the targets (one per output cell; the output's longest side is ``size``), the
-        search's score block, and per iteration the image's hypercolumns with their product and gradient."""
-        depth = sum(la.channels for la in backbone.layers if la.kind == RELU and la.block <= params.neighbour_blocks)
-        style_cells = style_pixels // params.neighbour_stride**2 * (len(ROTATIONS) if params.neighbour_rotations else 1)
-        keys = min(style_cells * max(1, styles), params.neighbour_keys) + style_cells  # the pool and one style's full set
-        cells = (params.size // params.neighbour_stride + 1) ** 2
-        return (keys + 5 * cells) * depth * FLOAT + CHUNK_ELEMENTS * FLOAT
+    def state_bytes(self, params: Any, backbone: Backbone, style_pixels: int, styles: int, stage_pixels: int, seen_pixels: int) -> int:
+        """Each style's keys (at most ``neighbour_keys``) and their pool, and one layer's map of a style image on its
+        grid while they are made; a key index per cell of the stage; for what the network sees at once, the
+        queries, then the gathered targets and the iteration's hypercolumns with their product and gradient; and
+        the search's score block."""
+        relus = [la.channels for la in backbone.layers if la.kind == RELU and la.block <= params.neighbour_blocks]
+        cell = params.neighbour_stride**2
+        style_cells = style_pixels // cell + 1
+        keys = min(style_cells * (len(ROTATIONS) if params.neighbour_rotations else 1), params.neighbour_keys) * (max(1, styles) + 1)
+        seen = seen_pixels // cell + 1
+        index = (stage_pixels // cell + 1) * 8 * max(1, styles)
+        return (keys + 5 * seen) * sum(relus) * FLOAT + max(relus) * style_cells * FLOAT + index + CHUNK_ELEMENTS * FLOAT
 
 
 METHOD = Neighbour()

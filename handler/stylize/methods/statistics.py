@@ -182,7 +182,7 @@ class StatisticsMethod(StyleMethod):
                 out.append(_LayerTerm(k, layer_w * mass / mask[0, 0].numel(), self.loss(target), mask, layer_w))
         return out
 
-    def state_bytes(self, params: Any, backbone: Backbone, style_pixels: int, styles: int) -> int:
+    def state_bytes(self, params: Any, backbone: Backbone, style_pixels: int, styles: int, stage_pixels: int, seen_pixels: int) -> int:
         """What the loss keeps per layer beyond a Gram target (W2: covariances, their roots, the decomposition's
         work), per style when regions give each style its own terms (an upper bound)."""
         matrices = self.loss.extra_matrices
