@@ -35,6 +35,8 @@ from .report import Runner, fmt, per_it, table
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("floor", "compare", "threads", "serving", "mixed", "networks", "precision", "quality")
 TUTORIAL_LAYERS = {"content_layers": ["conv2_2"], "style_layers": ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1"]}
+# The tutorial's loss is Gram's, so the engine jobs it is compared with use Gram too (the losses are comparable).
+GRAM = {"style_loss": "gram"}
 TUTORIAL_DEEPEST = "conv3_1"
 ENGINE_DEEPEST = "relu5_1"  # deepest of the engine's default layers (relu4_2, relu1_1..relu5_1)
 
@@ -169,20 +171,20 @@ def compare_section(args: argparse.Namespace, runner: Runner, floors: dict[str, 
     snap = every if args.device.startswith("cuda") else 1  # per-iteration snapshots sync a GPU; on CPU they are free
     n_floor = args.iterations or default_iterations(size, args.device)
     # The engine-defaults job's stages (the engine's own plan of a square image): the floor of each stage's size.
-    schedule = [(max(stage.size), stage.iterations) for stage in plan(StyleParams(size=size, iterations=steps), (size, size))]
+    schedule = [(max(stage.size), stage.iterations) for stage in plan(StyleParams(size=size, iterations=steps, **GRAM), (size, size))]
     jobs: list[dict[str, Any]] = [
         {"id": "baseline", "kind": "baseline", "size": size, "steps": steps},
         {"id": "baseline-floor", "kind": "floor", "layout": "plain", "layer": "conv_5", "size": size, "iterations": n_floor},
         {"id": "engine-defaults", "kind": "engine", "size": size, "quality": True, "trace_every": every,
-         "params": {"iterations": steps, "snapshot_every": snap}},
+         "params": {"iterations": steps, "snapshot_every": snap, **GRAM}},
         {"id": "engine-tutorial", "kind": "engine", "size": size, "quality": True, "trace_every": every,
-         "params": {"iterations": steps, "snapshot_every": snap, "multiscale": False, "tv_weight": 0.0, **TUTORIAL_LAYERS}},
+         "params": {"iterations": steps, "snapshot_every": snap, "multiscale": False, "tv_weight": 0.0, **GRAM, **TUTORIAL_LAYERS}},
         {"id": "tutorial-layers-floor", "kind": "floor", "layer": TUTORIAL_DEEPEST, "size": size, "iterations": n_floor},
     ]
     single_stage = len(schedule) == 1  # at <= 128 px multiscale has one stage: "multiscale off" is the same job
     if not single_stage:
         jobs.append({"id": "engine-single", "kind": "engine", "size": size, "quality": True, "trace_every": every,
-                     "params": {"iterations": steps, "snapshot_every": snap, "multiscale": False}})
+                     "params": {"iterations": steps, "snapshot_every": snap, "multiscale": False, **GRAM}})
     for stage_size, _ in schedule:
         if f"floor@{stage_size}" not in floors:
             jobs.append({"id": f"floor@{stage_size}", "kind": "floor", "layer": ENGINE_DEEPEST, "size": stage_size,

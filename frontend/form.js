@@ -1,5 +1,5 @@
 // The parameter panel, generated from PARAMS (built from the server's schema, params.js).
-import { PARAMS, PRESETS, inputText } from "./params.js";
+import { PARAMS, PRESETS, applies, inputText } from "./params.js";
 
 /** Builds the fields and preset buttons; onPreset(key) is called when a preset is chosen. */
 export function buildParamPanel({ basic, advanced, presets, onPreset }) {
@@ -85,11 +85,12 @@ function fieldFor(spec) {
   return wrap;
 }
 
-// Learning rate only matters for Adam; hiding it for L-BFGS keeps the panel honest.
+// A field that does not matter with the other choices (learning rate with L-BFGS, a method's own
+// knobs under another method) is hidden, and not sent.
 function updateDependentFields() {
+  const raw = readValues();
   for (const spec of PARAMS.filter((p) => p.onlyWhen)) {
-    const shown = Object.entries(spec.onlyWhen).every(([name, value]) => document.getElementById(`param-${name}`).value === value);
-    document.getElementById(`field-${spec.name}`).hidden = !shown;
+    document.getElementById(`field-${spec.name}`).hidden = !applies(spec, raw);
   }
 }
 

@@ -6,7 +6,8 @@
 import { applyFields } from "./uploads.js";
 
 // The panel's fields in order. group: basic panel or advanced fold. step: the input's step
-// (ints default to 1, floats to "any"). onlyWhen: shown only while another field has that value.
+// (ints default to 1, floats to "any"). onlyWhen: shown only while another field has that value (the
+// server's `when` of a field, e.g. a style method's own, is used the same way and wins).
 // style_blend (one slider per style image) and style_layer_weights (not offered) are left out.
 export const FIELDS = [
   { name: "size", label: "Size (longest side, px)", group: "basic", step: 16 },
@@ -34,12 +35,12 @@ export const FIELDS = [
   { name: "colour_match", label: "Match the painting's colours", group: "basic" },
   { name: "colour_transform", label: "Colour map", group: "advanced" },
   { name: "image_param", label: "Optimise the image as", group: "advanced" },
-  { name: "pyramid_levels", label: "Pyramid levels", group: "advanced", onlyWhen: { image_param: "pyramid" } },
-  { name: "neighbour_content_mix", label: "Neighbour: content share of the query", group: "advanced", step: 0.05, onlyWhen: { style_loss: "neighbour" } },
-  { name: "neighbour_rotations", label: "Neighbour: rotated style too", group: "advanced", onlyWhen: { style_loss: "neighbour" } },
-  { name: "neighbour_stride", label: "Neighbour: grid cell (px)", group: "advanced", onlyWhen: { style_loss: "neighbour" } },
-  { name: "neighbour_keys", label: "Neighbour: most style features", group: "advanced", onlyWhen: { style_loss: "neighbour" } },
-  { name: "neighbour_blocks", label: "Neighbour: VGG blocks", group: "advanced", onlyWhen: { style_loss: "neighbour" } },
+  { name: "pyramid_levels", label: "Pyramid levels", group: "advanced" },
+  { name: "neighbour_content_mix", label: "Neighbour: content share of the query", group: "advanced", step: 0.05 },
+  { name: "neighbour_rotations", label: "Neighbour: rotated style too", group: "advanced" },
+  { name: "neighbour_stride", label: "Neighbour: grid cell (px)", group: "advanced" },
+  { name: "neighbour_keys", label: "Neighbour: most style features", group: "advanced" },
+  { name: "neighbour_blocks", label: "Neighbour: VGG blocks", group: "advanced" },
 ];
 
 // kind: int | float | bool | choice | layers; optional: an empty input means "not set" (the
@@ -72,7 +73,8 @@ function specFor(field, server) {
   }
   if (server.choices) spec.choices = server.choices.slice();
   if (server.default === null) spec.optional = true;
-  if (field.onlyWhen) spec.onlyWhen = field.onlyWhen;
+  const onlyWhen = server.when ?? field.onlyWhen;
+  if (onlyWhen) spec.onlyWhen = onlyWhen;
   return spec;
 }
 
@@ -95,15 +97,26 @@ export function inputText(spec, value) {
 }
 
 /**
+ * Whether a field matters with these values (strings as the inputs hold them): every name of its
+ * `onlyWhen` has that value, or one of the listed values.
+ */
+export function applies(spec, raw) {
+  return Object.entries(spec.onlyWhen ?? {}).every(([name, value]) =>
+    (Array.isArray(value) ? value : [value]).includes(String(raw[name])));
+}
+
+/**
  * Form fields for the request from the inputs as typed (strings, booleans for checkboxes): every value
  * as text, an empty optional one left out ("not set": the server's default). Nothing is checked here:
  * the server checks every value (its plan answer, before Start) and names the field it refuses.
+ * A field the other choices make meaningless (hidden: see `applies`) is not sent: the server refuses
+ * such a field set to anything but its default.
  */
 export function toFormEntries(raw) {
   const out = [];
   for (const p of PARAMS) {
     const value = raw[p.name];
-    if (value === undefined || value === null) continue;
+    if (value === undefined || value === null || !applies(p, raw)) continue;
     const text = typeof value === "boolean" ? String(value) : Array.isArray(value) ? value.join(",") : String(value).trim();
     if (text === "" && p.optional) continue;
     out.push([p.name, text]);

@@ -21,8 +21,8 @@ from tools import archive
 from tools.serve import LOCAL_JOBS_RATE
 from tools.torchserve import TorchServe, free_port
 
-# The style methods every behaviour test runs with: the default Gram loss, W2 with iterate averaging, nearest neighbours.
-METHODS = {"gram": {}, "w2+ema": {"style_loss": "w2", "average": "ema"}, "neighbour": {"style_loss": "neighbour"}}
+# The style methods every behaviour test runs with: Gram, W2 with iterate averaging, nearest neighbours (the default).
+METHODS = {"gram": {"style_loss": "gram"}, "w2+ema": {"style_loss": "w2", "average": "ema"}, "neighbour": {"style_loss": "neighbour"}}
 
 
 @pytest.fixture(params=list(METHODS))

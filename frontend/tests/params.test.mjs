@@ -40,8 +40,20 @@ test("form entries: every field as text, lists comma-joined, names as the server
   const entries = Object.fromEntries(toFormEntries(defaultValues()));
   assert.equal(entries.size, "512");
   assert.equal(entries.preserve_colors, "false");
-  assert.equal(entries.style_layers, "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1");
+  assert.equal(entries.content_layers, "relu4_2");
   for (const name of Object.keys(entries)) assert.match(name, /^[a-z][a-z0-9_]*$/);
+});
+
+test("a field the other choices make meaningless is not sent; chosen, it is", () => {
+  const values = defaultValues();
+  const neighbour = Object.fromEntries(toFormEntries({ ...values, style_loss: "neighbour" }));
+  assert.equal(neighbour.style_layers, undefined, "the server's schema: style_layers only with the statistics methods");
+  assert.equal(neighbour.neighbour_stride, "4");
+  const gram = Object.fromEntries(toFormEntries({ ...values, style_loss: "gram", style_layers: ["relu1_1", "relu2_1"] }));
+  assert.equal(gram.style_layers, "relu1_1,relu2_1");
+  assert.equal(gram.neighbour_stride, undefined);
+  assert.equal(Object.fromEntries(toFormEntries({ ...values, optimizer: "lbfgs" })).learning_rate, undefined);
+  assert.equal(Object.fromEntries(toFormEntries({ ...values, optimizer: "adam" })).learning_rate, "0.02");
 });
 
 test("presets only name known parameters, within the schema's ranges", () => {

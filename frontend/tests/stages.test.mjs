@@ -31,7 +31,7 @@ test("the plan question carries the params as typed and the content's size", () 
   assert.equal(form.get("iterations"), "3");
   assert.equal(form.get("width"), "640");
   assert.equal(form.get("height"), "480");
-  assert.equal(form.get("style_layers"), "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1");
+  assert.equal(form.get("content_layers"), "relu4_2");
   assert.equal(form.has("time_budget_s"), false, "a value not set is left out");
 });
 

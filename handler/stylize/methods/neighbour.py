@@ -25,7 +25,7 @@ the photo's layout, so the painting's layout has no way in.
   from its own keys for the cells it covers, and a cell's loss is weighted by its coverage (cells no mask
   covers get none), as the statistics methods weigh a region's terms.
 
-It reads its own layers, not ``style_layers``; per-layer weights mean nothing to it and are refused.
+It reads its own layers, not ``style_layers``; a job of it that sets ``style_layers`` or per-layer weights is refused.
 """
 
 from __future__ import annotations
@@ -295,6 +295,7 @@ def _put(index: Tensor, cells: _Cells, chosen: Tensor, found: Tensor) -> None:
 
 class Neighbour(StyleMethod):
     name = "neighbour"
+    reads_style_layers = False  # its hypercolumns are every relu of neighbour_blocks, each divided by its channels
     summary = ("nearest-neighbour hypercolumns (Kolkin's NNST): every position takes the painting's nearest feature, "
                "so the painting's objects and faces are not copied; reads the relu layers of neighbour_blocks, not style_layers")
     params = (
@@ -317,9 +318,6 @@ class Neighbour(StyleMethod):
         return hypercolumn_layers(backbones.get(params.network), params.neighbour_blocks)
 
     def check(self, params: Any, backbone: Backbone) -> None:
-        if params.style_layer_weights is not None:
-            raise FieldError("style_layer_weights", "style_loss=neighbour concatenates its layers into hypercolumns "
-                                                    "(each divided by its channel count) and takes no per-layer weights")
         if params.neighbour_blocks > len(backbone.blocks):
             raise FieldError("neighbour_blocks", f"{backbone.name} has {len(backbone.blocks)} blocks, got {params.neighbour_blocks}")
 
