@@ -41,6 +41,7 @@ export const FIELDS = [
   { name: "neighbour_stride", label: "Neighbour: grid cell (px)", group: "advanced" },
   { name: "neighbour_keys", label: "Neighbour: most style features", group: "advanced" },
   { name: "neighbour_blocks", label: "Neighbour: VGG blocks", group: "advanced" },
+  { name: "neighbour_layout_weight", label: "Neighbour: keep the photo's layout", group: "advanced", step: 0.5 },
 ];
 
 // kind: int | float | bool | choice | layers; optional: an empty input means "not set" (the

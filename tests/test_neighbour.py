@@ -341,3 +341,49 @@ def test_tiled_targets_agree_with_the_whole_stage_s_where_tiles_see_a_margin(eng
         tiled = get("neighbour").prepare(StageContext(**{**ctx.__dict__, "pieces": pieces})).parts[0].index
         same[margin] = float((whole == tiled).float().mean())
     assert same[16] > 0.85 and same[16] > same[0] + 0.2, same
+
+
+# -- the layout term -------------------------------------------------------------------------------------
+
+def test_the_layout_term_is_zero_for_the_reference_under_any_scale_and_not_for_a_shuffle() -> None:
+    g = torch.Generator().manual_seed(5)
+    rows = torch.rand(12, 16, generator=g)
+    layout = nn_method._Layout(torch.arange(12), nn_method.self_distances(rows), 2.0)
+    assert float(layout(rows[None])) == pytest.approx(0.0, abs=1e-6)
+    assert float(layout(3.0 * rows[None])) == pytest.approx(0.0, abs=1e-6)  # brighter, same layout
+    shuffled = rows[torch.randperm(12, generator=g)]
+    assert float(layout(shuffled[None])) > 0.05
+
+
+def test_a_tile_s_layout_is_the_sampled_cells_inside_it() -> None:
+    reference = torch.arange(16.0).view(4, 4)
+    layout = nn_method._Layout(torch.tensor([0, 5, 10, 23]), reference, 1.0)  # grid 4 x 6: cells (0,0) (0,5) (1,4) (3,5)
+    cut = layout.cut(nn_method._Cells(0, 2, 3, 6), (4, 6))  # rows 0-1, columns 3-5
+    assert cut.cells.tolist() == [2, 4]  # (0,5) and (1,4) in the 2 x 3 block
+    assert torch.equal(cut.reference, reference[[1, 2]][:, [1, 2]])
+
+
+def test_the_layout_reference_is_the_queries_self_distances_and_the_term_pulls_toward_it(eng16: Engine) -> None:
+    content = images.to_tensor(content_image(40, 32))
+    ctx = stage(eng16, [images.to_tensor(style_image(28))], content, neighbour_content_mix=1.0, neighbour_layout_weight=3.0)
+    term = get("neighbour").prepare(ctx)
+    assert term.layout is not None and term.layout.cells.numel() == 10 * 8  # fewer cells than LAYOUT_CELLS: all of them
+    queries = queries_of(ctx)
+    torch.testing.assert_close(term.layout.reference, nn_method.self_distances(queries[term.layout.cells]))
+    off = get("neighbour").prepare(stage(eng16, [images.to_tensor(style_image(28))], content, neighbour_content_mix=1.0))
+    assert off.layout is None
+    # from a flat grey picture, the term with the layout is higher than without, by the layout's share
+    grey = {k: v for k, v in ctx.features(torch.full_like(content, 0.5)).items()}
+    assert float(term(grey)) > float(off(grey)) + 0.1
+
+
+@pytest.mark.parametrize("tiled", [False, True])
+def test_runs_with_the_layout_term_are_finite_and_seeded(eng16: Engine, tiled: bool) -> None:
+    from stylize import tiles
+
+    engine = Engine(*weights.obtain("random", seed=0, network="vgg16"), "cpu",
+                    tiling=tiles.TileSettings(threshold_pixels=32 * 32, tile=32, overlap=8, margin=8, steps=2, style_side=48)) if tiled else eng16
+    params = StyleParams(**{**FAST, "neighbour_layout_weight": 5.0})
+    finals = [list(engine.run(engine.job(content_image(64, 48), [style_image(48)], params)))[-1] for _ in range(2)]
+    assert torch.isfinite(finals[0].image).all() and torch.equal(finals[0].image, finals[1].image)
+    assert finals[0].losses["style"] > 0

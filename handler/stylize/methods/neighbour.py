@@ -24,6 +24,9 @@ the photo's layout, so the painting's layout has no way in.
 - **Loss**: the mean over cells of 1 - cos(hypercolumn, target). With region masks each style's targets come
   from its own keys for the cells it covers, and a cell's loss is weighted by its coverage (cells no mask
   covers get none), as the statistics methods weigh a region's terms.
+- **Layout** (``neighbour_layout_weight`` > 0; STROTSS's content loss): at 1024 sampled cells, the picture's cosine
+  distances between cells (divided by their mean) held to those of the search's queries: where things are and
+  how they differ, not what they look like.
 
 It reads its own layers, not ``style_layers``; a job of it that sets ``style_layers`` or per-layer weights is refused.
 """
@@ -56,6 +59,7 @@ MASK_KEEP = 0.5  # a style mask keeps a key cell covered at least this much
 # and x10 stylised it as much as Gram's default does. So one style_weight (and the web app's Strength) means
 # about the same pull whichever method is chosen.
 GAIN = 10.0
+LAYOUT_CELLS = 1024  # cells the layout term compares pairwise (STROTSS samples about as many)
 
 
 def hypercolumn_layers(backbone: Backbone, blocks: int) -> tuple[str, ...]:
@@ -175,19 +179,54 @@ def cells_of(box: tuple[int, int, int, int], wh: tuple[int, int], grid: tuple[in
     return _Cells(y0, max(y0 + 1, min(grid[0], round(box[3] / sy))), x0, max(x0 + 1, min(grid[1], round(box[2] / sx))))
 
 
+def self_distances(rows: Tensor) -> Tensor:
+    """(... x K x K) cosine distances between the rows (... x K x D): a picture's layout, whatever its features' scale."""
+    unit = rows / rows.norm(dim=-1, keepdim=True).clamp_min(EPS)
+    return 1 - unit @ unit.transpose(-1, -2)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The layout term (STROTSS's self-similarity content loss): at sampled cells, the picture's cosine distances
+    between cells, each matrix divided by its mean, held to the reference's. It keeps where things are and how
+    they differ from each other, and leaves what they look like to the style term."""
+
+    cells: Tensor  # K flat cell indices into the grid
+    reference: Tensor  # K x K: the reference's self_distances at those cells
+    weight: float
+
+    def cut(self, cells: _Cells, grid: tuple[int, int]) -> _Layout:
+        y, x = self.cells // grid[1], self.cells % grid[1]
+        inside = ((y >= cells.y0) & (y < cells.y1) & (x >= cells.x0) & (x < cells.x1)).nonzero().flatten()
+        local = (y[inside] - cells.y0) * (cells.x1 - cells.x0) + x[inside] - cells.x0
+        return _Layout(local, self.reference[inside][:, inside], self.weight)
+
+    def __call__(self, columns: Tensor) -> Tensor:
+        """Per item, from the picture's hypercolumns at the cells (B x K x D)."""
+        if self.cells.numel() < 2:
+            return columns.new_zeros(columns.shape[0])
+        mine = self_distances(columns)
+        mine = mine / mine.mean(dim=(1, 2), keepdim=True).clamp_min(EPS)
+        reference = self.reference / self.reference.mean().clamp_min(EPS)
+        return self.weight * (mine - reference).abs().mean(dim=(1, 2))
+
+
 class _Term:
     """GAIN x the mean over cells of weight - cos(h, target), where the target of a cell is the weighted sum of its
-    parts' keys. The targets are kept as key indices and gathered on first use, so a tiled stage's term holds
-    an index per cell of the whole stage and gathers only a tile's targets (:meth:`within`)."""
+    parts' keys, plus the layout term when there is one. The targets are kept as key indices and gathered on first
+    use, so a tiled stage's term holds an index per cell of the whole stage and gathers only a tile's targets
+    (:meth:`within`)."""
 
-    def __init__(self, layers: tuple[str, ...], grid: tuple[int, int], parts: list[_Part]) -> None:
-        self.layers, self.grid, self.parts = layers, grid, parts
+    def __init__(self, layers: tuple[str, ...], grid: tuple[int, int], parts: list[_Part], layout: _Layout | None = None) -> None:
+        self.layers, self.grid, self.parts, self.layout = layers, grid, parts, layout
         self._gathered: tuple[Tensor, Tensor | float] | None = None
 
     def within(self, box: tuple[int, int, int, int], wh: tuple[int, int]) -> _Term:
-        """The term of one tile (x0, y0, x1, y1, margins included) of a ``wh`` stage: its cells' targets only."""
+        """The term of one tile (x0, y0, x1, y1, margins included) of a ``wh`` stage: its cells' targets only (and
+        the layout of the sampled cells inside it)."""
         cells = cells_of(box, wh, self.grid)
-        return _Term(self.layers, (cells.y1 - cells.y0, cells.x1 - cells.x0), [part.cut(cells) for part in self.parts])
+        layout = None if self.layout is None else self.layout.cut(cells, self.grid)
+        return _Term(self.layers, (cells.y1 - cells.y0, cells.x1 - cells.x0), [part.cut(cells) for part in self.parts], layout)
 
     def targets(self) -> tuple[Tensor, Tensor | float]:
         """1 x D x gh x gw targets (each the unit target times its weight) and the cells' weights (1 x 1 x gh x gw, or 1.0)."""
@@ -217,14 +256,20 @@ class _Term:
         dot: Tensor | float = 0.0
         square: Tensor | float = 0.0
         start = 0
+        sampled = []
         for name in self.layers:
             f = to_grid(features[name], self.grid)
             channels = f.shape[1]
             dot = dot + (f * target[:, start:start + channels]).sum(dim=1, keepdim=True) / channels
             square = square + f.square().sum(dim=1, keepdim=True) / channels**2
             start += channels
+            if self.layout is not None:
+                sampled.append(f.flatten(2)[:, :, self.layout.cells] / channels)
         cos = dot / torch.as_tensor(square).clamp_min(EPS * EPS).sqrt()  # clamped before the root (infinite slope at 0): a blank cell gets no NaN
-        return GAIN * (weight - cos).mean(dim=(1, 2, 3))
+        loss = GAIN * (weight - cos).mean(dim=(1, 2, 3))
+        if self.layout is not None:
+            loss = loss + self.layout(torch.cat(sampled, dim=1).transpose(1, 2))
+        return loss
 
 
 def _unit(rows: Tensor) -> Tensor:
@@ -238,8 +283,10 @@ class _Matcher:
     twice: first for each key set's query mean over its cells (the centring of :func:`nearest` is over the
     whole stage, as untiled), then to match; so no whole-stage feature map or query set is ever held."""
 
-    def __init__(self, stage: StageContext, layers: tuple[str, ...], grid: tuple[int, int]) -> None:
+    def __init__(self, stage: StageContext, layers: tuple[str, ...], grid: tuple[int, int], sample: Tensor | None = None) -> None:
         self.stage, self.layers, self.grid = stage, layers, grid
+        self.sample = sample  # flat cells whose query rows are kept (the layout term's reference), or None
+        self.sampled: Tensor | None = None
         mix = stage.params.neighbour_content_mix
         self.image = mix * stage.content + (1 - mix) * stage.start.to(stage.content.dtype)
         self.wh = (self.image.shape[-1], self.image.shape[-2])
@@ -257,7 +304,17 @@ class _Matcher:
             self.search = torch.bfloat16 if next(iter(features.values())).dtype == torch.bfloat16 else torch.float32
             columns = hypercolumns(features, self.layers, (outer.y1 - outer.y0, outer.x1 - outer.x0))
             own = columns[..., inner.y0 - outer.y0:inner.y1 - outer.y0, inner.x0 - outer.x0:inner.x1 - outer.x0]
-            yield inner, _rows(own)
+            rows = _rows(own)
+            if self.sample is not None:
+                self._keep(inner, rows)
+            yield inner, rows
+
+    def _keep(self, cells: _Cells, rows: Tensor) -> None:
+        y, x = self.sample // self.grid[1], self.sample % self.grid[1]  # type: ignore[operator]
+        inside = ((y >= cells.y0) & (y < cells.y1) & (x >= cells.x0) & (x < cells.x1)).nonzero().flatten()
+        if self.sampled is None:
+            self.sampled = rows.new_zeros(self.sample.numel(), rows.shape[1])  # type: ignore[union-attr]
+        self.sampled[inside] = rows[(y[inside] - cells.y0) * (cells.x1 - cells.x0) + x[inside] - cells.x0]
 
     def indices(self, keys: Sequence[Tensor], covers: Sequence[Tensor | None]) -> list[Tensor]:
         """Per key set, each cell's key (gh x gw; cells its cover leaves out keep 0 and weigh nothing)."""
@@ -308,6 +365,10 @@ class Neighbour(StyleMethod):
                                         min=1, max=32)),
         ("neighbour_keys", int, param(16384, "Most style hypercolumns searched per stage (a seeded random subset beyond).",
                                       min=64, max=1 << 20)),
+        ("neighbour_layout_weight", float, param(0.0, "Weight of a layout term (STROTSS's self-similarity content loss): the "
+                                                      "cosine distances between 1024 sampled places of the picture held to the "
+                                                      "photo's (as mixed for the search); keeps where things are without pinning "
+                                                      "what they look like. 0: off.", min=0.0, max=1e4)),
         ("neighbour_blocks", int, param(4, "VGG blocks whose relu layers form the hypercolumns (4: relu1_1 to relu4_3 on VGG16).",
                                         min=1, max=5)),
     )
@@ -334,9 +395,17 @@ class Neighbour(StyleMethod):
             else:  # regions: each style's cells matched against its own keys only, weighted by its coverage
                 keys = [pooled_keys([rows], [1.0], p.neighbour_keys, generator) for rows in key_sets]
                 covers = [F.interpolate(cover.float(), size=grid, mode="area")[0, 0] for cover in stage.coverage]
-            indices = _Matcher(stage, layers, grid).indices(keys, covers)
+            sample = None
+            if p.neighbour_layout_weight > 0:
+                cells = grid[0] * grid[1]
+                sample = torch.randperm(cells, generator=generator)[:LAYOUT_CELLS].sort().values.to(stage.content.device)
+            matcher = _Matcher(stage, layers, grid, sample)
+            indices = matcher.indices(keys, covers)
+            layout = None
+            if sample is not None and matcher.sampled is not None:
+                layout = _Layout(sample, self_distances(matcher.sampled), p.neighbour_layout_weight)
         # with regions the loss sum_i w_i (1 - cos(h, t_i)) is one cosine against sum_i w_i t_i: one target per cell
-        return _Term(layers, grid, [_Part(_unit(k), index, cover) for k, index, cover in zip(keys, indices, covers, strict=True)])
+        return _Term(layers, grid, [_Part(_unit(k), index, cover) for k, index, cover in zip(keys, indices, covers, strict=True)], layout)
 
     def _keys(self, stage: StageContext, style: Tensor, own: Tensor | None, layers: tuple[str, ...], stride: int,
               generator: torch.Generator | None = None) -> Tensor:
@@ -373,7 +442,8 @@ class Neighbour(StyleMethod):
         keys = min(style_cells * (len(ROTATIONS) if params.neighbour_rotations else 1), params.neighbour_keys) * (max(1, styles) + 1)
         seen = seen_pixels // cell + 1
         index = (stage_pixels // cell + 1) * 8 * max(1, styles)
-        return (keys + 5 * seen) * sum(relus) * FLOAT + max(relus) * style_cells * FLOAT + index + CHUNK_ELEMENTS * FLOAT
+        layout = (LAYOUT_CELLS * sum(relus) + 6 * LAYOUT_CELLS**2) * FLOAT if params.neighbour_layout_weight > 0 else 0
+        return (keys + 5 * seen) * sum(relus) * FLOAT + max(relus) * style_cells * FLOAT + index + CHUNK_ELEMENTS * FLOAT + layout
 
 
 METHOD = Neighbour()
