@@ -97,7 +97,8 @@ MEASURE = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize(("precision", "method"), [("fp32", "{}"), ("bf16", "{}"), ("fp32", '{"style_loss": "w2", "average": "ema"}'),
+@pytest.mark.parametrize(("precision", "method"), [("fp32", '{"style_loss": "gram"}'), ("bf16", '{"style_loss": "gram"}'),
+                                                  ("fp32", '{"style_loss": "w2", "average": "ema"}'), ("bf16", "{}"),
                                                   ("fp32", '{"style_loss": "neighbour", "image_param": "pyramid"}')])
 def test_a_measured_run_stays_within_its_estimate(precision: str, method: str) -> None:
     """96 px, 104 L-BFGS iterations (the history is full): the process's peak rise <= the estimate."""

@@ -23,8 +23,10 @@ pytestmark = pytest.mark.integration
 CONTENT = to_bytes(content_image(80, 60))
 STYLE = to_bytes(style_image(48))
 FILES = [("content", ("content.png", CONTENT, "image/png")), ("style", ("style.png", STYLE, "image/png"))]
-SMALL = {"size": "64", "iterations": "10", "snapshot_every": "0"}
-ENDLESS = {"size": "96", "iterations": "2000", "snapshot_every": "2", "multiscale": "false", "response": "stream"}
+# Gram: the memory budget below is sized on its estimates (neighbour's keys and search block would not fit two jobs)
+GRAM = {"style_loss": "gram"}
+SMALL = {**GRAM, "size": "64", "iterations": "10", "snapshot_every": "0"}
+ENDLESS = {**GRAM, "size": "96", "iterations": "2000", "snapshot_every": "2", "multiscale": "false", "response": "stream"}
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +135,7 @@ def test_a_client_that_leaves_beside_another_job_is_dropped_at_its_next_chunk(se
         # 80 iterations: at least 8 calls (at most two slices of 5 iterations per call), while the leaving job
         # needs about 4 (two snapshots read, then dropped at its next chunk); a loaded machine only makes
         # slices end at their time limit, with fewer iterations, so the steady job lasts more calls, not fewer.
-        data = {"size": "64", "iterations": "80", "snapshot_every": "5", "multiscale": "false", "response": "stream"}
+        data = {**GRAM, "size": "64", "iterations": "80", "snapshot_every": "5", "multiscale": "false", "response": "stream"}
         with httpx.stream("POST", server.model_url, files=FILES, data=data, timeout=600) as r:
             for line in r.iter_lines():
                 if line.strip():
@@ -156,12 +158,12 @@ def test_a_client_that_leaves_beside_another_job_is_dropped_at_its_next_chunk(se
 
 
 def test_a_small_job_finishes_while_a_big_one_runs(server: TorchServe) -> None:
-    small = {"size": "64", "iterations": "10", "snapshot_every": "0"}
+    small = {**GRAM, "size": "64", "iterations": "10", "snapshot_every": "0"}
     big_lines: list[dict] = []
     stop = threading.Event()
 
     def big() -> None:
-        data = {"size": "128", "iterations": "300", "snapshot_every": "10", "multiscale": "false", "response": "stream"}
+        data = {**GRAM, "size": "128", "iterations": "300", "snapshot_every": "10", "multiscale": "false", "response": "stream"}
         with httpx.stream("POST", server.model_url, files=FILES, data=data, timeout=300) as r:
             for line in r.iter_lines():
                 if line.strip() and json.loads(line)["event"] != "plan":  # the stream's first line: its stages
@@ -190,7 +192,7 @@ def test_a_job_that_fails_mid_run_ends_with_an_error_line_and_the_others_go_on(s
     results: dict[str, list[dict]] = {}
 
     def run(name: str, headers: dict[str, str] | None) -> None:
-        data = {"size": "48", "iterations": "12", "snapshot_every": "2", "multiscale": "false", "response": "stream"}
+        data = {**GRAM, "size": "48", "iterations": "12", "snapshot_every": "2", "multiscale": "false", "response": "stream"}
         r = post(server, data, headers)
         assert r.status_code == 200
         results[name] = lines(r)
@@ -214,7 +216,7 @@ def test_jobs_beyond_the_memory_budget_wait_with_queued_events(server: TorchServ
     running, second_queued = threading.Event(), threading.Event()
 
     def first() -> None:
-        data = {"size": "128", "iterations": "2000", "snapshot_every": "2", "multiscale": "false", "response": "stream"}
+        data = {**GRAM, "size": "128", "iterations": "2000", "snapshot_every": "2", "multiscale": "false", "response": "stream"}
         with httpx.stream("POST", server.model_url, files=FILES, data=data, timeout=300) as r:
             for line in r.iter_lines():
                 if not line.strip():
@@ -230,7 +232,7 @@ def test_jobs_beyond_the_memory_budget_wait_with_queued_events(server: TorchServ
     events: list[dict] = []
     try:
         assert running.wait(timeout=120), f"the first job never sent a snapshot: {first_events}"
-        data = {"size": "128", "iterations": "4", "snapshot_every": "2", "multiscale": "false", "response": "stream"}
+        data = {**GRAM, "size": "128", "iterations": "4", "snapshot_every": "2", "multiscale": "false", "response": "stream"}
         with httpx.stream("POST", server.model_url, files=FILES, data=data, timeout=300) as r:
             for line in r.iter_lines():
                 if line.strip():
@@ -249,7 +251,7 @@ def test_jobs_beyond_the_memory_budget_wait_with_queued_events(server: TorchServ
 
 
 def test_a_job_too_big_for_the_budget_is_refused_naming_size(server: TorchServe) -> None:
-    r = post(server, {"size": "512", "iterations": "2"})
+    r = post(server, {**GRAM, "size": "512", "iterations": "2"})
     assert r.status_code == 400 and r.json()["message"].startswith("size: a 512 px job needs about")
     assert r.headers["x-style-weights"] == "vgg16/imagenet-keras"
 
