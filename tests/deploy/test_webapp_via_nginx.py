@@ -55,6 +55,9 @@ def test_job_streams_through_nginx_into_the_page(page: Page, nginx: Nginx, tmp_p
 
     page.get_by_test_id("content-input").set_input_files(content)
     page.get_by_test_id("style-input").set_input_files(style)
+    # both decoded before Start (a loaded machine decodes late: Start would say a picture is missing)
+    expect(page.get_by_test_id("content-preview")).to_be_visible()
+    expect(page.get_by_test_id("style-item-1")).to_be_visible()
     page.locator("#settings > summary").click()  # the fields are folded under Advanced settings
     for name, value in {"size": "48", "iterations": "16", "snapshot_every": "4"}.items():
         page.fill(f"#param-{name}", value)
@@ -62,7 +65,9 @@ def test_job_streams_through_nginx_into_the_page(page: Page, nginx: Nginx, tmp_p
 
     app = page.locator("#app")
     expect(app).to_have_attribute("data-state", "ready", timeout=90_000)
-    expect(app).to_have_attribute("data-result", "done")
+    said = page.evaluate("() => [document.getElementById('status').textContent, "
+                         "...[...document.querySelectorAll('[data-error-for]')].map(e => e.textContent).filter(Boolean)]")
+    assert app.get_attribute("data-result") == "done", said
     # Same origin: the app posted to nginx, which proxied to TorchServe.
     assert requests == [f"{nginx.url}/predictions/style_transfer"], requests
     # Snapshots were shown before the done event and came in earlier network reads than it.
