@@ -171,6 +171,13 @@ class _Cells(NamedTuple):
     def of(self, grid: Tensor) -> Tensor:
         return grid[..., self.y0:self.y1, self.x0:self.x1]
 
+    def pick(self, flat: Tensor, width: int) -> tuple[Tensor, Tensor]:
+        """Of flat cell indices into a grid ``width`` cells wide: the positions of those inside this block, and
+        their flat indices within it."""
+        y, x = flat // width, flat % width
+        inside = ((y >= self.y0) & (y < self.y1) & (x >= self.x0) & (x < self.x1)).nonzero().flatten()
+        return inside, (y[inside] - self.y0) * (self.x1 - self.x0) + x[inside] - self.x0
+
 
 def cells_of(box: tuple[int, int, int, int], wh: tuple[int, int], grid: tuple[int, int]) -> _Cells:
     """The cells of ``grid`` (over a ``wh`` image) that a pixel box (x0, y0, x1, y1) covers, at least one each way."""
@@ -196,9 +203,7 @@ class _Layout:
     weight: float
 
     def cut(self, cells: _Cells, grid: tuple[int, int]) -> _Layout:
-        y, x = self.cells // grid[1], self.cells % grid[1]
-        inside = ((y >= cells.y0) & (y < cells.y1) & (x >= cells.x0) & (x < cells.x1)).nonzero().flatten()
-        local = (y[inside] - cells.y0) * (cells.x1 - cells.x0) + x[inside] - cells.x0
+        inside, local = cells.pick(self.cells, grid[1])
         return _Layout(local, self.reference[inside][:, inside], self.weight)
 
     def __call__(self, columns: Tensor) -> Tensor:
@@ -310,11 +315,11 @@ class _Matcher:
             yield inner, rows
 
     def _keep(self, cells: _Cells, rows: Tensor) -> None:
-        y, x = self.sample // self.grid[1], self.sample % self.grid[1]  # type: ignore[operator]
-        inside = ((y >= cells.y0) & (y < cells.y1) & (x >= cells.x0) & (x < cells.x1)).nonzero().flatten()
+        assert self.sample is not None
+        inside, local = cells.pick(self.sample, self.grid[1])
         if self.sampled is None:
-            self.sampled = rows.new_zeros(self.sample.numel(), rows.shape[1])  # type: ignore[union-attr]
-        self.sampled[inside] = rows[(y[inside] - cells.y0) * (cells.x1 - cells.x0) + x[inside] - cells.x0]
+            self.sampled = rows.new_zeros(self.sample.numel(), rows.shape[1])
+        self.sampled[inside] = rows[local]
 
     def indices(self, keys: Sequence[Tensor], covers: Sequence[Tensor | None]) -> list[Tensor]:
         """Per key set, each cell's key (gh x gw; cells its cover leaves out keep 0 and weigh nothing)."""
