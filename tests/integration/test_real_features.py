@@ -44,15 +44,20 @@ def _picture(name: str) -> tuple[bytes, Image.Image]:
     return data, Image.open(io.BytesIO(data)).convert("RGB")
 
 
+def _served(url: str, content_bytes: bytes, style_bytes: bytes, **fields: str) -> tuple[httpx.Response, Image.Image]:
+    """A SIZE x ITERATIONS job answered as a PNG (fields add to or replace those), and its picture."""
+    data = {"size": str(SIZE), "iterations": str(ITERATIONS), "response": "png", **fields}
+    r = httpx.post(url, files={"content": ("c", content_bytes), "style": ("s", style_bytes)}, data=data, timeout=600)
+    assert r.status_code == 200, r.text[:300]
+    return r, Image.open(io.BytesIO(r.content)).convert("RGB")
+
+
 @pytest.mark.parametrize(("content_name", "style_name", "min_edges"), PAIRS)
 def test_a_gram_job_takes_the_paintings_style_and_keeps_the_photos_edges(
         torchserve: TorchServe, judge: VGGConvs, content_name: str, style_name: str, min_edges: float) -> None:
     content_bytes, content = _picture(content_name)
     style_bytes, style = _picture(style_name)
-    r = httpx.post(torchserve.model_url, files={"content": ("c", content_bytes), "style": ("s", style_bytes)},
-                   data={"size": str(SIZE), "iterations": str(ITERATIONS), "response": "png", "style_loss": "gram"}, timeout=600)
-    assert r.status_code == 200, r.text[:300]
-    result = Image.open(io.BytesIO(r.content)).convert("RGB")
+    r, result = _served(torchserve.model_url, content_bytes, style_bytes, style_loss="gram")
     moved = style_moved(judge, content, result, style)
     edges = edge_correlation(content.resize(result.size, Image.LANCZOS), result)
     weights = r.headers["x-style-weights"]
@@ -73,10 +78,7 @@ def test_the_default_job_keeps_the_photos_edges_and_copies_no_place_of_the_paint
         torchserve: TorchServe, judge: VGGConvs, content_name: str, style_name: str, min_edges: float) -> None:
     content_bytes, content = _picture(content_name)
     style_bytes, style = _picture(style_name)
-    r = httpx.post(torchserve.model_url, files={"content": ("c", content_bytes), "style": ("s", style_bytes)},
-                   data={"size": str(SIZE), "iterations": str(ITERATIONS), "response": "png"}, timeout=600)
-    assert r.status_code == 200, r.text[:300]
-    result = Image.open(io.BytesIO(r.content)).convert("RGB")
+    _, result = _served(torchserve.model_url, content_bytes, style_bytes)
     _, copied = structure_and_copies(judge, content, result, style)
     moved = style_moved(judge, content, result, style)
     edges = edge_correlation(content.resize(result.size, Image.LANCZOS), result)
