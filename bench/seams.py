@@ -1,5 +1,6 @@
-"""Seams on real features: one job untiled, tiled (margins, feathered overlap, shifted grid) and naively tiled
-(tiles side by side, pasted, never moved), each judged by the seam ratio, with crops of the same place.
+"""Seams on real features: one job untiled, tiled (the whole picture optimised, its gradient assembled from tiles
+seen with margins), by tile visits (margins, feathered overlap, shifted grid) and naively tiled (tiles side by
+side, each seeing only itself), each judged by the seam ratio, with crops of the same place.
 
     python -m bench.seams [--size 384] [--tile 128] [--iterations 200] [--images ../shared/images] \\
         [--out docs/seams_real_384.png]
@@ -16,12 +17,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw
 from stylize import Engine, StyleParams, images, tiles, weights
+from stylize.tiled_objective import TiledObjective
 from torch import Tensor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,10 +69,14 @@ def run(engine: Engine, content: Image.Image, style: Image.Image, params: StyleP
     while not job.finished:
         snaps += job.step(0.0)
         stage = job._stage  # the tiled stage's grids: where its borders were
+        grids: list[list[tiles.Box]] = []
         if isinstance(stage, tiles.TiledStage):
-            for grid in stage.grids:
-                xs |= {v for b in grid for v in (b.x0, b.x1) if 0 < v < w}
-                ys |= {v for b in grid for v in (b.y0, b.y1) if 0 < v < h}
+            grids = stage.grids
+        elif stage is not None and isinstance(stage.objective, TiledObjective):
+            grids = [[core for core, _ in stage.objective.pieces]]
+        for grid in grids:
+            xs |= {v for b in grid for v in (b.x0, b.x1) if 0 < v < w}
+            ys |= {v for b in grid for v in (b.y0, b.y1) if 0 < v < h}
     return Outcome(snaps[-1].image, (sorted(xs), sorted(ys)), time.monotonic() - start)
 
 
@@ -91,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     quarter = args.tile // 4
     tiled = tiles.TileSettings(threshold_pixels=(args.tile * 2) ** 2 // 2, tile=args.tile, overlap=quarter, margin=quarter,
                                steps=16, style_side=args.size)
-    variants = {"untiled": tiles.TileSettings(threshold_pixels=10**9), "tiled": tiled, "naive": tiled.naive()}
+    variants = {"untiled": tiles.TileSettings(threshold_pixels=10**9), "tiled": tiled, "visits": replace(tiled, assemble=False),
+                "naive": tiled.naive()}
     outcomes = {name: run(Engine(state, info, "cpu", tiling=setting), content, style, params) for name, setting in variants.items()}
     # the untiled picture is judged at the tiled run's borders: the ratio a picture with no tiles has there
     outcomes["untiled"].borders = outcomes["tiled"].borders
@@ -103,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     x, y = outcomes["naive"].borders[0][0], outcomes["naive"].borders[1][0]
     box = (x - 48, y - 48, x + 48, y + 48)
     crops = [images.to_pil(outcomes[n].image).crop(box).resize((288, 288), Image.NEAREST) for n in outcomes]
-    sheet = Image.new("RGB", (3 * 296 + 8, 288 + 40), "white")
+    sheet = Image.new("RGB", (len(crops) * 296 + 8, 288 + 40), "white")
     draw = ImageDraw.Draw(sheet)
     for i, (name, crop) in enumerate(zip(outcomes, crops, strict=True)):
         sheet.paste(crop, (8 + i * 296, 32))

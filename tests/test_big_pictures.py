@@ -158,22 +158,20 @@ def test_sizes_past_1024_keep_growing_multiscale() -> None:
 
 # -- loss parity ------------------------------------------------------------------------------------------
 
-def test_tiled_and_untiled_runs_reach_the_same_whole_image_loss() -> None:
-    """The same job at 128 x 96 px, once whole and once in 64 px tiles (6 to 12 a pass), each final picture's loss
-    evaluated whole, untiled (adam, seeded random-init VGG19 cut after relu2_1, fp32, a seeded noise style). Parity
-    is not reached: tiled reads +5.7 % at 40 iterations (1.814 against 1.716, the same with 1 and 2 threads), and
-    the gap widens with iterations (+7.8 % at 64, +13 % at 96). An earlier +0.4 % was an artefact of an unseeded
-    style image. The test holds the gap where it was measured (within 8 %), so a tiling that loses more fails it.
-    A tiled stage's own reported loss is the mean of its tiles' objectives, which reads higher for the same picture
-    (2.11 here): a crop's statistics stray further from the style's than the whole picture's; it must still be of
-    the same order, not a sum over tiles. L-BFGS (the default) is further off, its history starting afresh at
-    each tile visit (1.97 tiled against 1.31 untiled at 16 steps a visit, 2.11 at 4; docs/benchmarks.md#big-pictures)."""
+@pytest.mark.parametrize(("optimizer", "style_loss"), [("lbfgs", "gram"), ("adam", "gram"), ("lbfgs", "neighbour")])
+def test_tiled_and_untiled_runs_reach_the_same_whole_image_loss(optimizer: str, style_loss: str) -> None:
+    """The same job at 128 x 96 px, once whole and once in 64 px tiles with 16 px margins (the whole picture
+    optimised, its gradient assembled tile by tile), each final picture's loss evaluated whole, untiled (seeded
+    random-init VGG19 cut after relu2_1, fp32, a seeded noise style, 40 iterations). Measured: Gram +0.5 % with
+    L-BFGS and +0.1 % with Adam, neighbour +1.0 %. Tile visits (a fresh optimiser per visit) read +5.7 % (Adam) to
+    +62 % (L-BFGS), neighbour +8.5 %: the history of one optimiser over the whole picture is what closes the gap.
+    A tiled stage reports its assembled loss: Gram's is the whole picture's statistics' own."""
     import numpy as np
     from stylize import Engine, weights
     from stylize.run import Run
 
     state, info = weights.obtain("random", seed=0)
-    tiling = tiles.TileSettings(threshold_pixels=64 * 64, tile=64, overlap=16, margin=16, steps=4, style_side=128)
+    tiling = tiles.TileSettings(threshold_pixels=64 * 64, tile=64, margin=16, style_side=128)
     tiled, whole = Engine(state, info, "cpu", tiling=tiling), Engine(state, info, "cpu")
     x, y = np.linspace(0, 1, 128)[None, :], np.linspace(0, 1, 96)[:, None]
     content = Image.fromarray((np.stack(np.broadcast_arrays(x, y, (x + y) / 2), -1) * 255).astype("uint8"))
@@ -181,8 +179,9 @@ def test_tiled_and_untiled_runs_reach_the_same_whole_image_loss() -> None:
     # style (and the losses) differed between a full run and this test alone
     noise = (128 + 80 * torch.randn(96, 96, generator=torch.Generator().manual_seed(7))).clamp(0, 255)
     style = Image.fromarray(noise.to(torch.uint8).numpy(), "L").convert("RGB")
-    params = StyleParams(size=128, iterations=40, snapshot_every=0, multiscale=False, optimizer="adam", init="content",
-                         content_layers=("relu2_1",), style_loss="gram", style_layers=("relu1_1", "relu2_1"), precision="fp32")
+    method = {"style_loss": "gram", "style_layers": ("relu1_1", "relu2_1")} if style_loss == "gram" else {"style_loss": style_loss}
+    params = StyleParams(size=128, iterations=40, snapshot_every=0, multiscale=False, optimizer=optimizer, init="content",
+                         content_layers=("relu2_1",), precision="fp32", **method)  # type: ignore[arg-type]
 
     def final(engine: Engine) -> Snapshot:
         snap = list(engine.run(engine.job(content, [style], params)))[-1]  # snapshot_every=0: the final record only
@@ -194,13 +193,46 @@ def test_tiled_and_untiled_runs_reach_the_same_whole_image_loss() -> None:
         with torch.no_grad():
             return float(objective(picture[None])[0])
 
+    assert Run(tiled, tiled.job(content, [style], params)).tiled
     plain, tiled_snap = final(whole), final(tiled)
     plain_loss, tiled_loss = whole_loss(plain.image), whole_loss(tiled_snap.image)
     print(f"whole-image loss: untiled {plain_loss:.4f}, tiled {tiled_loss:.4f}; reported tiled {tiled_snap.losses['total']:.4f}")
-    assert abs(plain_loss - plain.losses["total"]) < 0.02 * plain_loss  # the untiled run reports its whole loss
-    assert abs(tiled_loss - plain_loss) < 0.08 * plain_loss
+    assert abs(tiled_loss - plain_loss) < 0.03 * plain_loss
     assert tiled_loss < 0.5 * whole_loss(torch.from_numpy(np.asarray(content, dtype="float32") / 255).permute(2, 0, 1))
     assert 0.8 * tiled_loss < tiled_snap.losses["total"] < 1.5 * tiled_loss
+
+
+def test_an_assembled_tiled_loss_and_gradient_are_the_untiled_ones() -> None:
+    """With margins wider than the picture every tile sees all of it, so the assembled objective must be the
+    untiled one: the value (Gram: the whole picture's statistics from two passes; neighbour: a sum over cells)
+    and the gradient, to float rounding and the neighbour grid's rounding at tile borders."""
+    from stylize import Engine, images, weights
+    from stylize.run import Run
+    from stylize.tiled_objective import TiledObjective
+
+    state, info = weights.obtain("random", seed=0)
+    engine = Engine(state, info, "cpu")
+    content, style = Image.new("RGB", (128, 96), (120, 90, 60)), Image.effect_mandelbrot((96, 96), (-2, -1.5, 1, 1.5), 60).convert("RGB")
+    picture = torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(1))
+    for style_loss, within in (("gram", 0.005), ("neighbour", 0.02)):
+        params = StyleParams(size=128, iterations=2, multiscale=False, style_loss=style_loss, precision="fp32")
+        run = Run(engine, engine.job(content, [style], params))
+        pieces = tiles.cores((128, 96), tiles.TileSettings(threshold_pixels=1, tile=48, margin=256), (16, 16))
+        assert len(pieces) == 9
+        assembled = TiledObjective(run._objective((128, 96), picture, content_targets=False), images.resize(run.content, (128, 96)),
+                                   pieces, (params.content_weight, params.style_weight, params.tv_weight))
+        values, grads = [], []
+        for objective in (run._objective((128, 96), picture), assembled):
+            image = picture.clone().requires_grad_(True)
+            loss, parts = objective(image)
+            loss.backward()
+            values.append({k: float(v.sum()) for k, v in parts.items()})
+            grads.append(image.grad)
+        print(style_loss, values)
+        for part in ("content", "style", "total"):
+            assert values[1][part] == pytest.approx(values[0][part], rel=within / 5), part
+        assert values[1]["tv"] == pytest.approx(values[0]["tv"], rel=0.02)  # sums over the cores' pixels, not pairs
+        assert float((grads[1] - grads[0]).norm() / grads[0].norm()) < within
 
 
 # -- answers for big results ----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Seams: the same job untiled, tiled (margins, feathered overlap, shifted grid) and naively tiled (tiles side
-by side, pasted, never moved), on seeded random-init VGG19 (unit-test speed; the real-feature figures are in
+"""Seams: the same job untiled, tiled (the whole picture optimised, its gradient assembled from tiles seen with
+margins), by tile visits (margins, feathered overlap, shifted grid) and naively tiled (tiles side by side, each
+seeing only itself, never moved), on seeded random-init VGG19 (unit-test speed; the real-feature figures are in
 docs/benchmarks.md#big-pictures).
 
 The seam metric (bench/seams.py, which also runs it on real features): the squared colour gradient across a border
@@ -9,6 +10,8 @@ under-stylised rim).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 import torch
@@ -21,8 +24,10 @@ from bench.seams import Outcome, seam_ratio
 
 SIZE = 128
 SETTINGS = tiles.TileSettings(threshold_pixels=64 * 64, tile=64, overlap=16, margin=16, steps=3, style_side=SIZE)
-# layers up to relu3_1: a quick network pass, still a 40+ px receptive field for the tile borders to show in
-PARAMS = StyleParams(size=SIZE, iterations=12, snapshot_every=0, multiscale=False, style_weight=100.0,
+# layers up to relu3_1: a quick network pass, still a 40+ px receptive field for the tile borders to show in.
+# Adam: with L-BFGS the naive tiling's first steps overshoot (its tiles' zero-padded rims pull hard) and its best
+# picture stays the start, which has no seam to measure; tile visits are measured under L-BFGS, as they were built
+PARAMS = StyleParams(size=SIZE, iterations=12, snapshot_every=0, multiscale=False, style_weight=100.0, optimizer="adam",
                      content_layers=("relu3_1",), style_loss="gram", style_layers=("relu1_1", "relu2_1", "relu3_1"))
 
 
@@ -42,23 +47,28 @@ def _style() -> Image.Image:
     return Image.fromarray((picture.permute(1, 2, 0) * 255).byte().numpy(), "RGB")
 
 
-def _run(tiling: tiles.TileSettings | None) -> Outcome:
+def _run(tiling: tiles.TileSettings | None, params: StyleParams = PARAMS) -> Outcome:
     state, info = weights.obtain("random", seed=0)
     engine = Engine(state, info, "cpu", auto=precision.Resolution("fp32", "test"),
                     tiling=tiling or tiles.TileSettings(threshold_pixels=10**9))
-    return seams.run(engine, _content(), _style(), PARAMS)
+    return seams.run(engine, _content(), _style(), params)
 
 
 @pytest.fixture(scope="module")
 def outcomes() -> dict[str, Outcome]:
-    return {"tiled": _run(SETTINGS), "naive": _run(SETTINGS.naive()), "untiled": _run(None)}
+    return {"tiled": _run(SETTINGS), "naive": _run(SETTINGS.naive()), "untiled": _run(None),
+            "visits": _run(replace(SETTINGS, assemble=False), replace(PARAMS, optimizer="lbfgs"))}
 
 
-def test_tiled_borders_carry_the_interiors_gradient_energy(outcomes: dict[str, Outcome]) -> None:
-    tiled = outcomes["tiled"]
-    assert len(tiled.borders[0]) >= 4 and len(tiled.borders[1]) >= 4  # the grid moved between passes
+@pytest.mark.parametrize("name", ["tiled", "visits"])
+def test_tiled_borders_carry_the_interiors_gradient_energy(outcomes: dict[str, Outcome], name: str) -> None:
+    tiled = outcomes[name]
+    if name == "visits":
+        assert len(tiled.borders[0]) >= 4 and len(tiled.borders[1]) >= 4  # the grid moved between passes
+    else:
+        assert tiled.borders[0] and tiled.borders[1]  # one grid, at a random offset
     ratio = seam_ratio(tiled.image, *tiled.borders)
-    print(f"tiled seam ratio {ratio:.3f}")
+    print(f"{name} seam ratio {ratio:.3f}")
     assert abs(ratio - 1) <= 0.10, ratio
 
 
@@ -71,7 +81,7 @@ def test_the_same_metric_fails_a_naive_tiling(outcomes: dict[str, Outcome]) -> N
 
 
 def test_tiled_and_untiled_losses_agree(outcomes: dict[str, Outcome]) -> None:
-    """Both final pictures judged by the untiled stage's objective (whole-image content and style)."""
+    """The final pictures judged by the untiled stage's objective (whole-image content and style)."""
     state, info = weights.obtain("random", seed=0)
     engine = Engine(state, info, "cpu", auto=precision.Resolution("fp32", "test"), tiling=tiles.TileSettings(threshold_pixels=10**9))
     run = engine.start(engine.job(_content(), [_style()], PARAMS))
@@ -80,10 +90,11 @@ def test_tiled_and_untiled_losses_agree(outcomes: dict[str, Outcome]) -> None:
     with torch.no_grad():
         losses = {name: objective(out.image[None])[1] for name, out in outcomes.items()}
         start = objective(content)[1]
-    total = {name: float(parts["total"].sum()) for name, parts in losses.items()}
+    total = {name: float(parts["total"].sum()) for name, parts in losses.items() if name != "visits"}
     print("total losses", total, "start", float(start["total"].sum()))
     first = float(start["total"].sum())
     assert total["untiled"] < 0.5 * first
-    # Not yet "within a few percent": at 12 iterations on 64 px tiles the tiled picture's whole-image loss is
-    # ~2.5x the untiled one's (docs/benchmarks.md#big-pictures); this holds the gap where it was measured.
-    assert total["tiled"] < 0.8 * first and total["tiled"] < 3 * total["untiled"], total
+    # the whole picture under one optimiser, its gradient assembled (measured -0.002 %); the naive tiling's tiles
+    # see no neighbours and fall short (+29 %)
+    assert abs(total["tiled"] - total["untiled"]) < 0.03 * total["untiled"], total
+    assert total["naive"] > 1.1 * total["untiled"], total

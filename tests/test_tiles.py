@@ -1,5 +1,7 @@
 """Tiled stages (stylize.tiles): the grid, the feathering, and tiled runs through the engine on seeded
-random-init VGG19 weights with tiny tiles (CPU). The seam measurements are in tests/test_tile_seams.py."""
+random-init VGG19 weights with tiny tiles (CPU), both ways: the whole picture optimised with its gradient
+assembled tile by tile (stylize.tiled_objective, the default) and tile visits. The seam measurements are in
+tests/test_tile_seams.py, loss parity in tests/test_big_pictures.py."""
 
 from __future__ import annotations
 
@@ -16,10 +18,16 @@ from stylize.tiles import Box, TileSettings
 TINY = TileSettings(threshold_pixels=64 * 64, tile=48, overlap=8, margin=8, steps=2, style_side=64)
 
 
-@pytest.fixture(scope="module")
-def eng() -> Engine:
+@pytest.fixture(scope="module", params=["assembled", "visits"])
+def eng(request: pytest.FixtureRequest) -> Engine:
     state, info = weights.obtain("random", seed=0)
-    return Engine(state, info, "cpu", auto=precision.Resolution("fp32", "test"), tiling=TINY)
+    return Engine(state, info, "cpu", auto=precision.Resolution("fp32", "test"), tiling=replace(TINY, assemble=request.param == "assembled"))
+
+
+def _grid(eng: Engine) -> list[Box]:
+    """The stage's unshifted tiles (an assembled stage's cores meet; visits overlap)."""
+    assert eng.tiling is not None
+    return [core for core, _ in tiles.cores((96, 72), eng.tiling, (0, 0))] if eng.tiling.assemble else tiles.grid((96, 72), eng.tiling, (0, 0))
 
 
 # -- the grid ---------------------------------------------------------------------------------------
@@ -78,7 +86,10 @@ def test_overhead_counts_the_overlap() -> None:
 
 def test_settings_refuse_what_cannot_tile() -> None:
     with pytest.raises(ValueError):
-        TileSettings(threshold_pixels=1, tile=64, overlap=32)
+        TileSettings(threshold_pixels=1, tile=64, overlap=32, assemble=False)  # visits that would never move on
+    TileSettings(threshold_pixels=1, tile=64, overlap=32)  # cores meet: no overlap to refuse
+    with pytest.raises(ValueError):
+        TileSettings(threshold_pixels=1, tile=64, history=0)
     with pytest.raises(ValueError):
         TileSettings(threshold_pixels=1, tile=16)
 
@@ -92,16 +103,18 @@ def _start(eng: Engine, **overrides: object) -> Run:
 
 def test_a_tiled_stage_steps_between_tiles_and_reports_its_tile(eng: Engine, method: dict[str, str]) -> None:
     run = _start(eng, **method)
-    grid = tiles.grid((96, 72), TINY, (0, 0))
-    assert len(grid) == 6  # 3 x 2 tiles of 48 px
+    grid = _grid(eng)
+    assert len(grid) == (4 if eng.tiling.assemble else 6)  # 2 x 2 cores of 48 px; 3 x 2 visited tiles overlapping by 8
     iterations_seen, snaps = [], []
     while not run.finished:
-        snaps += run.step(0.0)  # one tile step per call
+        snaps += run.step(0.0)  # one tile per call
         iterations_seen.append(run.iteration)
-    # each iteration of the stage is 6 tiles x 1 step in image units: most steps leave the iteration as it was
-    assert len(iterations_seen) >= 4 * 6 and iterations_seen.count(1) >= 5
+    # visits: each iteration is 6 tiles x 1 step in image units; assembled: an iteration is an optimiser step taken
+    # once every tile was evaluated (twice for a statistics method: sums, then gradient)
+    per_iteration = 6 if not eng.tiling.assemble else 8 if method["style_loss"] != "neighbour" else 4
+    assert len(iterations_seen) >= 4 * per_iteration - 1 and iterations_seen.count(1) >= per_iteration - 1
     middle = [s for s in snaps if not s.final]
-    assert middle and all(1 <= s.tile <= s.tiles and s.tiles >= 6 for s in middle)
+    assert middle and all(1 <= s.tile <= s.tiles and s.tiles == len(grid) for s in middle)
     final = snaps[-1]
     assert final.final and final.stopped == "completed" and final.size == (96, 72) and final.tile == 0
     assert all(torch.isfinite(torch.tensor(list(s.losses.values()))).all() for s in snaps)
@@ -113,7 +126,7 @@ def test_tiled_losses_fall_and_the_picture_changes_everywhere(eng: Engine) -> No
     content = eng.tensor(content_image(96, 72))[0]
     final = run.step(None)[-1]
     moved = (final.image - content).abs().mean(0)
-    for box in tiles.grid((96, 72), TINY, (0, 0)):  # every tile was optimised
+    for box in _grid(eng):  # every tile was optimised
         assert float(box.of(moved).mean()) > 0.01
 
 
@@ -135,7 +148,7 @@ def test_multiscale_mixes_untiled_and_tiled_stages(eng: Engine, monkeypatch: pyt
 def test_step_budget_and_cancel_hold_in_a_tiled_stage(eng: Engine) -> None:
     run = _start(eng, iterations=50)
     run.step(0.0)
-    assert not run.finished and run.iteration == 0  # one tile step of the 6 x 50
+    assert not run.finished and run.iteration == 0  # one tile of the first iteration
     run.cancel()
     final = run.step(0.0)[-1]
     assert final.final and final.stopped == "cancelled" and final.size == (96, 72)

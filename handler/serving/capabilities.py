@@ -58,7 +58,7 @@ def document(*, weights: WeightsInfo, device: torch.device, limits: Limits, batc
         "preview": first_run,
         # The web app's simple mode: sizes named by what they give, each with its estimate here; the default
         # is the one that takes about STANDARD_TARGET_S on this server.
-        "size_presets": size_presets(rate, limits, size_range["max_size"], first_run),
+        "size_presets": size_presets(rate, limits, size_range["max_size"], first_run, tiling),
         # The simple mode's Strength slider: the style weight's range on a log scale around its default.
         "strength": strength(),
         # The built-in styles a job may name (style_name=<name>), with what to show beside each and the
@@ -95,7 +95,8 @@ UNMEASURED_SCALES = {"preview": 0.5, "standard": 1.0, "large": 2.0}
 STRENGTH_SPAN = 10.0
 
 
-def size_presets(rate: dict[str, Any], limits: Limits, max_size: int, first_run: dict[str, Any]) -> list[dict[str, Any]]:
+def size_presets(rate: dict[str, Any], limits: Limits, max_size: int, first_run: dict[str, Any],
+                 tiling: tiles.TileSettings | None = None) -> list[dict[str, Any]]:
     """``[{name, label, size, iterations, estimate_s, default}]``, smallest first: the web app's size choice,
     planned by the engine's own planner for a 4:3 content (PRESET_ASPECT) and estimated
     like a plan answer (speed.estimate_seconds). Large is left out where it would be no larger than Standard."""
@@ -108,7 +109,7 @@ def size_presets(rate: dict[str, Any], limits: Limits, max_size: int, first_run:
         iterations = min(iterations or base.iterations, most_iterations(size, content, limits))
         stages = plan(replace(base, size=size, iterations=iterations), content)
         return {"name": name, "label": name.capitalize(), "size": size, "iterations": iterations,
-                "estimate_s": speed.estimate_seconds(stages, rate, base.style_loss), "default": name == "standard"}
+                "estimate_s": speed.estimate_seconds(stages, rate, base.style_loss, tiling), "default": name == "standard"}
 
     if speed.estimate_seconds([], rate, base.style_loss) is None:
         out = [job(name, min(max_size, max(16, round(base.size * scale / 16) * 16))) for name, scale in UNMEASURED_SCALES.items()]

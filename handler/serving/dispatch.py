@@ -67,7 +67,7 @@ class Dispatch:
             if question == request.PLAN:
                 planned = request.parse_plan(item.fields, self.limits, self.network)
                 stages = plan(planned.params, planned.content_wh)
-                seconds = speed.estimate_seconds(stages, self.capabilities().get("speed"), planned.params.style_loss)
+                seconds = speed.estimate_seconds(stages, self.capabilities().get("speed"), planned.params.style_loss, self.admission.tiling)
                 return responses.plan(stages, planned.params.as_dict(), planned.max_iterations, seconds)
             job_request = request.parse(item.fields, item.accept, self.limits, item.repeated, network=self.network)
             need = self.admission.need(job_request)

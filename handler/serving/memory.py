@@ -54,18 +54,28 @@ def _stage_bytes(params: StyleParams, backbone: backbones.Backbone, mode: str, w
         style_side = min(style_side, tiling.style_side)
         pixels = tiling.tile_pixels(wh)  # what the network sees at once
         vector = 3 * pixels * FLOAT
+    else:
+        pixels, vector = w * h, image
+    if tiled and tiling is not None and not tiling.assemble:
         # a visit's L-BFGS keeps at most one pair per step it takes
         history = min(LBFGS_HISTORY, tiling.steps)
         optimiser = (2 * history + 6) * vector if params.optimizer == "lbfgs" else 3 * vector
         # + the tile's image and best; the stage's picture, start, content, snapshot copy and final resize
         buffers = 2 * vector + 5 * image + (2 * image if params.average == "ema" else 0)
+        canvas = vector
     else:
-        pixels, vector = w * h, image
-        optimiser = (2 * LBFGS_HISTORY + 6) * vector if params.optimizer == "lbfgs" else 3 * vector
+        # one optimiser over the whole picture (an assembled tiled stage keeps fewer L-BFGS pairs)
+        history = tiling.history if tiled and tiling is not None else LBFGS_HISTORY
+        optimiser = (2 * history + 6) * image if params.optimizer == "lbfgs" else 3 * image
         # + image, best image, snapshot copy; ema: the running sum and the stage's start image
-        buffers = 3 * vector + (2 * vector if params.average == "ema" else 0)
+        buffers = 3 * image + (2 * image if params.average == "ema" else 0)
+        if tiled:  # + the assembled gradient, the picture the tiles read, a tile and its gradient, the content
+            # layers' targets over the whole stage (kept per core)
+            content = sum(backbone.layer(k).channels * FLOAT * w * h // 4 ** backbone.layer(k).depth for k in params.content_layers)
+            buffers += 2 * image + 2 * vector + content
+        canvas = image
     if params.image_param == "pyramid":  # levels hold 4/3 of the pixels (so does the optimiser's state), plus the
-        optimiser = optimiser * 4 // 3 + 3 * vector  # reconstruction's upsampled levels and the picture it sums to
+        optimiser = optimiser * 4 // 3 + 3 * canvas  # reconstruction's upsampled levels and the picture it sums to
     optimise = int(pixels * backbone.step_bytes_per_pixel[mode]) + optimiser + buffers
     style_pixels = max((images.fit_size(sw, sh, style_side)[0] * images.fit_size(sw, sh, style_side)[1]
                         for sw, sh in style_whs), default=0)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from PIL import Image
-from stylize import Engine, Stage, StyleParams, methods, plan
+from stylize import Engine, Stage, StyleParams, methods, plan, tiles
 
 # The first run a new user makes should show a result in about this long: the web app's first preset.
 PREVIEW_TARGET_S = 15.0
@@ -63,14 +63,30 @@ def learned(current: Speed, stages: Sequence[Stage], style_loss: str, busy_s: fl
     return replace(current, pixel_iterations_per_s=rate)
 
 
-def estimate_seconds(stages: Sequence[Stage], speed: Mapping[str, Any] | None, style_loss: str) -> float | None:
-    """Seconds a job of these stages takes here: stage pixels x iterations at the measured pixel rate, plus the
-    style method's own cost per iteration. None when this server reports no speed."""
+# A tiled stage of a statistics method (Gram, W2) reads its tiles twice an iteration: a forward pass for the whole
+# picture's statistics, then forward and backward; a forward is about a third of the pair.
+STATISTICS_PASS = 4 / 3
+
+
+def stage_work(stage: Stage, style_loss: str, tiling: tiles.TileSettings | None = None) -> float:
+    """Pixel-iterations of one stage as the network does them: a tiled stage's tiles also see their margins."""
+    work = float(stage.size[0] * stage.size[1] * stage.iterations)
+    if tiling is None or not tiling.applies(stage.size):
+        return work
+    passes = STATISTICS_PASS if tiling.assemble and isinstance(methods.get(style_loss), methods.StatisticsMethod) else 1.0
+    return work * tiling.overhead(stage.size) * passes
+
+
+def estimate_seconds(stages: Sequence[Stage], speed: Mapping[str, Any] | None, style_loss: str,
+                     tiling: tiles.TileSettings | None = None) -> float | None:
+    """Seconds a job of these stages takes here: stage pixels x iterations (tiled stages: what their tiles and
+    margins add) at the measured pixel rate, plus the style method's own cost per iteration. None when this
+    server reports no speed."""
     rate = (speed or {}).get("pixel_iterations_per_s") or 0
     if rate <= 0:
         return None
     extra = float((speed or {}).get("style_loss_s_per_iteration", {}).get(style_loss) or 0.0)
-    work = sum(st.size[0] * st.size[1] * st.iterations for st in stages)
+    work = sum(stage_work(st, style_loss, tiling) for st in stages)
     return round(work / rate + sum(st.iterations for st in stages) * extra, 2)
 
 

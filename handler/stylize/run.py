@@ -27,12 +27,14 @@ from .methods import StageContext
 from .objective import Objective
 from .planning import Stage, plan
 from .pyramid import Pyramid
+from .tiled_objective import TiledObjective
 from .vgg import FeatureNet
 
 if TYPE_CHECKING:
     from .engine import Engine
 
 COMPLETED, TIME_BUDGET, CANCELLED = "completed", "time_budget", "cancelled"
+LBFGS_HISTORY = 100  # curvature pairs L-BFGS keeps (jcjohnson/neural-style's too); an assembled tiled stage keeps fewer
 logger = logging.getLogger(__name__)
 
 
@@ -89,7 +91,7 @@ class _Tracker:
     The best image is kept with torch.where so that no host sync happens per iteration.
     """
 
-    def __init__(self, objective: Objective, optimizer: torch.optim.Optimizer, canvas: Canvas) -> None:
+    def __init__(self, objective: Objective | TiledObjective, optimizer: torch.optim.Optimizer, canvas: Canvas) -> None:
         self.objective, self.optimizer, self.canvas = objective, optimizer, canvas
         self.best = _picture(canvas).clone()
         self.best_loss = torch.tensor(math.inf, device=self.best.device)
@@ -116,7 +118,7 @@ class _StageState:
     number: int  # 1-based
     plan: Stage
     start: Tensor  # kept untouched: a bf16 fallback restarts the stage from it
-    objective: Objective
+    objective: Objective | TiledObjective
     canvas: Canvas
     optimizer: torch.optim.Optimizer
     tracker: _Tracker
@@ -211,6 +213,9 @@ class Run:
         st = self._stage
         if isinstance(st, tiles.TiledStage):
             return self._advance_tiled(st)
+        if isinstance(st.objective, TiledObjective) and not st.objective.ready:
+            st.objective.advance(_picture(st.canvas))  # one tile of the gradient: a slice may end between tiles
+            return None
         self._optimise_once(st)
         if self.iteration == 0 and self._needs_fp32(st):
             st = self._fall_back_to_fp32(st)
@@ -222,7 +227,8 @@ class Run:
         every = self.params.snapshot_every
         if every and self.iteration % every == 0 and self.iteration < self.iterations:
             shown = st.image if st.average is None else st.average.value
-            snap = self._snapshot(shown, st.tracker.losses)
+            tiled = st.objective if isinstance(st.objective, TiledObjective) else None
+            snap = self._snapshot(shown, st.tracker.losses, tiles_done=(tiled.tiles, tiled.tiles) if tiled else None)
         if st.done == st.plan.iterations:
             self._end_stage(st)
             if self._stage_index() == len(self.stages):
@@ -278,12 +284,26 @@ class Run:
         stage = self.stages[index]
         if start is None:
             start = self._start_image(stage.size)
+        objective: Objective | TiledObjective
+        history = LBFGS_HISTORY
         if self.tiling is not None and self.tiling.applies(stage.size):
-            return self._begin_tiled(index, start)
-        objective = self._objective(stage.size, start)
-        canvas, optimizer, tracker = self._optimiser(objective, start)
+            if not self.tiling.assemble:
+                return self._begin_tiled(index, start)
+            objective, history = self._tiled_objective(stage.size, start), self.tiling.history
+        else:
+            objective = self._objective(stage.size, start)
+        canvas, optimizer, tracker = self._optimiser(objective, start, history)
         average = IterateAverage(self.params.average_decay, start) if self.params.average == "ema" else None
         return _StageState(index + 1, stage, start, objective, canvas, optimizer, tracker, average)
+
+    def _tiled_objective(self, wh: tuple[int, int], start: Tensor) -> TiledObjective:
+        """A stage too big for the network at once, optimised whole: its gradient assembled tile by tile, on a grid
+        placed at random (each stage's grid lies elsewhere)."""
+        assert self.tiling is not None
+        whole = self._objective(wh, start, content_targets=False)
+        pieces = tiles.cores(wh, self.tiling, tiles.random_offset(self.tiling, self.generator))
+        weights = (self.params.content_weight, self.params.style_weight, self.params.tv_weight)
+        return TiledObjective(whole, images.resize(self.content, wh), pieces, weights)
 
     def _begin_tiled(self, index: int, start: Tensor) -> tiles.TiledStage:
         """A stage too big to optimise at once: its style term prepared once (whole style images), the content
@@ -368,12 +388,13 @@ class Run:
         return Objective(net, params.content_layers, content, self.method.prepare(stage), weights, self.mode,
                          content_targets=content_targets)
 
-    def _optimiser(self, objective: Objective, start: Tensor) -> tuple[Canvas, torch.optim.Optimizer, _Tracker]:
+    def _optimiser(self, objective: Objective | TiledObjective, start: Tensor,
+                   history: int = LBFGS_HISTORY) -> tuple[Canvas, torch.optim.Optimizer, _Tracker]:
         params = self.params
         canvas: Canvas = Pyramid.from_image(start, params.pyramid_levels) if params.image_param == "pyramid" else _Pixels(start)
         leaves = canvas.parameters()
         if params.optimizer == "lbfgs":
-            optimizer: torch.optim.Optimizer = torch.optim.LBFGS(leaves, lr=1.0, max_iter=1, history_size=100,
+            optimizer: torch.optim.Optimizer = torch.optim.LBFGS(leaves, lr=1.0, max_iter=1, history_size=history,
                                                                  tolerance_grad=-1.0, tolerance_change=-1.0)
         else:
             # each pyramid level moves about lr a step and they add up in smooth regions: a level's share keeps
@@ -415,17 +436,19 @@ class Run:
         return colour.match_to(picture, self._palette, channels, transform)
 
     def _snapshot(self, image: Tensor, losses: dict[str, Tensor], final: bool = False,
-                  tile: tiles.TiledStage | None = None) -> Snapshot:
+                  tile: tiles.TiledStage | None = None, tiles_done: tuple[int, int] | None = None) -> Snapshot:
         picture = image.detach().float().clamp(0, 1)  # a pyramid's clamped picture is in range only to float rounding
         if self.params.preserve_colors:
             picture = images.keep_colors(picture, self.content)
         if self.params.colour_match != "none":
             picture = self._match_colours(picture)
         values = {k: float(v.detach().float().sum()) for k, v in losses.items()}
+        if tile is not None:
+            tiles_done = (tile.tile, tile.tiles)
         return Snapshot(iteration=self.iteration, iterations=self.iterations, stage=self.stage, stages=len(self.stages),
                         size=(picture.shape[-1], picture.shape[-2]), losses=values,
                         elapsed_s=round(self.clock() - self.started, 4),
                         # a copy: the optimiser keeps writing into `image` while consumers encode this one
                         image=picture[0].to("cpu", copy=True),
                         weights=self.engine.info.tag, final=final, stopped=self.stopped if final else None, precision=self.mode,
-                        tile=tile.tile if tile is not None else 0, tiles=tile.tiles if tile is not None else 0)
+                        tile=tiles_done[0] if tiles_done else 0, tiles=tiles_done[1] if tiles_done else 0)

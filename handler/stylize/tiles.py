@@ -55,19 +55,24 @@ class TileSettings:
     shift: bool = True  # move the grid by a random offset every pass
     feather: bool = True  # blend tiles in with linear ramps over the overlap (False: paste)
     style_side: int = 1024  # longest side of the style images a tiled stage reads (their statistics' scale)
+    # True: the whole picture is optimised at once, its gradient assembled tile by tile (stylize.tiled_objective); the
+    # per-visit settings (overlap, steps, shift, feather, freeze_margin) then do not apply. False: tile visits (below)
+    assemble: bool = True
+    history: int = 10  # L-BFGS pairs an assembled stage keeps: each is two picture-sized vectors (100 untiled)
 
     def __post_init__(self) -> None:
-        if self.tile < 2 * ALIGN or not 0 <= self.overlap < self.tile // 2 or self.margin < 0:
+        if self.tile < 2 * ALIGN or self.margin < 0 or (not self.assemble and not 0 <= self.overlap < self.tile // 2):
             raise ValueError(f"tile {self.tile} px with overlap {self.overlap} px: the tile needs >= {2 * ALIGN} px and "
                              "the overlap less than half of it")
-        if self.steps < 1 or self.threshold_pixels < 1:
+        if self.steps < 1 or self.threshold_pixels < 1 or self.history < 1:
             raise ValueError("tile steps and threshold must be positive")
 
     def applies(self, wh: tuple[int, int]) -> bool:
         return wh[0] * wh[1] > self.threshold_pixels
 
     def naive(self) -> TileSettings:
-        """Tiles side by side, pasted, at fixed places: what the feathering and shifting are measured against."""
+        """Tiles side by side, pasted, at fixed places, each seeing no more than itself: what the margins (and, for
+        visits, the feathering and shifting) are measured against."""
         return replace(self, overlap=0, margin=0, shift=False, feather=False)
 
     def tile_pixels(self, wh: tuple[int, int]) -> int:
@@ -77,7 +82,7 @@ class TileSettings:
 
     def overhead(self, wh: tuple[int, int]) -> float:
         """Pixels the network sees per image pixel in one pass over an unshifted grid (>= 1: overlap and margins)."""
-        boxes = grid(wh, self, (0, 0))
+        boxes = grid(wh, replace(self, overlap=0) if self.assemble else self, (0, 0))
         return sum(context(b, wh, self.margin).pixels for b in boxes) / (wh[0] * wh[1])
 
     def as_dict(self) -> dict[str, Any]:
@@ -115,6 +120,8 @@ def spans(length: int, tile: int, overlap: int, offset: int) -> list[tuple[int, 
     if length <= tile:
         return [(0, length)]
     stride = tile - overlap
+    if stride <= 0:
+        raise ValueError(f"tiles of {tile} px overlapping by {overlap} px never move on")
     out: list[tuple[int, int]] = []
     at = -offset
     while True:
@@ -139,7 +146,15 @@ def grid(wh: tuple[int, int], settings: TileSettings, offset: tuple[int, int]) -
 def pieces(wh: tuple[int, int], settings: TileSettings) -> list[tuple[Box, Box]]:
     """A stage's unshifted tiles as (core, seen) boxes: what a style method that reads the stage's own images
     passes through the network one at a time (:class:`~stylize.methods.StageContext`)."""
+    if settings.assemble:
+        return cores(wh, settings, (0, 0))
     return [(box, context(box, wh, settings.margin)) for box in grid(wh, settings, (0, 0))]
+
+
+def cores(wh: tuple[int, int], settings: TileSettings, offset: tuple[int, int]) -> list[tuple[Box, Box]]:
+    """An assembled stage's tiles as (core, seen) boxes: cores side by side covering the picture once, each seen with
+    its margin."""
+    return [(box, context(box, wh, settings.margin)) for box in grid(wh, replace(settings, overlap=0), offset)]
 
 
 def random_offset(settings: TileSettings, generator: torch.Generator) -> tuple[int, int]:

@@ -350,7 +350,7 @@ class _Matcher:
 
 
 def _put(index: Tensor, cells: _Cells, chosen: Tensor, found: Tensor) -> None:
-    block = cells.of(index).flatten()  # a copy where the block is not contiguous in the grid
+    block = cells.of(index).flatten().clone()  # flatten is a view of a block of whole rows: never write it onto itself
     block[chosen] = found
     cells.of(index).copy_(block.view(cells.y1 - cells.y0, cells.x1 - cells.x0))
 

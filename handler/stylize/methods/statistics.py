@@ -31,19 +31,41 @@ class Moments(NamedTuple):
     second: Tensor
 
 
-def moments(features: Tensor, weights: Tensor | None = None, with_mean: bool = True) -> Moments:
-    """Statistics over positions, or over positions weighted by ``weights`` (1x1xHxW at the features'
-    size, normalised by its mass: a white mask gives exactly the unweighted statistics)."""
+class Sums(NamedTuple):
+    """The sums behind :class:`Moments`: Σ w f (B x C, or None), Σ w f fᵀ (B x C x C) and the mass Σ w. Sums over
+    parts of a picture add up to the whole's (a tiled stage's statistics, stylize.tiled_objective)."""
+
+    first: Tensor | None
+    second: Tensor
+    mass: Tensor
+
+    def __add__(self, other: object) -> Sums:
+        assert isinstance(other, Sums)
+        first = None if self.first is None or other.first is None else self.first + other.first
+        return Sums(first, self.second + other.second, self.mass + other.mass)
+
+    def moments(self) -> Moments:
+        mass = self.mass.clamp_min(MIN_MASS)
+        return Moments(None if self.first is None else self.first / mass, self.second / mass)
+
+
+def sums(features: Tensor, weights: Tensor | None = None, with_mean: bool = True) -> Sums:
+    """Sums over positions, or over positions weighted by ``weights`` (1x1xHxW at the features' size)."""
     # statistics in fp32 whatever the VGG pass ran in (bf16 sums lose the style signal); second_moment
     # casts inside, so that its backward need not keep an fp32 copy of the features
     h, w = features.shape[-2:]
     if weights is None:
-        mean = features.float().mean(dim=(-2, -1)) if with_mean else None
-        return Moments(mean, second_moment(features) / (h * w))
+        first = features.float().sum(dim=(-2, -1)) if with_mean else None
+        return Sums(first, second_moment(features), torch.tensor(float(h * w), device=features.device))
     f = features.float()
-    mass = weights.sum().clamp_min(MIN_MASS)
-    mean = (f * weights).sum(dim=(-2, -1)) / mass if with_mean else None
-    return Moments(mean, second_moment(f * weights.sqrt()) / mass)
+    first = (f * weights).sum(dim=(-2, -1)) if with_mean else None
+    return Sums(first, second_moment(f * weights.sqrt()), weights.sum())
+
+
+def moments(features: Tensor, weights: Tensor | None = None, with_mean: bool = True) -> Moments:
+    """Statistics over positions, or over positions weighted by ``weights`` (1x1xHxW at the features'
+    size, normalised by its mass: a white mask gives exactly the unweighted statistics)."""
+    return sums(features, weights, with_mean).moments()
 
 
 def gram(features: Tensor) -> Tensor:
@@ -99,7 +121,12 @@ class _LayerTerm:
 
 
 class _Terms:
-    """The stage's style term: a weighted sum of per-layer losses."""
+    """The stage's style term: a weighted sum of per-layer losses.
+
+    A tiled stage (stylize.tiled_objective) reads it whole from its tiles: :meth:`sums` of each tile's features add
+    up to the picture's statistics, :meth:`assemble` gives the loss of those and its gradient in them, and
+    :meth:`linear` of a tile's features, that gradient's product with the tile's sums, passes it back through the
+    tile's network: the exact gradient of the whole picture's style loss, one tile's activations at a time."""
 
     def __init__(self, terms: list[_LayerTerm]) -> None:
         self.terms = terms
@@ -111,11 +138,41 @@ class _Terms:
             return self
         return _TileTerms(self.terms, box, wh)
 
+    def _mask(self, term: _LayerTerm, feature: Tensor) -> Tensor | None:
+        return term.mask
+
     def __call__(self, features: Mapping[str, Tensor]) -> Tensor:
         first = next(iter(features.values()))
         total = torch.zeros(first.shape[0], device=first.device)
         for term in self.terms:
             total = total + term.weight * term.loss(features[term.layer], term.mask)
+        return total
+
+    def sums(self, features: Mapping[str, Tensor]) -> list[Sums]:
+        """Each layer term's sums over these features (a tile's core)."""
+        return [sums(features[t.layer], self._mask(t, features[t.layer]), t.loss.uses_mean) for t in self.terms]
+
+    def assemble(self, totals: list[Sums]) -> tuple[Tensor, list[Moments]]:
+        """The loss (B,) of the statistics the summed sums give, and its gradient in each term's sums."""
+        with torch.enable_grad():
+            leaves = [Sums(None if s.first is None else s.first.detach().requires_grad_(True),
+                           s.second.detach().requires_grad_(True), s.mass.detach()) for s in totals]
+            value = sum(t.weight * t.loss.distance(s.moments()) for t, s in zip(self.terms, leaves, strict=True))
+            assert isinstance(value, Tensor)
+            inputs = [x for s in leaves for x in (s.first, s.second) if x is not None]
+            found = iter(torch.autograd.grad(value.sum(), inputs))
+        grads = [Moments(None if s.first is None else next(found), next(found)) for s in leaves]
+        return value.detach(), grads
+
+    def linear(self, features: Mapping[str, Tensor], grads: list[Moments]) -> Tensor:
+        """Σ over terms of the gradient (from :meth:`assemble`) times these features' sums: differentiated, the
+        whole loss's gradient through these features."""
+        first = next(iter(features.values()))
+        total = torch.zeros(first.shape[0], device=first.device)
+        for s, g in zip(self.sums(features), grads, strict=True):
+            total = total + (s.second * g.second).sum(dim=(-2, -1))
+            if s.first is not None and g.mean is not None:
+                total = total + (s.first * g.mean).sum(dim=-1)
         return total
 
 
@@ -127,21 +184,25 @@ class _TileTerms(_Terms):
         super().__init__(terms)
         self.box, self.wh = box, wh
 
+    def _mask(self, term: _LayerTerm, feature: Tensor) -> Tensor | None:
+        if term.mask is None:
+            return None
+        mh, mw = term.mask.shape[-2:]
+        h, w = feature.shape[-2:]
+        top = min(round(self.box[1] * mh / self.wh[1]), mh - h)
+        left = min(round(self.box[0] * mw / self.wh[0]), mw - w)
+        return term.mask[..., top:top + h, left:left + w]
+
     def __call__(self, features: Mapping[str, Tensor]) -> Tensor:
         first = next(iter(features.values()))
         total = torch.zeros(first.shape[0], device=first.device)
-        x0, y0 = self.box[0], self.box[1]
         for term in self.terms:
             f = features[term.layer]
-            if term.mask is None:
+            mask = self._mask(term, f)
+            if mask is None:
                 total = total + term.weight * term.loss(f)
                 continue
-            mh, mw = term.mask.shape[-2:]
-            h, w = f.shape[-2:]
-            top = min(round(y0 * mh / self.wh[1]), mh - h)
-            left = min(round(x0 * mw / self.wh[0]), mw - w)
-            mask = term.mask[..., top:top + h, left:left + w]
-            share = mask.sum() / (h * w)  # a tensor: no host sync per step
+            share = mask.sum() / (f.shape[-2] * f.shape[-1])  # a tensor: no host sync per step
             total = total + term.layer_weight * share * term.loss(f, mask)
         return total
 
