@@ -5,13 +5,15 @@ export function progressPercent(iteration, iterations) {
 }
 
 /**
- * Where a run is, past its iteration count: " · stage 2/3" when it has stages and " · tile 4 of 12" while a
- * tiled stage (the server's `tile`, `tiles`) is optimised tile by tile; "" for a one-stage untiled run.
+ * Where a run is, past its iteration count: " · stage 2/3" when it has stages; in a tiled stage (the server's
+ * `tiles`) " · 12 tiles" where the whole picture steps at once (`tile` 0), " · tile 4 of 12" where tiles are
+ * visited one by one; "" for a one-stage untiled run.
  */
 export function whereText(event) {
   const stage = event.stages > 1 ? ` · stage ${event.stage}/${event.stages}` : "";
   // no-break spaces: a phone's narrow line breaks before "tile", never inside "tile 4 of 12"
-  const tile = event.tiles > 0 && event.tile > 0 ? ` · tile\u00a0${event.tile}\u00a0of\u00a0${event.tiles}` : "";
+  let tile = "";
+  if (event.tiles > 0) tile = event.tile > 0 ? ` · tile\u00a0${event.tile}\u00a0of\u00a0${event.tiles}` : ` · ${event.tiles}\u00a0tiles`;
   return stage + tile;
 }
 

@@ -126,4 +126,5 @@ test("the progress line says the stage and, in a tiled stage, which tile of how 
   assert.equal(whereText({ stage: 3, stages: 3, tile: 4, tiles: 12 }), " · stage 3/3 · tile\u00a04\u00a0of\u00a012");
   assert.equal(whereText({ stage: 1, stages: 1, tile: 7, tiles: 9 }), " · tile\u00a07\u00a0of\u00a09");
   assert.equal(whereText({ stage: 1, stages: 2, tile: 0, tiles: 0 }), " · stage 1/2"); // an untiled stage
+  assert.equal(whereText({ stage: 9, stages: 9, tile: 0, tiles: 24 }), " · stage 9/9 · 24\u00a0tiles"); // the whole picture a step
 });

@@ -1,6 +1,6 @@
 """One job's optimisation, advanced a time budget at a time.
 
-:meth:`Run.step` runs iterations until its budget has passed (at least one) or the job ends, and returns
+:meth:`Run.step` runs iterations until its budget has passed (at least one, or a tile of one) or the job ends, and returns
 the snapshots made meanwhile: the CLI and benchmarks step without a budget, the server a slice at a
 time across many runs. A run holds all of its state (stage, optimiser, tracker, average) between steps.
 """
@@ -174,7 +174,7 @@ class Run:
         return self.tiling is not None and any(self.tiling.applies(st.size) for st in self.stages)
 
     def step(self, budget_s: float | None = None) -> list[Snapshot]:
-        """Advance by at least one iteration, then on until a snapshot is made or ``budget_s`` seconds have
+        """Advance by at least one iteration (in a tiled stage: one tile's part of one), then on until a snapshot is made or ``budget_s`` seconds have
         passed (None: to the end, every snapshot); return the snapshots made, the final record last once the
         run ends. A step ends at its snapshot so that the server sends each one as soon as it exists."""
         made: list[Snapshot] = []
@@ -228,7 +228,8 @@ class Run:
         if every and self.iteration % every == 0 and self.iteration < self.iterations:
             shown = st.image if st.average is None else st.average.value
             tiled = st.objective if isinstance(st.objective, TiledObjective) else None
-            snap = self._snapshot(shown, st.tracker.losses, tiles_done=(tiled.tiles, tiled.tiles) if tiled else None)
+            # an assembled tiled stage steps the whole picture: how many tiles, not which one (tile 0)
+            snap = self._snapshot(shown, st.tracker.losses, tiles_done=(0, tiled.tiles) if tiled else None)
         if st.done == st.plan.iterations:
             self._end_stage(st)
             if self._stage_index() == len(self.stages):

@@ -86,8 +86,11 @@ class TileSettings:
         return sum(context(b, wh, self.margin).pixels for b in boxes) / (wh[0] * wh[1])
 
     def as_dict(self) -> dict[str, Any]:
+        if self.assemble:  # the whole picture steps at once: visits' overlap, steps, shift and feathering do not apply
+            return {"threshold_pixels": self.threshold_pixels, "tile": self.tile, "margin": self.margin, "style_side": self.style_side,
+                    "assemble": True, "history": self.history}
         return {"threshold_pixels": self.threshold_pixels, "tile": self.tile, "overlap": self.overlap, "margin": self.margin, "steps": self.steps,
-                "shift": self.shift, "feather": self.feather, "style_side": self.style_side}
+                "shift": self.shift, "feather": self.feather, "style_side": self.style_side, "assemble": False}
 
 
 def for_device(device: torch.device) -> TileSettings:
