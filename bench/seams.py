@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=Path, default=ROOT.parent / "shared" / "images")
     parser.add_argument("--pair", default="tubingen.jpg,starry_night.jpg")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "seams_real_384.png")
+    parser.add_argument("--variants", default="untiled,tiled,visits,naive", help="which of untiled,tiled,visits,naive to run")
     args = parser.parse_args(argv)
     state, info = weights.resolve("strict", network="vgg16")
     content_name, style_name = args.pair.split(",")
@@ -99,15 +100,19 @@ def main(argv: list[str] | None = None) -> int:
                                steps=16, style_side=args.size)
     variants = {"untiled": tiles.TileSettings(threshold_pixels=10**9), "tiled": tiled, "visits": replace(tiled, assemble=False),
                 "naive": tiled.naive()}
-    outcomes = {name: run(Engine(state, info, "cpu", tiling=setting), content, style, params) for name, setting in variants.items()}
-    # the untiled picture is judged at the tiled run's borders: the ratio a picture with no tiles has there
-    outcomes["untiled"].borders = outcomes["tiled"].borders
+    chosen = args.variants.split(",")
+    if not set(chosen) <= set(variants) or "untiled" not in chosen or len(chosen) < 2:
+        parser.error(f"--variants: untiled and at least one of {sorted(set(variants) - {'untiled'})}")
+    outcomes = {name: run(Engine(state, info, "cpu", tiling=variants[name]), content, style, params) for name in chosen}
+    # the untiled picture is judged at a tiled run's borders: the ratio a picture with no tiles has there
+    outcomes["untiled"].borders = next(out.borders for name, out in outcomes.items() if name != "untiled")
     ratios = {}
     for name, out in outcomes.items():
         ratios[name] = seam_ratio(out.image.float(), *out.borders)
         print(f"{name}: seam ratio {ratios[name]:.3f}, {out.seconds:.0f} s, borders x {out.borders[0]} y {out.borders[1]}", flush=True)
-    # crops around the naive grid's first crossing, where a fixed seam would sit, 3x enlarged
-    x, y = outcomes["naive"].borders[0][0], outcomes["naive"].borders[1][0]
+    # crops around the first tiled variant's first border crossing (where a seam would sit), 3x enlarged
+    x, y = next(out.borders[0][0] for name, out in outcomes.items() if name != "untiled"), next(
+        out.borders[1][0] for name, out in outcomes.items() if name != "untiled")
     box = (x - 48, y - 48, x + 48, y + 48)
     crops = [images.to_pil(outcomes[n].image).crop(box).resize((288, 288), Image.NEAREST) for n in outcomes]
     sheet = Image.new("RGB", (len(crops) * 296 + 8, 288 + 40), "white")

@@ -63,21 +63,26 @@ def outcomes() -> dict[str, Outcome]:
 @pytest.mark.parametrize("name", ["tiled", "visits"])
 def test_tiled_borders_carry_the_interiors_gradient_energy(outcomes: dict[str, Outcome], name: str) -> None:
     tiled = outcomes[name]
-    if name == "visits":
-        assert len(tiled.borders[0]) >= 4 and len(tiled.borders[1]) >= 4  # the grid moved between passes
-    else:
-        assert tiled.borders[0] and tiled.borders[1]  # one grid, at a random offset
     ratio = seam_ratio(tiled.image, *tiled.borders)
     print(f"{name} seam ratio {ratio:.3f}")
-    assert abs(ratio - 1) <= 0.10, ratio
+    if name == "visits":
+        assert len(tiled.borders[0]) >= 4 and len(tiled.borders[1]) >= 4  # the grid moved between passes
+        assert abs(ratio - 1) <= 0.10, ratio
+        return
+    assert tiled.borders == ([64], [64])  # one grid, from the corner: one line each way
+    # one line is noisy: the untiled picture itself reads 0.884 at the centre lines of this texture (1.04-1.10 at
+    # 48 and 80), so the tiled picture is held to the untiled one's energy at the same lines (measured 0.885)
+    reference = seam_ratio(outcomes["untiled"].image, *tiled.borders)
+    assert abs(ratio / reference - 1) <= 0.03, (ratio, reference)
 
 
 def test_the_same_metric_fails_a_naive_tiling(outcomes: dict[str, Outcome]) -> None:
     naive = outcomes["naive"]
     assert naive.borders == ([64], [64])
     ratio = seam_ratio(naive.image, *naive.borders)
-    print(f"naive seam ratio {ratio:.3f}")
-    assert abs(ratio - 1) > 0.10, ratio
+    reference = seam_ratio(outcomes["untiled"].image, *naive.borders)
+    print(f"naive seam ratio {ratio:.3f}, the untiled picture's at the same lines {reference:.3f}")
+    assert abs(ratio - 1) > 0.10 and abs(ratio / reference - 1) > 0.10, (ratio, reference)
 
 
 def test_tiled_and_untiled_losses_agree(outcomes: dict[str, Outcome]) -> None:

@@ -171,3 +171,48 @@ def test_an_engine_picks_tiling_by_device() -> None:
     gpu = tiles.for_device(torch.device("cuda"))
     assert not cpu.applies((1024, 1024)) and cpu.applies((1025, 1024))
     assert gpu.tile > cpu.tile and gpu.threshold_pixels > cpu.threshold_pixels
+
+
+def test_a_tiled_stage_is_set_up_aside_while_steps_return(eng: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tiled stage's set-up (the whole stage through the network: ~100 s at 2048 px on a 2-core CPU) runs on the
+    set-up thread: a step with a budget returns meanwhile, so the server's call ends in time and other jobs go on."""
+    import threading
+
+    from stylize import run as run_module
+
+    release = threading.Event()
+    original = run_module.Run._begin_stage
+
+    def slow(self: Run, index: int, start: torch.Tensor | None = None):  # type: ignore[no-untyped-def]
+        assert threading.current_thread() is not threading.main_thread()
+        assert release.wait(60)
+        return original(self, index, start)
+    monkeypatch.setattr(run_module.Run, "_begin_stage", slow)
+    run = _start(eng, iterations=2)
+    assert run.step(0.01) == [] and not run.finished and run.iteration == 0  # the set-up is under way, not done
+    assert run.step(0.01) == [] and run.iteration == 0
+    release.set()
+    snaps = run.step(None)
+    assert snaps[-1].final and snaps[-1].stopped == "completed" and snaps[-1].size == (96, 72)
+
+
+def test_a_run_cancelled_during_its_set_up_ends_at_once(eng: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from stylize import run as run_module
+
+    release, entered = threading.Event(), threading.Event()
+    original = run_module.Run._begin_stage
+
+    def slow(self: Run, index: int, start: torch.Tensor | None = None):  # type: ignore[no-untyped-def]
+        entered.set()
+        assert release.wait(60)
+        return original(self, index, start)
+    monkeypatch.setattr(run_module.Run, "_begin_stage", slow)
+    run = _start(eng, iterations=2)
+    run.step(0.01)
+    assert entered.wait(60)
+    run.cancel()
+    final = run.step(0.01)[-1]
+    assert final.final and final.stopped == "cancelled" and run.finished
+    release.set()  # the set-up ends on its own; what it made is dropped
