@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 
 import pytest
 from serving import memory
@@ -109,3 +110,21 @@ def test_a_measured_run_stays_within_its_estimate(precision: str, method: str) -
     # a small run's rise can hide in memory the allocator already holds (0.8 MB seen for a bf16 run), hence the
     # fixed allowance beside the factor
     assert estimate < 4 * measured + 128 * memory.MIB, "the estimate is so loose that admission wastes the budget"
+
+
+def test_the_size_a_refusal_names_is_the_largest_that_fits_below_the_job_s_own() -> None:
+    """With tiling the estimate does not grow with the size: a 3463 px job's plan has no untiled stage near the
+    1 MP threshold, so it peaks lower than a 2048 px one (here, a 1024 px style, 6000 MiB: 3463 px fits, 1024 to
+    2048 px do not). A bisection assumes a monotone estimate and may name a size that is refused; the scan names
+    the largest size up to the job's own that fits, with the one above it refused."""
+    import torch
+    from stylize import tiles
+
+    tiling = tiles.for_device(torch.device("cpu"))
+    params = StyleParams(size=2048, iterations=25)
+    budget = 6000 * memory.MIB
+    most = memory.largest_size_within(budget, params, (1024, 768), [(1024, 1024)], "bf16", tiling)
+    assert memory.estimate_bytes(params, (1024, 768), [(1024, 1024)], "bf16", tiling) > budget  # refused
+    assert 0 < most < 2048
+    assert memory.estimate_bytes(replace(params, size=most), (1024, 768), [(1024, 1024)], "bf16", tiling) <= budget
+    assert memory.estimate_bytes(replace(params, size=most + 1), (1024, 768), [(1024, 1024)], "bf16", tiling) > budget

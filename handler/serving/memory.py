@@ -113,10 +113,16 @@ def budget_bytes(setting: object, device_total_bytes: int, in_use_bytes: int, sh
 
 def largest_size_within(budget: int, params: StyleParams, content_wh: tuple[int, int], style_whs: list[tuple[int, int]],
                         mode: str | None = None, tiling: tiles.TileSettings | None = None) -> int:
-    """The largest ``size`` whose estimate fits ``budget`` (0 if none does): for the error message."""
-    low, high = 0, params.size
-    while low < high:
-        mid = (low + high + 1) // 2
-        fits = mid >= 16 and estimate_bytes(replace(params, size=mid), content_wh, style_whs, mode, tiling) <= budget
-        low, high = (mid, high) if fits else (low, mid - 1)
-    return low
+    """The largest ``size`` up to the job's own whose estimate fits ``budget`` (0 if none does): for the error
+    message. A scan down in 16 px steps, not a bisection: with tiling the estimate does not grow with the size
+    (a job whose plan has no untiled stage near the threshold peaks lower), and a bisection could name a size
+    above one that does not fit."""
+    def fits(size: int) -> bool:
+        return estimate_bytes(replace(params, size=size), content_wh, style_whs, mode, tiling) <= budget
+
+    for size in dict.fromkeys([params.size, *range(params.size // 16 * 16, 15, -16)]):
+        if fits(size):
+            while size < params.size and fits(size + 1):  # to the pixel: the first size above that does not fit
+                size += 1
+            return size
+    return 0
