@@ -36,6 +36,9 @@ class Held:
     error: str | None = None
     error_status: int = 500
     last_advanced: float = 0.0
+    # seconds of slices it may still take: a slice's length is added each call, what its slices took is taken off;
+    # a job that overran (one tile of a big stage can take seconds) sits out calls until the others caught up
+    credit: float = 0.0
     decode_s: float = 0.0
     keeping: Keeping | None = None  # its place in the result store, drawn on arrival
     stages: list[Stage] | None = None  # its plan (a kept job's progress is weighted by it)
