@@ -226,7 +226,7 @@ def test_an_assembled_tiled_loss_and_gradient_are_the_untiled_ones() -> None:
             image = picture.clone().requires_grad_(True)
             loss, parts = objective(image)
             loss.backward()
-            values.append({k: float(v.sum()) for k, v in parts.items()})
+            values.append({k: float(v.detach().sum()) for k, v in parts.items()})
             grads.append(image.grad)
         print(style_loss, values)
         for part in ("content", "style", "total"):
