@@ -258,7 +258,7 @@ class Run:
             shown = st.image if st.average is None else st.average.value
             tiled = st.objective if isinstance(st.objective, TiledObjective) else None
             # an assembled tiled stage steps the whole picture: how many tiles, not which one (tile 0)
-            snap = self._snapshot(shown, st.tracker.losses, tiles_done=(0, tiled.tiles) if tiled else None)
+            snap = self._snapshot(shown, st.tracker.losses, tiles_at=(0, tiled.tiles) if tiled else None)
         if st.done == st.plan.iterations:
             self._end_stage(st)
             if self._stage_index() == len(self.stages):
@@ -273,7 +273,7 @@ class Run:
         for _ in range(completed):
             self.iteration += 1
             if every and self.iteration % every == 0 and self.iteration < self.iterations and snap is None:
-                snap = self._snapshot(st.result(), st.losses, tile=st)
+                snap = self._snapshot(st.result(), st.losses, tiles_at=(st.tile, st.tiles))
         if st.finished:
             self._end_stage(st)
             if self._stage_index() == len(self.stages):
@@ -351,7 +351,7 @@ class Run:
         and with nothing pasted a border needs no moving; consecutive stages' borders fall at other places of the picture."""
         assert self.tiling is not None
         whole = self._objective(wh, start, content_targets=False)
-        pieces = tiles.cores(wh, self.tiling, (0, 0))
+        pieces = tiles.pieces(wh, self.tiling)
         weights = (self.params.content_weight, self.params.style_weight, self.params.tv_weight)
         return TiledObjective(whole, images.resize(self.content, wh), pieces, weights)
 
@@ -486,19 +486,17 @@ class Run:
         return colour.match_to(picture, self._palette, channels, transform)
 
     def _snapshot(self, image: Tensor, losses: dict[str, Tensor], final: bool = False,
-                  tile: tiles.TiledStage | None = None, tiles_done: tuple[int, int] | None = None) -> Snapshot:
+                  tiles_at: tuple[int, int] | None = None) -> Snapshot:
         picture = image.detach().float().clamp(0, 1)  # a pyramid's clamped picture is in range only to float rounding
         if self.params.preserve_colors:
             picture = images.keep_colors(picture, self.content)
         if self.params.colour_match != "none":
             picture = self._match_colours(picture)
         values = {k: float(v.detach().float().sum()) for k, v in losses.items()}
-        if tile is not None:
-            tiles_done = (tile.tile, tile.tiles)
         return Snapshot(iteration=self.iteration, iterations=self.iterations, stage=self.stage, stages=len(self.stages),
                         size=(picture.shape[-1], picture.shape[-2]), losses=values,
                         elapsed_s=round(self.clock() - self.started, 4),
                         # a copy: the optimiser keeps writing into `image` while consumers encode this one
                         image=picture[0].to("cpu", copy=True),
                         weights=self.engine.info.tag, final=final, stopped=self.stopped if final else None, precision=self.mode,
-                        tile=tiles_done[0] if tiles_done else 0, tiles=tiles_done[1] if tiles_done else 0)
+                        tile=tiles_at[0] if tiles_at else 0, tiles=tiles_at[1] if tiles_at else 0)

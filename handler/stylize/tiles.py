@@ -82,8 +82,7 @@ class TileSettings:
 
     def overhead(self, wh: tuple[int, int]) -> float:
         """Pixels the network sees per image pixel in one pass over an unshifted grid (>= 1: overlap and margins)."""
-        boxes = grid(wh, replace(self, overlap=0) if self.assemble else self, (0, 0))
-        return sum(context(b, wh, self.margin).pixels for b in boxes) / (wh[0] * wh[1])
+        return sum(seen.pixels for _, seen in pieces(wh, self)) / (wh[0] * wh[1])
 
     def as_dict(self) -> dict[str, Any]:
         if self.assemble:  # the whole picture steps at once: visits' overlap, steps, shift and feathering do not apply
@@ -147,8 +146,9 @@ def grid(wh: tuple[int, int], settings: TileSettings, offset: tuple[int, int]) -
 
 
 def pieces(wh: tuple[int, int], settings: TileSettings) -> list[tuple[Box, Box]]:
-    """A stage's unshifted tiles as (core, seen) boxes: what a style method that reads the stage's own images
-    passes through the network one at a time (:class:`~stylize.methods.StageContext`)."""
+    """A stage's unshifted tiles as (core, seen) boxes (an assembled stage's cores, which its objective reads too):
+    what a style method that reads the stage's own images passes through the network one at a time
+    (:class:`~stylize.methods.StageContext`)."""
     if settings.assemble:
         return cores(wh, settings, (0, 0))
     return [(box, context(box, wh, settings.margin)) for box in grid(wh, settings, (0, 0))]
