@@ -57,8 +57,11 @@ def test_a_tiled_jobs_peak_stays_under_its_estimate_and_follows_its_tile() -> No
     grown = (640 * 480 - 256 * 192)  # output pixels added
     # what relu1_1..relu2_1's activations alone would add untiled (64 + 64 + 128 / 4 + ... channels: ~1 KB a pixel)
     untiled_growth = grown * 1024
-    # image-sized buffers: a dozen float RGB copies at most (picture, start, content, best, snapshot, final...)
-    assert large - small < grown * 12 * 12 + 48 * memory.MIB, (small, large)
+    # image-sized buffers: a dozen float RGB copies at most (picture, start, content, best, snapshot, final...), plus
+    # the content layer's targets an assembled stage keeps over the whole stage (relu2_1: 128 channels at half
+    # resolution, 128 bytes a pixel; the memory model counts them); 84.4 MB read on a loaded CI run against 87.5
+    # for the copies alone
+    assert large - small < grown * (12 * 12 + 128 * 4 // 4) + 48 * memory.MIB, (small, large)
     # half of untiled growth at most: the small run's peak may partly hide in memory the allocator held already,
     # which inflates the difference (68 MB against 252 MB untiled seen on a loaded run)
     assert large - small < untiled_growth / 2, (small, large, untiled_growth)
